@@ -1,0 +1,85 @@
+# hakit — build, test and install.  `make demo` and `make test` work on a fresh Debian 12 machine.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PREFIX   ?= /usr
+OCF_ROOT ?= /usr/lib/ocf
+SBINDIR  ?= $(PREFIX)/sbin
+BINDIR   ?= $(PREFIX)/bin
+# Debian's /usr/bin/python3 reads this directory; the agents run under that interpreter.
+PYTHON_SITELIB ?= $(PREFIX)/lib/python3/dist-packages
+DESTDIR  ?=
+
+SYSTEM_PYTHON := /usr/bin/python3
+VENV   := .venv
+VPY    := $(VENV)/bin/python
+STAMPS := .stamps
+
+# Runtime packages an admin needs, then what the tests and the lab run for real.
+RUNTIME_DEBS := python3 python3-rados python3-rbd python3-lxc python3-pyghmi python3-pyroute2 \
+	python3-requests
+TEST_DEBS := python3-venv pacemaker pacemaker-cli-utils corosync pcs crmsh resource-agents \
+	fence-agents ceph-mon ceph-osd ceph-mgr ceph-common rbd-fuse lxc lxc-templates busybox-static \
+	openipmi ipmitool iproute2 e2fsprogs util-linux psmisc libxml2-utils procps kmod fuse3
+TEST_PIPS := pytest hypothesis lxml ruff mypy
+
+OCF_AGENTS   := $(filter-out agents/fence_%,$(wildcard agents/*))
+FENCE_AGENTS := $(wildcard agents/fence_*)
+
+.PHONY: help deps test lint unit bench demo install uninstall clean
+
+help:
+	@echo "make demo       bring up the lab cluster and show a failover"
+	@echo "make test       install what is missing, then lint and run every test"
+	@echo "make lint       ruff + mypy --strict"
+	@echo "make bench      benchmarks against the ClusterLabs agents (BENCHMARKS.md)"
+	@echo "make install    agents, fence agents and the library (DESTDIR, PREFIX, OCF_ROOT)"
+
+# Installs missing Debian packages (apt-get update first) and the test venv.
+deps: $(STAMPS)/venv
+	@missing=$$(for p in $(RUNTIME_DEBS) $(TEST_DEBS); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:" $$missing; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+$(STAMPS)/venv: Makefile
+	@command -v $(SYSTEM_PYTHON) >/dev/null && $(SYSTEM_PYTHON) -c 'import venv, ensurepip' 2>/dev/null || { \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends python3 python3-venv; }
+	$(SYSTEM_PYTHON) -m venv --system-site-packages $(VENV)
+	$(VPY) -m pip install -q --disable-pip-version-check $(TEST_PIPS)
+	@mkdir -p $(STAMPS) && touch $@
+
+lint: deps
+	$(VENV)/bin/ruff check lib agents tests
+	$(VENV)/bin/mypy --strict lib
+
+test: deps lint
+	PYTHONPATH=$(CURDIR)/lib $(VPY) -m pytest -q tests
+
+bench: deps
+	@if [ -d tests/bench ]; then PYTHONPATH=$(CURDIR)/lib $(VPY) -m tests.bench; \
+	else echo "make bench: no benchmarks yet"; fi
+
+demo: deps
+	@if PYTHONPATH=$(CURDIR)/lib $(SYSTEM_PYTHON) -c 'import hakit.lab' 2>/dev/null; then \
+		PYTHONPATH=$(CURDIR)/lib $(SYSTEM_PYTHON) -m hakit.lab demo; \
+	else echo "make demo: the lab cluster is not yet available (see README)"; fi
+
+install:
+	install -d $(DESTDIR)$(OCF_ROOT)/resource.d/hakit $(DESTDIR)$(SBINDIR) $(DESTDIR)$(PYTHON_SITELIB)
+	@for a in $(OCF_AGENTS); do install -m 0755 $$a $(DESTDIR)$(OCF_ROOT)/resource.d/hakit/; done
+	@for a in $(FENCE_AGENTS); do install -m 0755 $$a $(DESTDIR)$(SBINDIR)/; done
+	cd lib && find hakit -name '__pycache__' -prune -o -type f \( -name '*.py' -o -name '*.dtd' -o -name py.typed \) -print \
+		| while read -r f; do install -D -m 0644 "$$f" "$(DESTDIR)$(PYTHON_SITELIB)/$$f"; done
+
+uninstall:
+	@for a in $(OCF_AGENTS); do rm -f $(DESTDIR)$(OCF_ROOT)/resource.d/hakit/$$(basename $$a); done
+	-rmdir $(DESTDIR)$(OCF_ROOT)/resource.d/hakit 2>/dev/null
+	@for a in $(FENCE_AGENTS); do rm -f $(DESTDIR)$(SBINDIR)/$$(basename $$a); done
+	rm -rf $(DESTDIR)$(PYTHON_SITELIB)/hakit
+
+clean:
+	rm -rf $(VENV) $(STAMPS) .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	find . -name __pycache__ -prune -exec rm -rf {} +

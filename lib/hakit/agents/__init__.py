@@ -1,0 +1,1 @@
+"""The agents: each module declares one AGENT for hakit.ocf.dispatch."""

@@ -1,0 +1,1 @@
+"""The OCF resource-agent framework: declarations, metadata, environment and dispatch."""

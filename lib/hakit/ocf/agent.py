@@ -1,0 +1,105 @@
+"""How an agent is declared: parameters, actions and handlers in one frozen value."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+from hakit.deadline import Deadline
+from hakit.errors import ExitCode
+from hakit.ocf.environment import OcfEnvironment
+from hakit.ocf.params import Param, Values
+from hakit.runner import Runner
+
+
+@dataclass(frozen=True)
+class Action:
+    """An action as advertised in the metadata (OCF 1.1 ``<action>``)."""
+
+    name: str
+    timeout: float  # seconds; the recommended minimum timeout
+    interval: Optional[float] = None  # seconds, for recurring monitors
+    depth: Optional[int] = None  # OCF_CHECK_LEVEL this entry recommends
+    role: Optional[str] = None  # "Promoted"/"Unpromoted", for promotable agents
+
+
+@dataclass(frozen=True)
+class Context:
+    """Everything a handler needs for one action; made by ``dispatch`` and passed down."""
+
+    env: OcfEnvironment
+    params: Values
+    deadline: Deadline
+    log: logging.Logger
+    runner: Runner
+
+    @property
+    def check_level(self) -> int:
+        return self.env.check_level
+
+    @property
+    def is_probe(self) -> bool:
+        return self.env.is_probe
+
+    @property
+    def instance(self) -> str:
+        return self.env.instance
+
+
+#: A handler does the action and returns its exit code (None means success), or raises
+#: one of ``hakit.errors``.
+Handler = Callable[[Context], Optional[ExitCode]]
+#: Pure cross-parameter checks (validate-all depth 0); raise ConfigError/ParamError.
+Validator = Callable[[Values], None]
+#: Checks of this host (validate-all depth 10, and before start); raise ArgsError etc.
+EnvironmentCheck = Callable[[Context], None]
+
+
+@dataclass(frozen=True)
+class Agent:
+    """A resource agent, declared."""
+
+    name: str  # the resource type, e.g. "vip" for ocf:hakit:vip
+    version: str
+    shortdesc: str
+    longdesc: str
+    params: tuple[Param[object], ...]
+    actions: tuple[Action, ...]  # start, stop, monitor entries with their default timeouts
+    start: Handler
+    stop: Handler
+    monitor: Handler
+    validate: Optional[Validator] = None
+    check_environment: Optional[EnvironmentCheck] = None
+    reload_agent: Optional[Handler] = None  # default: nothing to do, reloadable values apply
+    extra: tuple[tuple[str, Handler], ...] = ()  # further actions, e.g. ("notify", handler)
+
+    def param(self, name: str) -> Param[object]:
+        for param in self.params:
+            if param.name == name:
+                return param
+        raise KeyError(name)
+
+    def advertised(self) -> tuple[Action, ...]:
+        """The actions in the metadata: the declared ones plus those the framework provides."""
+        names = {a.name for a in self.actions}
+        added = [Action("meta-data", 5), Action("validate-all", 20)]
+        if any(p.reloadable for p in self.params):
+            added.append(Action("reload-agent", 20))
+        return self.actions + tuple(a for a in added if a.name not in names)
+
+    def default_timeout(self, action: str) -> float:
+        """The advertised timeout for ``action`` (first entry), or 20 s."""
+        for entry in self.advertised():
+            if entry.name == action:
+                return entry.timeout
+        return 20.0
+
+    def handler(self, action: str) -> Optional[Handler]:
+        fixed: dict[str, Optional[Handler]] = {
+            "start": self.start, "stop": self.stop, "monitor": self.monitor,
+            "status": self.monitor,
+        }
+        if action in fixed:
+            return fixed[action]
+        return dict(self.extra).get(action)

@@ -1,0 +1,164 @@
+"""Running one agent action: the single place that turns outcomes into OCF exit codes.
+
+Rules enforced here, for every agent:
+- ``meta-data``, ``usage`` and ``methods`` need no parameters and touch nothing.
+- Bad configuration never fails a ``stop`` (the resource cannot have been started with it:
+  rc 0) or a probe (rc 7); elsewhere it is rc 6 with a reason naming the parameter.
+- ``validate-all`` checks the parameters at depth 0 and also this host at depth 10.
+- Unknown actions are rc 3; a crash in a handler is rc 1 with a reason, never a traceback
+  on stdout.
+- Every action runs against a deadline taken from ``OCF_RESKEY_CRM_meta_timeout``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import traceback
+from collections.abc import Mapping, Sequence
+from typing import Optional, TextIO
+
+from hakit.deadline import Deadline
+from hakit.errors import ExitCode, HakitError, NotInstalledError, UnimplementedError
+from hakit.ocf import metadata
+from hakit.ocf.agent import Agent, Context
+from hakit.ocf.environment import OcfEnvironment
+from hakit.ocf.log import make_logger
+from hakit.ocf.params import Values, parse_values
+from hakit.runner import Runner, mask
+
+#: Actions the framework answers without parameters.
+INFO_ACTIONS = ("meta-data", "usage", "help", "methods")
+
+
+def deadline_for(agent: Agent, env: OcfEnvironment) -> Deadline:
+    """The action's deadline, a little before Pacemaker's own timeout.
+
+    Pacemaker kills an agent at its timeout with no chance to report; finishing a margin
+    early (10%, between 0.5 s and 5 s) leaves time to print a clear exit reason.
+    """
+    total = env.timeout if env.timeout is not None else agent.default_timeout(env.action)
+    margin = min(5.0, max(0.5, total * 0.1))
+    return Deadline(max(0.5, total - margin))
+
+
+def supported_actions(agent: Agent) -> list[str]:
+    names = ["start", "stop", "monitor", "status", "validate-all", "meta-data", "usage",
+             "methods"]
+    if any(p.reloadable for p in agent.params):
+        names.append("reload-agent")
+    names.extend(name for name, _ in agent.extra)
+    return names
+
+
+def usage(agent: Agent) -> str:
+    return f"usage: {agent.name} {{{'|'.join(supported_actions(agent))}}}\n"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _parse(agent: Agent, env: OcfEnvironment, log: logging.Logger) -> Values:
+    known = {p.name for p in agent.params}
+    for name in sorted(set(env.raw_params) - known):
+        log.warning("ignoring unknown parameter '%s'", name)
+    values = parse_values(agent.params, env.raw_params)
+    if agent.validate is not None:
+        agent.validate(values)
+    return values
+
+
+def _perform(agent: Agent, env: OcfEnvironment, log: logging.Logger, runner: Runner) -> ExitCode:
+    """Parse, check and run the handler; exceptions propagate to ``run``."""
+    action = env.action
+    if action not in supported_actions(agent):
+        raise UnimplementedError(f"action '{action}' is not supported by {agent.name}")
+    if env.ra_version_major not in (None, "", "1"):
+        raise UnimplementedError(f"OCF API version {env.ra_version_major}.x is not supported")
+    deadline = deadline_for(agent, env)
+    try:
+        values = _parse(agent, env, log)
+    except HakitError as exc:
+        if action == "stop":
+            # A resource cannot have been started with parameters that do not parse, so
+            # it is not running as far as this configuration is concerned.
+            log.warning("stop with invalid configuration (%s): nothing to stop", exc.reason)
+            return ExitCode.SUCCESS
+        if env.is_probe:
+            log.warning("probe with invalid configuration (%s): reporting not running",
+                        exc.reason)
+            return ExitCode.NOT_RUNNING
+        raise
+    ctx = Context(env, values, deadline, log, runner)
+    if action == "validate-all":
+        if env.check_level >= 10 and agent.check_environment is not None:
+            agent.check_environment(ctx)
+        return ExitCode.SUCCESS
+    if action == "reload-agent":
+        handler = agent.reload_agent
+        return ExitCode.SUCCESS if handler is None else (handler(ctx) or ExitCode.SUCCESS)
+    handler = agent.handler(action)
+    if handler is None:  # pragma: no cover - supported_actions lists only handled ones
+        raise UnimplementedError(f"action '{action}' is not supported by {agent.name}")
+    if action == "start" and agent.check_environment is not None:
+        agent.check_environment(ctx)
+    try:
+        return handler(ctx) or ExitCode.SUCCESS
+    except NotInstalledError:
+        if env.is_probe:  # a node without the software cannot be running the resource
+            return ExitCode.NOT_RUNNING
+        raise
+
+
+def run(agent: Agent, argv: Sequence[str], environ: Mapping[str, str],
+        stdout: Optional[TextIO] = None, stderr: Optional[TextIO] = None) -> int:
+    """Run the action named in ``argv[1]`` and return its exit code."""
+    out = stdout or sys.stdout
+    err = stderr or sys.stderr
+    action = argv[1] if len(argv) > 1 else ""
+    if action == "meta-data":
+        out.write(metadata.build(agent))
+        return ExitCode.SUCCESS
+    if action in ("usage", "help", "--help"):
+        out.write(usage(agent))
+        return ExitCode.SUCCESS
+    if action == "methods":
+        out.write("\n".join(supported_actions(agent)) + "\n")
+        return ExitCode.SUCCESS
+    if not action:
+        err.write(usage(agent))
+        return ExitCode.ERR_ARGS
+
+    env = OcfEnvironment.read(action, agent.name, environ)
+    secrets: list[str] = [env.raw_params.get(p.name, "") for p in agent.params if p.secret]
+    secrets = [s for s in secrets if s]
+    log = make_logger(f"hakit-{agent.name}({env.instance})", env.logging, secrets, err)
+    runner = Runner(log, secrets=secrets, fail_which=env.fail_have_binary)
+    try:
+        code = _perform(agent, env, log, runner)
+        reason = ""
+    except HakitError as exc:
+        code, reason = exc.exit_code, exc.reason
+    except Exception as exc:
+        log.debug("%s", "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+        code = ExitCode.ERR_GENERIC
+        reason = f"internal error during {action}: {type(exc).__name__}: {exc}"
+    if reason:
+        reason = _one_line(mask(reason, runner.secrets))
+        if code == ExitCode.NOT_RUNNING:
+            log.info("not running: %s", reason)
+        else:
+            log.error("%s failed: %s", action, reason)
+        # Pacemaker shows this line as the failure's reason; a probe finding the resource
+        # stopped is expected, not a failure.
+        if code != ExitCode.NOT_RUNNING or not env.is_probe:
+            err.write(f"{env.exit_reason_prefix}{reason}\n")
+    err.flush()
+    return int(code)
+
+
+def main(agent: Agent) -> int:
+    """Entry point for an agent executable: ``sys.exit(main(AGENT))``."""
+    return run(agent, sys.argv, os.environ)

@@ -1,0 +1,305 @@
+"""Typed agent parameters: one declaration drives metadata, parsing and validate-all.
+
+A ``Param[T]`` names a parameter and its ``ParamType[T]``; ``parse_values`` turns the raw
+``OCF_RESKEY_*`` strings into a ``Values`` mapping whose lookups are typed:
+``values[IP]`` is an ``ipaddress`` object when ``IP`` is ``Param[IPAddress]``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import signal
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import ClassVar, Generic, Optional, TypeVar, Union
+
+from hakit.errors import ParamError
+
+T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+U = TypeVar("U")
+
+IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
+IPInterface = Union[ipaddress.IPv4Interface, ipaddress.IPv6Interface]
+
+
+class ParamType(Generic[T_co]):
+    """How a raw string becomes a value.  ``parse`` raises ValueError with a problem text
+    that completes the sentence "parameter 'x' ..."."""
+
+    ocf_type: ClassVar[str] = "string"
+
+    def parse(self, raw: str) -> T_co:
+        raise NotImplementedError
+
+    def options(self) -> tuple[str, ...]:
+        """The values a select offers; empty for other types."""
+        return ()
+
+    def hint(self) -> str:
+        """A short description of the accepted syntax, added to the long description."""
+        return ""
+
+
+class String(ParamType[str]):
+    """Free text, optionally restricted by a regular expression."""
+
+    def __init__(self, pattern: Optional[str] = None, what: str = "", max_length: int = 4096):
+        self._regex = re.compile(pattern) if pattern else None
+        self._what = what
+        self._max = max_length
+
+    def parse(self, raw: str) -> str:
+        if len(raw) > self._max:
+            raise ValueError(f"is longer than {self._max} characters")
+        if "\n" in raw or "\0" in raw:
+            raise ValueError("must be a single line")
+        if self._regex is not None and not self._regex.fullmatch(raw):
+            raise ValueError(f"must be {self._what or 'of the form ' + self._regex.pattern}, "
+                             f"got {raw!r}")
+        return raw
+
+    def hint(self) -> str:
+        return f"Must be {self._what}." if self._what else ""
+
+
+class Integer(ParamType[int]):
+    """A decimal integer within optional bounds."""
+
+    ocf_type = "integer"
+
+    def __init__(self, minimum: Optional[int] = None, maximum: Optional[int] = None):
+        self.minimum = minimum
+        self.maximum = maximum
+
+    def parse(self, raw: str) -> int:
+        text = raw.strip()
+        if not re.fullmatch(r"[+-]?[0-9]{1,18}", text):
+            raise ValueError(f"must be an integer, got {raw!r}")
+        value = int(text)
+        if self.minimum is not None and value < self.minimum:
+            raise ValueError(f"must be at least {self.minimum}, got {value}")
+        if self.maximum is not None and value > self.maximum:
+            raise ValueError(f"must be at most {self.maximum}, got {value}")
+        return value
+
+    def hint(self) -> str:
+        if self.minimum is not None and self.maximum is not None:
+            return f"An integer from {self.minimum} to {self.maximum}."
+        if self.minimum is not None:
+            return f"An integer of at least {self.minimum}."
+        return ""
+
+
+#: Spellings Pacemaker and ocf-shellfuncs' ocf_is_true accept.
+TRUE_WORDS = frozenset({"1", "yes", "true", "on", "y", "t"})
+FALSE_WORDS = frozenset({"0", "no", "false", "off", "n", "f"})
+
+
+class Boolean(ParamType[bool]):
+    """yes/no, true/false, on/off, 1/0 (any case)."""
+
+    ocf_type = "boolean"
+
+    def parse(self, raw: str) -> bool:
+        word = raw.strip().lower()
+        if word in TRUE_WORDS:
+            return True
+        if word in FALSE_WORDS:
+            return False
+        raise ValueError(f"must be a boolean (yes/no, true/false, 1/0), got {raw!r}")
+
+
+class Select(ParamType[str]):
+    """One of a fixed set of words."""
+
+    ocf_type = "select"
+
+    def __init__(self, *choices: str):
+        if not choices:
+            raise ValueError("a select needs at least one option")
+        self._choices = tuple(choices)
+
+    def parse(self, raw: str) -> str:
+        if raw not in self._choices:
+            raise ValueError(f"must be one of {', '.join(self._choices)}, got {raw!r}")
+        return raw
+
+    def options(self) -> tuple[str, ...]:
+        return self._choices
+
+
+class Address(ParamType[IPAddress]):
+    """An IPv4 or IPv6 address without a prefix."""
+
+    def __init__(self, version: Optional[int] = None):
+        self._version = version
+
+    def parse(self, raw: str) -> IPAddress:
+        try:
+            addr = ipaddress.ip_address(raw.strip())
+        except ValueError:
+            raise ValueError(f"must be an IP address, got {raw!r}") from None
+        if self._version is not None and addr.version != self._version:
+            raise ValueError(f"must be an IPv{self._version} address, got {raw!r}")
+        return addr
+
+
+class Interface(ParamType[IPInterface]):
+    """An IP address with an optional /prefix (default: host prefix)."""
+
+    def parse(self, raw: str) -> IPInterface:
+        try:
+            return ipaddress.ip_interface(raw.strip())
+        except ValueError:
+            raise ValueError(f"must be an IP address with optional /prefix, got {raw!r}") from None
+
+
+class AbsolutePath(ParamType[str]):
+    """An absolute, normalised path (existence is checked at validate depth 10, not here)."""
+
+    def parse(self, raw: str) -> str:
+        if not raw.startswith("/"):
+            raise ValueError(f"must be an absolute path, got {raw!r}")
+        if "\0" in raw or "\n" in raw:
+            raise ValueError("must be a single-line path")
+        parts = [p for p in raw.split("/") if p not in ("", ".")]
+        if ".." in parts:
+            raise ValueError(f"must not contain '..', got {raw!r}")
+        return "/" + "/".join(parts)
+
+
+_DURATION = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*(ms|msec|s|sec|m|min|h|hr)?", re.IGNORECASE)
+_UNIT_SECONDS = {"ms": 0.001, "msec": 0.001, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0,
+                 "h": 3600.0, "hr": 3600.0}
+
+
+class Duration(ParamType[float]):
+    """A time span in seconds: ``5``, ``5s``, ``250ms``, ``2min``, ``1h`` (Pacemaker's units)."""
+
+    def __init__(self, minimum: float = 0.0, maximum: Optional[float] = None):
+        self.minimum = minimum
+        self.maximum = maximum
+
+    def parse(self, raw: str) -> float:
+        match = _DURATION.fullmatch(raw.strip())
+        if not match:
+            raise ValueError(f"must be a duration such as 5, 5s, 250ms or 2min, got {raw!r}")
+        seconds = float(match.group(1)) * _UNIT_SECONDS[(match.group(2) or "s").lower()]
+        if seconds < self.minimum:
+            raise ValueError(f"must be at least {self.minimum:g}s, got {raw!r}")
+        if self.maximum is not None and seconds > self.maximum:
+            raise ValueError(f"must be at most {self.maximum:g}s, got {raw!r}")
+        return seconds
+
+    def hint(self) -> str:
+        return "A duration: seconds by default, or with a unit (ms, s, min, h)."
+
+
+class Name(String):
+    """An identifier such as a pool, image, container or interface name."""
+
+    def __init__(self, what: str, pattern: str = r"[A-Za-z0-9_][A-Za-z0-9_.+-]*",
+                 max_length: int = 255):
+        super().__init__(pattern, what, max_length)
+
+
+class ListOf(ParamType[tuple[U, ...]], Generic[U]):
+    """Items of one type separated by commas and/or spaces."""
+
+    def __init__(self, item: ParamType[U], separator: str = r"[,\s]+"):
+        self._item = item
+        self._sep = re.compile(separator)
+
+    def parse(self, raw: str) -> tuple[U, ...]:
+        items = [part for part in self._sep.split(raw.strip()) if part]
+        parsed = []
+        for part in items:
+            try:
+                parsed.append(self._item.parse(part))
+            except ValueError as exc:
+                raise ValueError(f"has an item that {exc}") from None
+        return tuple(parsed)
+
+    def hint(self) -> str:
+        return "A list separated by commas or spaces."
+
+
+class Signal(ParamType[signal.Signals]):
+    """A signal by name (TERM, SIGTERM) or number."""
+
+    def parse(self, raw: str) -> signal.Signals:
+        text = raw.strip().upper()
+        try:
+            if text.isdigit():
+                return signal.Signals(int(text))
+            return signal.Signals[text if text.startswith("SIG") else "SIG" + text]
+        except (KeyError, ValueError):
+            raise ValueError(f"must be a signal name or number, got {raw!r}") from None
+
+
+@dataclass(frozen=True)
+class Param(Generic[T_co]):
+    """One instance parameter as declared by an agent."""
+
+    name: str
+    kind: ParamType[T_co]
+    shortdesc: str
+    longdesc: str
+    default: Optional[str] = None  # the raw default, shown in metadata and parsed like input
+    required: bool = False
+    unique_group: Optional[str] = None  # OCF 1.1: the combination must be unique per type
+    reloadable: bool = False  # takes effect through reload-agent
+    deprecated: bool = False
+    replaced_with: tuple[str, ...] = ()
+    secret: bool = False  # the value is masked wherever hakit logs
+
+    def parse(self, raw: str) -> T_co:
+        """Parse one raw value; ParamError names this parameter."""
+        try:
+            return self.kind.parse(raw)
+        except ValueError as exc:
+            raise ParamError(self.name, str(exc)) from None
+
+
+class Values:
+    """Parsed parameter values, looked up by their declarations."""
+
+    def __init__(self, parsed: Mapping[str, object], given: Iterable[str]) -> None:
+        self._parsed = dict(parsed)
+        self._given = frozenset(given)
+
+    def __getitem__(self, param: Param[T]) -> T:
+        """The value of a required or defaulted parameter."""
+        if param.name not in self._parsed:
+            raise KeyError(f"parameter {param.name!r} has no value and no default")
+        return self._parsed[param.name]  # type: ignore[return-value]
+
+    def get(self, param: Param[T]) -> Optional[T]:
+        """The value, or None when an optional parameter without default is not set."""
+        return self._parsed.get(param.name)  # type: ignore[return-value]
+
+    def given(self, param: Param[object]) -> bool:
+        """Whether the admin set this parameter (as opposed to its default applying)."""
+        return param.name in self._given
+
+
+def parse_values(params: Iterable[Param[object]], raw: Mapping[str, str]) -> Values:
+    """Parse raw ``OCF_RESKEY_*`` values (names without the prefix) against declarations.
+
+    An empty string counts as not set, as in the ClusterLabs agents.  Raises ParamError for
+    the first invalid or missing required parameter, in declaration order.
+    """
+    parsed: dict[str, object] = {}
+    given: list[str] = []
+    for param in params:
+        text = raw.get(param.name, "")
+        if text != "":
+            parsed[param.name] = param.parse(text)
+            given.append(param.name)
+        elif param.required:
+            raise ParamError(param.name, "is required but not set")
+        elif param.default is not None:
+            parsed[param.name] = param.parse(param.default)
+    return Values(parsed, given)
