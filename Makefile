@@ -59,7 +59,7 @@ test: deps lint
 	PYTHONPATH=$(CURDIR)/lib $(VPY) -m pytest -q tests
 
 bench: deps
-	@if [ -d tests/bench ]; then PYTHONPATH=$(CURDIR)/lib $(VPY) -m tests.bench; \
+	@if ls tests/bench/bench_*.py >/dev/null 2>&1; then PYTHONPATH=$(CURDIR)/lib $(VPY) -m tests.bench $(ONLY); \
 	else echo "make bench: no benchmarks yet"; fi
 
 demo: deps

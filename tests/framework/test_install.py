@@ -21,7 +21,7 @@ def test_install_and_uninstall(tmp_path: Path) -> None:
     assert (site / "ocf" / "dispatch.py").is_file()
     assert (site / "py.typed").is_file()
     assert (dest / "usr/lib/ocf/resource.d/hakit").is_dir()
-    for agent in (ROOT / "agents").iterdir():
+    for agent in (a for a in (ROOT / "agents").iterdir() if not a.name.startswith(".")):
         where = (dest / "usr/sbin" if agent.name.startswith("fence_")
                  else dest / "usr/lib/ocf/resource.d/hakit")
         installed = where / agent.name

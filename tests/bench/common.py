@@ -1,0 +1,65 @@
+"""Measuring agents side by side: wall and CPU time of whole agent runs, medians of many."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Medians over ``runs`` runs of one command."""
+
+    label: str
+    runs: int
+    wall_ms: float  # median wall-clock time
+    cpu_ms: float  # median user+system CPU of the command and all its children
+
+    def row(self) -> str:
+        return f"| {self.label} | {self.runs} | {self.wall_ms:.1f} | {self.cpu_ms:.1f} |"
+
+
+def run_once(argv: Sequence[str], env: Mapping[str, str], expect: Sequence[int] = (0,),
+             timeout: float = 120.0) -> tuple[float, float]:
+    """Wall and CPU seconds of one run; CPU counts every descendant the command waited for."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(list(argv), env=dict(env), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = started + timeout
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            break
+        if time.perf_counter() > deadline:
+            proc.kill()
+            raise TimeoutError(" ".join(argv))
+        time.sleep(0.0005)
+    wall = time.perf_counter() - started
+    code = os.waitstatus_to_exitcode(status)
+    if code not in expect:
+        raise RuntimeError(f"{' '.join(argv)} exited {code}, expected {list(expect)}")
+    return wall, usage.ru_utime + usage.ru_stime
+
+
+def measure(label: str, argv: Sequence[str], env: Mapping[str, str], runs: int = 30,
+            expect: Sequence[int] = (0,)) -> Stats:
+    walls, cpus = [], []
+    for _ in range(runs):
+        wall, cpu = run_once(argv, env, expect)
+        walls.append(wall)
+        cpus.append(cpu)
+    return Stats(label, runs, statistics.median(walls) * 1000, statistics.median(cpus) * 1000)
+
+
+def table(rows: Sequence[Stats]) -> str:
+    head = "| what | runs | wall ms (median) | CPU ms (median) |\n|---|---|---|---|"
+    return "\n".join([head, *(r.row() for r in rows)])
+
+
+def ratio(ours: Stats, theirs: Stats) -> str:
+    return (f"{ours.label} / {theirs.label}: wall {ours.wall_ms / theirs.wall_ms:.2f}x, "
+            f"CPU {ours.cpu_ms / theirs.cpu_ms:.2f}x")
