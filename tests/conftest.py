@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.harness.installed import StagedInstall
 from tests.harness.loopdev import LoopPool
 from tests.harness.netns import NetnsPool
 
@@ -37,3 +38,13 @@ def loop_pool(tmp_path: Path) -> Iterator[LoopPool]:
         yield pool
     finally:
         pool.cleanup()
+
+
+@pytest.fixture(scope="session")
+def staged_install(tmp_path_factory: pytest.TempPathFactory) -> StagedInstall:
+    """`make install` into a staging directory, overlaid on the system paths only for the
+    commands run through it (a private mount namespace)."""
+    _need_root()
+    sample = Path(__file__).parent / "sample"
+    return StagedInstall(tmp_path_factory.mktemp("install"),
+                         extra_ocf=(sample / "dummy", sample / "dummy_agent.py"))

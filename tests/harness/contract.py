@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.harness.installed import StagedInstall
 from tests.harness.ocf import (
     GOLDEN,
     PCS_RNG,
@@ -58,6 +59,13 @@ class AgentContract:
         if os.environ.get("UPDATE_GOLDEN") == "1" or not golden.exists():
             golden.write_text(text)
         assert text == golden.read_text(), f"metadata changed; UPDATE_GOLDEN=1 to accept ({golden})"
+
+    def test_pcs_describes_the_installed_agent(self, agent_path: Path,
+                                               staged_install: StagedInstall) -> None:
+        proc = staged_install.run(["/usr/sbin/pcs", "resource", "describe",
+                                   f"ocf:hakit:{agent_path.name}"])
+        assert proc.returncode == 0, proc.stderr
+        assert f"ocf:hakit:{agent_path.name}" in proc.stdout
 
     def test_unknown_action_is_unimplemented(self, agent_path: Path,
                                              good_params: Mapping[str, str]) -> None:
