@@ -22,6 +22,10 @@ TEST_DEBS := python3-venv pacemaker pacemaker-cli-utils corosync pcs crmsh resou
 	fence-agents ceph-mon ceph-osd ceph-mgr ceph-common rbd-fuse lxc lxc-templates busybox-static \
 	openipmi ipmitool iproute2 e2fsprogs util-linux psmisc libxml2-utils procps kmod fuse3
 TEST_PIPS := pytest hypothesis lxml ruff mypy
+# The Redfish BMC emulator gets a venv of its own so its newer requests/urllib3 never
+# shadow Debian's, which the agents use.
+SUSHY_VENV := .venv-sushy
+SUSHY_PIPS := sushy-tools bcrypt
 
 OCF_AGENTS   := $(filter-out agents/fence_%,$(wildcard agents/*))
 FENCE_AGENTS := $(wildcard agents/fence_*)
@@ -36,7 +40,7 @@ help:
 	@echo "make install    agents, fence agents and the library (DESTDIR, PREFIX, OCF_ROOT)"
 
 # Installs missing Debian packages (apt-get update first) and the test venv.
-deps: $(STAMPS)/venv
+deps: $(STAMPS)/venv $(STAMPS)/sushy
 	@missing=$$(for p in $(RUNTIME_DEBS) $(TEST_DEBS); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
@@ -49,6 +53,11 @@ $(STAMPS)/venv: Makefile
 		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends python3 python3-venv; }
 	$(SYSTEM_PYTHON) -m venv --system-site-packages $(VENV)
 	$(VPY) -m pip install -q --disable-pip-version-check $(TEST_PIPS)
+	@mkdir -p $(STAMPS) && touch $@
+
+$(STAMPS)/sushy:
+	$(SYSTEM_PYTHON) -m venv $(SUSHY_VENV)
+	$(SUSHY_VENV)/bin/pip install -q --disable-pip-version-check $(SUSHY_PIPS)
 	@mkdir -p $(STAMPS) && touch $@
 
 lint: deps
@@ -81,5 +90,5 @@ uninstall:
 	rm -rf $(DESTDIR)$(PYTHON_SITELIB)/hakit
 
 clean:
-	rm -rf $(VENV) $(STAMPS) .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) $(SUSHY_VENV) $(STAMPS) .mypy_cache .ruff_cache .pytest_cache .hypothesis
 	find . -name __pycache__ -prune -exec rm -rf {} +
