@@ -236,7 +236,7 @@ class Cluster:
         self._deadline.check(doing)
         try:
             ret, out, status = self._handle.mon_command(json.dumps(command), b"",
-                                                        timeout=math.ceil(_timeout(self._deadline)))
+                                                        timeout=int(_timeout(self._deadline)))
         except Exception as exc:
             raise _translate(exc, doing, self._access, self._deadline) from exc
         if ret != 0:
@@ -282,9 +282,9 @@ def connect(access: Access, deadline: Deadline) -> Iterator[Cluster]:
     limit = _timeout(deadline)
     conf = {
         # Bounded waits everywhere (librados otherwise waits forever for a dead cluster).
-        "client_mount_timeout": str(math.ceil(limit)),
-        "rados_mon_op_timeout": str(math.ceil(limit)),
-        "rados_osd_op_timeout": str(math.ceil(limit)),
+        "client_mount_timeout": str(int(limit)),
+        "rados_mon_op_timeout": str(int(limit)),
+        "rados_osd_op_timeout": str(int(limit)),
         "mon_client_hunt_interval": "0.5",
         "log_to_stderr": "false",
         "err_to_stderr": "false",
@@ -301,7 +301,7 @@ def connect(access: Access, deadline: Deadline) -> Iterator[Cluster]:
         raise ConfigError(f"cannot configure the Ceph client: {exc}") from exc
     try:
         try:
-            handle.connect(timeout=math.ceil(limit))
+            handle.connect(timeout=int(limit))
         except Exception as exc:
             raise _translate(exc, f"connecting to Ceph as client.{access.user}", access,
                              deadline) from exc

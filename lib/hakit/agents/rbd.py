@@ -233,8 +233,8 @@ def start(ctx: Context, layout: Optional[Layout] = None) -> None:
         return
     read_only = is_read_only(ctx.params)
     with ceph.connect(access_of(ctx.params), ctx.deadline) as cluster:
-        if not cluster.image_exists(spec):  # pragma: no cover - image() raises first
-            raise GenericError(f"image {spec} does not exist")
+        with cluster.image(spec, read_only=True):
+            pass  # ConfigError (rc 6) naming the pool, image or snapshot when missing
         if not read_only:
             take_over_locks(ctx, cluster, spec)
     try:
