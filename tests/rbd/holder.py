@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 
 import rados  # type: ignore[import-not-found]
+
 import rbd  # type: ignore[import-not-found]
 
 
