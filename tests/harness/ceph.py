@@ -72,7 +72,6 @@ class CephCluster:
     def start(self, timeout: float = 60.0) -> CephCluster:
         """Bring the cluster up; on any failure stop what started and re-raise."""
         self.dir = Path(tempfile.mkdtemp(prefix="hakit-ceph-", dir=self._base))
-        os.chmod(self.dir, 0o755)
         end = time.monotonic() + timeout
         try:
             self._write_conf()
@@ -89,14 +88,17 @@ class CephCluster:
 
     def stop(self) -> None:
         """Kill every daemon by its pidfile's PID (TERM, then KILL) and remove the directory."""
-        pids = [pid for pid in (self._read_pid(p) for p in self._pidfiles) if pid]
-        for pid in pids:
+        # Newest first: an OSD stopping while its monitor still runs is marked down at
+        # once; with the monitor gone it waits out "osd mon shutdown timeout".
+        for pidfile in reversed(self._pidfiles):
+            pid = self._read_pid(pidfile)
+            if pid is None:
+                continue
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
-        end = time.monotonic() + 10
-        for pid in pids:
+            end = time.monotonic() + 5
             while time.monotonic() < end and self._alive(pid):
-                time.sleep(0.05)
+                time.sleep(0.02)
             if self._alive(pid):
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
