@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import errno
 import json
-import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass

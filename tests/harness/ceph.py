@@ -197,6 +197,8 @@ mon osd backfillfull ratio = .985
 osd max object name len = 256
 osd max object namespace len = 64
 mon client hunt interval = 0.5
+# A dead client's watch expires after this (default 30 s): failover tests need not wait long.
+osd client watch timeout = 5
 fatal signal handlers = false
 
 [client]

@@ -1,7 +1,9 @@
 """A second Ceph client standing for a dead node: it holds an image's exclusive lock.
 
-Run with /usr/bin/python3 (python3-rados/rbd): ``holder.py CONF USER KEYRING POOL IMAGE``.
-Prints ``locked ADDRESS`` once it holds the lock, then for each line on stdin tries a write
+Run with /usr/bin/python3 (python3-rados/rbd):
+``holder.py CONF USER KEYRING POOL IMAGE [managed|cooperative]``.  ``managed`` (the default)
+takes the lock with lock_acquire, refusing to hand it over; ``cooperative`` takes it the way
+any librbd writer does, by writing.  Prints ``locked ADDRESS`` once it holds the lock, then for each line on stdin tries a write
 and prints ``write ok`` or ``write failed ERRNO``.
 """
 
@@ -16,13 +18,18 @@ import rbd  # type: ignore[import-not-found]
 
 def main() -> None:
     conf, user, keyring, pool, image = sys.argv[1:6]
+    mode = sys.argv[6] if len(sys.argv) > 6 else "managed"
     cluster = rados.Rados(conffile=conf, rados_id=user,
                           conf={"keyring": keyring, "rados_osd_op_timeout": "10",
                                 "rados_mon_op_timeout": "10"})
     cluster.connect(timeout=10)
     ioctx = cluster.open_ioctx(pool)
     img = rbd.Image(ioctx, image)
-    img.lock_acquire(rbd.RBD_LOCK_MODE_EXCLUSIVE)
+    if mode == "managed":
+        img.lock_acquire(rbd.RBD_LOCK_MODE_EXCLUSIVE)
+    else:
+        img.write(b"cooperative", 4096)
+        img.flush()
     print(f"locked {cluster.get_addrs()}", flush=True)
     for _ in sys.stdin:
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Optional
@@ -19,10 +20,10 @@ HOLDER = Path(__file__).with_name("holder.py")
 class Holder:
     """The holder process, stopped by its PID at the end."""
 
-    def __init__(self, env: RbdEnv, image: str) -> None:
+    def __init__(self, env: RbdEnv, image: str, mode: str = "managed") -> None:
         self.proc = subprocess.Popen(
             ["/usr/bin/python3", str(HOLDER), str(env.cluster.conf), env.user,
-             str(env.keyring), env.pool, image],
+             str(env.keyring), env.pool, image, mode],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             text=True)
         assert self.proc.stdout is not None
@@ -104,3 +105,42 @@ def test_break_lock_auto_without_fencing_refuses(rbd_env: RbdEnv, image: str, ho
     assert result.rc == 1
     assert holder.address in result.reason and "fencing" in result.reason
     assert not _blocklisted(rbd_env, holder.address)
+
+
+def test_depth_10_notices_a_lock_taken_from_the_fuse_mapping(rbd_env: RbdEnv,
+                                                             image: str) -> None:
+    # rbd-fuse's librbd client holds the lock cooperatively (librbd has no option to make an
+    # automatic lock non-transferable): a rogue writer outside Pacemaker can request it and
+    # get it.  Depth 10 must notice that this node lost the lock.
+    params = rbd_env.params(image)
+    assert run_agent(AGENT, "start", params).rc == 0
+    rogue = None
+    try:
+        rogue = Holder(rbd_env, image, "cooperative")
+        deep = run_agent(AGENT, "monitor", params, interval_ms=60000,
+                         extra_env={"OCF_CHECK_LEVEL": "10"})
+        assert deep.rc == 1
+        assert rogue.address in deep.reason and "lost" in deep.reason
+    finally:
+        if rogue is not None:
+            rogue.stop()
+        assert run_agent(AGENT, "stop", params).rc == 0
+
+
+def test_break_lock_auto_takes_over_from_a_dead_holder(rbd_env: RbdEnv, image: str) -> None:
+    # A holder whose session expired (no watch left: the node died) is dead by librbd's own
+    # rule; auto blocklists it and breaks the lock even without fencing.
+    dead = Holder(rbd_env, image)
+    dead.stop()  # SIGKILL: the lock stays, the watch expires (5 s in the test cluster)
+    params = rbd_env.params(image)
+    deadline = time.monotonic() + 30
+    result = run_agent(AGENT, "start", params)
+    while result.rc != 0 and time.monotonic() < deadline:
+        assert "still connected" in result.reason
+        time.sleep(1)
+        result = run_agent(AGENT, "start", params)
+    try:
+        assert result.rc == 0, result.stderr
+        assert _blocklisted(rbd_env, dead.address)
+    finally:
+        assert run_agent(AGENT, "stop", params).rc == 0
