@@ -3,8 +3,8 @@
 Run with /usr/bin/python3 (python3-rados/rbd):
 ``holder.py CONF USER KEYRING POOL IMAGE [managed|cooperative]``.  ``managed`` (the default)
 takes the lock with lock_acquire, refusing to hand it over; ``cooperative`` takes it the way
-any librbd writer does, by writing.  Prints ``locked ADDRESS`` once it holds the lock, then for each line on stdin tries a write
-and prints ``write ok`` or ``write failed ERRNO``.
+any librbd writer does, by writing.  Prints ``locked ADDRESS`` once it holds the lock, then
+for each line on stdin tries a write and prints ``write ok`` or ``write failed ERRNO``.
 """
 
 from __future__ import annotations
