@@ -77,9 +77,10 @@ READ_ONLY = Param("read_only", Boolean(), "Read-only",
                   "Map read-only; no lock is taken or broken.", default="false")
 BREAK_LOCK = Param("break_lock", Select("auto", "always", "never"), "Break a held lock",
                    "What to do when another client holds the image's exclusive lock at start. "
-                   "auto: take it over (blocklisting the holder first) only when Pacemaker "
-                   "has fencing enabled, so the old holder was stopped or fenced before this "
-                   "start; always: take it over; never: fail, naming the holder. "
+                   "auto: take it over (blocklisting the holder first) when Pacemaker has "
+                   "fencing enabled, so the old holder was stopped or fenced before this "
+                   "start, or when the holder is dead (it no longer watches the image); "
+                   "always: take it over; never: fail, naming the holder. "
                    f"Without a cluster, auto treats fencing as disabled; the environment "
                    f"variable {FENCING_OVERRIDE}=true|false overrides the query.",
                    default="auto")
