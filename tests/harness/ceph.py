@@ -30,8 +30,18 @@ class CephError(RuntimeError):
     """The test cluster could not be brought up or a command against it failed."""
 
 
-def free_port(address: str) -> int:
-    """A TCP port free on ``address`` right now (the kernel picks it)."""
+_FREE_PORT = ("import socket,sys;a=sys.argv[1];"
+              "s=socket.socket(socket.AF_INET6 if ':' in a else socket.AF_INET);"
+              "s.bind((a,0));print(s.getsockname()[1])")
+
+
+def free_port(address: str, netns: Optional[str] = None) -> int:
+    """A TCP port free on ``address`` right now (the kernel picks it), in ``netns`` if given."""
+    if netns:
+        out = subprocess.run(["/usr/bin/ip", "netns", "exec", netns, "/usr/bin/python3", "-c",
+                              _FREE_PORT, address], capture_output=True, text=True,
+                             timeout=30, check=True).stdout
+        return int(out.strip())
     family = socket.AF_INET6 if ":" in address else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as sock:
         sock.bind((address, 0))
@@ -53,6 +63,7 @@ class CephCluster:
         self.dir = Path()
         self.mon_port = 0
         self._pidfiles: list[Path] = []
+        self.started_pids: list[int] = []  # every daemon started, for checks after stop
 
     # ----- paths ---------------------------------------------------------------------
     @property
@@ -161,7 +172,7 @@ class CephCluster:
 
     # ----- internals -----------------------------------------------------------------
     def _write_conf(self) -> None:
-        self.mon_port = free_port(self.address)
+        self.mon_port = free_port(self.address, self.netns)
         d = self.dir
         self.conf.write_text(f"""[global]
 fsid = {self.fsid}
@@ -257,10 +268,11 @@ keyring = {d}/client.admin.keyring
         # The daemons fork into the background and write their pidfile themselves.
         self.run([program, "-c", str(self.conf), *args], timeout=30)
         end = time.monotonic() + 10
-        while self._read_pid(pidfile) is None:
+        while (pid := self._read_pid(pidfile)) is None:
             if time.monotonic() > end:
                 raise CephError(f"{name} wrote no pidfile")
             time.sleep(0.02)
+        self.started_pids.append(pid)
 
     def _osd_up(self) -> bool:
         dump = self.ceph_json("osd", "dump")
