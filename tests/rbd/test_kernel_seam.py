@@ -163,3 +163,9 @@ def test_secret_file_goes_as_keyfile_path(rbd_env: RbdEnv, image: str, layout: L
     map_call = next(c for c in fake.calls if c[2] == "map")
     assert map_call[map_call.index("--keyfile") + 1] == str(secret)
     agent.stop(_ctx(fake, params, "stop"), layout)
+
+
+def test_stop_without_rbd_installed_succeeds(rbd_env: RbdEnv, image: str,
+                                             layout: Layout) -> None:
+    runner = Runner(logging.getLogger("no-rbd"), fail_which=True)
+    agent.stop(_ctx(runner, rbd_env.params(image, device_type="nbd"), "stop"), layout)

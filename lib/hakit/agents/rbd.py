@@ -272,6 +272,11 @@ def stop(ctx: Context, layout: Optional[Layout] = None) -> None:
     if isinstance(mapper, FuseMapper):
         mapper.unmap(spec)
         return
+    if ctx.runner.which("rbd") is None:
+        # Without the rbd CLI nothing can have been mapped through it: stopped (OCF: stop
+        # succeeds when the resource is not running).
+        ctx.log.info("rbd is not installed: %s cannot be mapped here", spec)
+        return
     found = mapper.find(spec)
     if found is not None:
         mapper.unmap(spec, found)
