@@ -123,7 +123,7 @@ class Lab:
 
     def _start_pacemaker(self, n: LabNode) -> None:
         node.start_daemon(self.runner, n, self._holder(n), node.PACEMAKERD, ["pacemakerd"],
-                          node.PACEMAKER_ENV)
+                          env=node.PACEMAKER_ENV)
 
     # -- inspecting --------------------------------------------------------------------
 
@@ -135,12 +135,15 @@ class Lab:
                            check=check, stdin=stdin)
 
     def status(self, via: Optional[str] = None) -> ClusterState:
-        """The cluster as seen from ``via``, or from the first node that answers.
+        """The cluster as seen from ``via``, or from the first node in a quorate partition.
 
-        Partitioned nodes are asked last: they only know their own side.
+        Without ``via``, partitioned nodes are asked last (they know only their own side),
+        and a node that is still joining (no quorum yet) is passed over when another one
+        answers with quorum.
         """
         names = [via] if via else self._nodes_by_preference()
         reasons = []
+        first: Optional[ClusterState] = None
         for name in names:
             try:
                 res = self.run_on(name, ["crm_mon", "--one-shot", "--output-as=xml"],
@@ -148,9 +151,15 @@ class Lab:
             except HakitError as exc:
                 reasons.append(f"{name}: {exc.reason}")
                 continue
-            if res.ok:
-                return parse_crm_mon(res.stdout)
-            reasons.append(f"{name}: crm_mon exited {res.returncode}")
+            if not res.ok:
+                reasons.append(f"{name}: crm_mon exited {res.returncode}")
+                continue
+            state = parse_crm_mon(res.stdout)
+            if state.quorate:
+                return state
+            first = first or state
+        if first is not None:
+            return first
         raise GenericError("no node answered: " + "; ".join(reasons))
 
     def _nodes_by_preference(self) -> list[str]:

@@ -65,8 +65,8 @@ def prepare_dirs(node: LabNode, files: Mapping[str, bytes]) -> None:
     for rel, content in files.items():
         path = node.dir / rel
         path.write_bytes(content)
-        path.chmod(0o600 if "/cib/" not in rel else 0o600)
-        if "/cib/" in rel:
+        path.chmod(0o600)
+        if rel.startswith("var-lib-pacemaker/"):
             os.chown(path, uid, gid)
 
 
@@ -123,10 +123,14 @@ def mount_private(runner: Runner, deadline: Deadline, node: LabNode,
     for key, target in NODE_BINDS:
         run_on(runner, deadline, holder, ["mount", "--bind", str(node.source(key)), target])
     run_on(runner, deadline, holder, ["hostname", node.name])
+    # The copied /run/netns mounts would pin every namespace on the host (other labs',
+    # other tests') for as long as this node lives; the node needs none of them.
+    if run_on(runner, deadline, holder, ["mountpoint", "-q", "/run/netns"], check=False).ok:
+        run_on(runner, deadline, holder, ["umount", "--recursive", "/run/netns"])
     run_on(runner, deadline, holder,
            ["mount", "-t", "tmpfs", "-o", "mode=0755,nosuid,nodev", "tmpfs", "/run"])
     run_on(runner, deadline, holder,
-           ["mount", "-t", "tmpfs", "-o", "mode=1777,nosuid,nodev", "tmpfs", "/dev/shm"])
+           ["mount", "-t", "tmpfs", "-o", "mode=1777,nosuid,nodev", "tmpfs", "/dev/shm"])  # noqa: S108
     # What the packages' tmpfiles.d would have made in a fresh /run.
     run_on(runner, deadline, holder, ["install", "-d", "-m", "1777", "/run/lock"])
     run_on(runner, deadline, holder, ["install", "-d", "-m", "1755", "/run/resource-agents"])
@@ -135,7 +139,8 @@ def mount_private(runner: Runner, deadline: Deadline, node: LabNode,
 
 
 def start_daemon(runner: Runner, node: LabNode, holder: procs.Proc, what: str,
-                 argv: Sequence[str], env: Optional[Mapping[str, str]] = None) -> procs.Proc:
+                 argv: Sequence[str], *,
+                 env: Optional[Mapping[str, str]] = None) -> procs.Proc:
     """Start a daemon on the node in its own session, record its pidfile, return it."""
     full = exec_argv(holder, [runner.require(argv[0]), *argv[1:]])
     full[0] = runner.require(full[0])

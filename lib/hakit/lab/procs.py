@@ -89,9 +89,7 @@ def spawn_detached(argv: Sequence[str], output: Path, env: Mapping[str, str]) ->
                     env=dict(env), cwd="/", start_new_session=True, close_fds=True)
             os.write(write_end, str(child.pid).encode())
             code = 0
-        except BaseException:
-            pass
-        finally:
+        finally:  # never return into the caller's code from the intermediate child
             os._exit(code)
     os.close(write_end)
     with os.fdopen(read_end, "rb") as pipe:
