@@ -21,7 +21,7 @@ LIB = Path(__file__).resolve().parents[2] / "lib"
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "hakit.lab", *args], capture_output=True,
-                          text=True, timeout=FORM_BOUND + 30,
+                          check=False, text=True, timeout=FORM_BOUND + 30,
                           env={**os.environ, "PYTHONPATH": str(LIB)})
 
 
