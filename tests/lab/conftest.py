@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -78,7 +79,7 @@ def leftovers(layout: LabLayout, seen: set[procs.Proc]) -> list[str]:
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     """A formed three-node cluster shared by a module's tests; always taken down."""
     need_root()
-    the_lab = Lab(new_layout(tmp_path_factory.mktemp("lab")), Progress())
+    the_lab = Lab(new_layout(tmp_path_factory.mktemp("lab")), Progress(sys.stdout))
     try:
         the_lab.up(form_timeout=FORM_BOUND)
         yield the_lab

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ import pytest
 from hakit.deadline import Deadline
 from hakit.lab import network, node
 from hakit.lab.cluster import Lab
+from hakit.lab.fencing import power_commands, power_env
 from hakit.lab.status import ClusterState
 from tests.lab.conftest import lab_processes
 
@@ -98,7 +100,11 @@ def test_crash_moves_the_resource_and_the_node_rejoins_after_boot(dummy_lab: Lab
         lambda s: victim not in s.online and s.where("dummy") not in (None, victim),
         FAILOVER_BOUND, "waiting for dummy to restart elsewhere")
     assert moved.quorate
-    lab.boot(victim)
+    # Power on as a BMC simulator will (fencing.power_commands), with a short delay.
+    _off, on = power_commands(lab, victim, delay=1.5)
+    began = time.monotonic()
+    subprocess.run(on, env=power_env(), check=True, capture_output=True, timeout=60)
+    assert time.monotonic() - began >= 1.5
     state = all_online(lab)
     assert victim in state.online
 

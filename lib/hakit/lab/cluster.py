@@ -142,6 +142,8 @@ class Lab:
         answers with quorum.
         """
         names = [via] if via else self._nodes_by_preference()
+        if not names:
+            raise GenericError(f"no node of lab '{self.layout.name}' is running")
         reasons = []
         first: Optional[ClusterState] = None
         for name in names:
