@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from hakit.deadline import Deadline
-from hakit.lab import network, node
+from hakit.lab import network, node, procs
 from hakit.lab.cluster import Lab
 from hakit.lab.fencing import power_commands, power_env
 from hakit.lab.status import ClusterState
@@ -64,7 +64,11 @@ def test_nodes_are_private_and_the_host_sees_none_of_it(lab: Lab) -> None:
         assert str(n1.source(key)) in targets[target]["source"]
     assert "/run/netns" not in targets  # no other namespaces pinned by the node
     addrs = lab.run_on("n1", ["ip", "-j", "addr", "show", "eth0"]).stdout
-    assert json.loads(addrs)[0]["addr_info"][0]["local"] == str(n1.address.ip)
+    local = {a["local"] for a in json.loads(addrs)[0]["addr_info"]}
+    assert {str(n1.address.ip), str(n1.address6.ip)} <= local
+    ping = lab.run_on("n1", ["ping", "-c", "1", "-W", "2", str(lab.layout.hub_address6.ip)],
+                      check=False)
+    assert ping.ok, ping.stdout
     host_mounts = Path("/proc/self/mountinfo").read_text()
     assert str(lab.layout.state_dir) not in host_mounts
     host_links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True,
@@ -107,6 +111,26 @@ def test_crash_moves_the_resource_and_the_node_rejoins_after_boot(dummy_lab: Lab
     assert time.monotonic() - began >= 1.5
     state = all_online(lab)
     assert victim in state.online
+
+
+def test_hung_node_loses_its_resource_and_comes_back_after_power_cycle(dummy_lab: Lab) -> None:
+    lab = dummy_lab
+    victim = lab.status().where("dummy")
+    assert victim is not None
+    assert lab.hang(victim) > 5
+    states = {procs.parse_stat(Path(f"/proc/{p.pid}/stat").read_text())[0]
+              for p in lab_processes(lab.layout)
+              if p.pid in _netns_pid_set(lab, victim)}
+    assert states == {"T"}  # every process of the node is stopped
+    lab.wait_for(lambda s: victim not in s.online and s.where("dummy") not in (None, victim),
+                 FAILOVER_BOUND, "waiting for dummy to leave the hung node")
+    lab.crash(victim)  # what its BMC's power-off will do
+    lab.boot(victim)
+    assert victim in all_online(lab).online
+
+
+def _netns_pid_set(lab: Lab, name: str) -> set[int]:
+    return set(network.netns_pids(lab.runner, Deadline(5), lab.layout.node(name).netns))
 
 
 def test_partition_isolates_a_node_and_heal_reunites_the_cluster(dummy_lab: Lab) -> None:

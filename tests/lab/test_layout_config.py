@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from ipaddress import IPv4Network
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 
 import pytest
@@ -34,6 +34,9 @@ def test_layout_stays_inside_its_subnet_and_names(name: str, subnet: IPv4Network
         assert addr in subnet
         assert addr != subnet.network_address
         assert addr != subnet.broadcast_address
+    addresses6 = [n.address6.ip for n in lay.nodes] + [lay.hub_address6.ip]
+    assert len(set(addresses6)) == count + 1
+    assert all(a in IPv6Network("fd00::/8") for a in addresses6)
     for n in lay.nodes:
         assert n.netns.startswith(f"{name}-")
         assert len(n.netns) <= 15 and len(n.port) <= 15  # interface/namespace name limits

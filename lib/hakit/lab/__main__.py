@@ -1,4 +1,4 @@
-"""``python3 -m hakit.lab up|status|crash NODE|boot NODE|partition NODE|heal|down``."""
+"""``python3 -m hakit.lab up|status|crash|hang|boot|partition NODE|heal|down``."""
 
 from __future__ import annotations
 

@@ -39,6 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     st = sub.add_parser("status", help="nodes and resources, from a live node")
     st.add_argument("--json", action="store_true", help="machine-readable output")
     for name, text in (("crash", "kill every process on a node"),
+                       ("hang", "freeze every process on a node (SIGSTOP)"),
                        ("partition", "cut a node's link to the bridge")):
         sub.add_parser(name, help=text).add_argument("node")
     boot = sub.add_parser("boot", help="power a crashed node on again")
@@ -73,6 +74,8 @@ def main(argv: Optional[list[str]] = None) -> int:
             print(json.dumps(asdict(state), indent=2) if args.json else render(state))
         elif args.command == "crash":
             lab.crash(args.node)
+        elif args.command == "hang":
+            lab.hang(args.node)
         elif args.command == "boot":
             time.sleep(max(0.0, args.delay))
             lab.boot(args.node)

@@ -137,9 +137,10 @@ class Lab:
     def status(self, via: Optional[str] = None) -> ClusterState:
         """The cluster as seen from ``via``, or from the first node in a quorate partition.
 
-        Without ``via``, partitioned nodes are asked last (they know only their own side),
-        and a node that is still joining (no quorum yet) is passed over when another one
-        answers with quorum.
+        Without ``via``, partitioned and hung nodes are asked last (the former know only
+        their own side, the latter answer nothing until crm_mon times out), and a node
+        that is still joining (no quorum yet) is passed over when another one answers
+        with quorum.
         """
         names = [via] if via else self._nodes_by_preference()
         if not names:
@@ -166,11 +167,15 @@ class Lab:
 
     def _nodes_by_preference(self) -> list[str]:
         dl = self._dl()
-        cut = {n.name for n in self.layout.nodes
-               if network.netns_exists(self.layout.hub_netns)
-               and network.is_partitioned(self.runner, dl, self.layout, n)}
-        names = [n.name for n in self.layout.nodes if node.holder_of(n) is not None]
-        return [x for x in names if x not in cut] + [x for x in names if x in cut]
+        hub_up = network.netns_exists(self.layout.hub_netns)
+        good: list[str] = []
+        doubtful: list[str] = []
+        for n in self.layout.nodes:
+            if node.holder_of(n) is None:
+                continue
+            cut = hub_up and network.is_partitioned(self.runner, dl, self.layout, n)
+            (doubtful if cut or node.is_hung(n) else good).append(n.name)
+        return good + doubtful
 
     def wait_for(self, predicate: Callable[[ClusterState], bool], timeout: float,
                  doing: str, via: Optional[str] = None) -> ClusterState:
@@ -199,6 +204,12 @@ class Lab:
         n = self.layout.node(name)
         with self.progress.step(f"crash {name}: kill every process in its namespaces"):
             return node.power_off(self.runner, self._dl(), n)
+
+    def hang(self, name: str) -> int:
+        """Freeze every process on the node (SIGSTOP); returns how many."""
+        n = self.layout.node(name)
+        with self.progress.step(f"hang {name}: stop every process in its namespaces"):
+            return node.freeze(self.runner, self._dl(), n)
 
     def boot(self, name: str) -> None:
         """Power a node back on: holder, mounts, corosync, pacemakerd (it rejoins by itself)."""

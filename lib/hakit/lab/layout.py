@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from ipaddress import IPv4Address, IPv4Interface, IPv4Network
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network, IPv6Interface, IPv6Network
 from pathlib import Path
 
 #: Every lab address comes from the benchmarking range (RFC 2544), never a routable one.
@@ -13,6 +13,8 @@ LAB_RANGE = IPv4Network("198.18.0.0/15")
 DEFAULT_NAME = "hakit"
 DEFAULT_STATE_DIR = Path("/run/hakit-lab")
 DEFAULT_SUBNET = IPv4Network("198.18.42.0/24")
+#: IPv6 addresses come from the unique-local range; namespaces keep labs apart.
+SUBNET6 = IPv6Network("fd00:6861:6b69:42::/64")
 MANIFEST = "lab.json"
 BRIDGE = "br0"
 NODE_IF = "eth0"
@@ -40,6 +42,7 @@ class LabNode:
     netns: str  # its network namespace
     port: str  # its veth end on the hub bridge
     address: IPv4Interface  # its eth0 address
+    address6: IPv6Interface  # its eth0 IPv6 address, in SUBNET6
     dir: Path  # its private state (bind-mount sources, pidfiles, daemon output)
 
     def source(self, key: str) -> Path:
@@ -59,6 +62,7 @@ class LabLayout:
     subnet: IPv4Network
     hub_netns: str
     hub_address: IPv4Interface  # on the hub bridge (clients, Ceph later)
+    hub_address6: IPv6Interface
     nodes: tuple[LabNode, ...]
 
     @property
@@ -100,6 +104,7 @@ def make_layout(
             netns=f"{name}-n{i}",
             port=f"p-n{i}",
             address=IPv4Interface(f"{IPv4Address(int(base) + 10 + i)}/{subnet.prefixlen}"),
+            address6=_v6(10 + i),
             dir=state_dir / "nodes" / f"n{i}",
         )
         for i in range(1, node_count + 1)
@@ -110,8 +115,13 @@ def make_layout(
         subnet=subnet,
         hub_netns=f"{name}-hub",
         hub_address=IPv4Interface(f"{IPv4Address(int(base) + 1)}/{subnet.prefixlen}"),
+        hub_address6=_v6(1),
         nodes=nodes,
     )
+
+
+def _v6(host: int) -> IPv6Interface:
+    return IPv6Interface(f"{SUBNET6[host]}/{SUBNET6.prefixlen}")
 
 
 def layout_from_manifest(state_dir: Path) -> LabLayout:

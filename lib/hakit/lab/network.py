@@ -46,6 +46,9 @@ def build_hub(runner: Runner, deadline: Deadline, layout: LabLayout) -> None:
     runner.run(["ip", "-n", hub, "link", "add", BRIDGE, "type", "bridge"], deadline)
     runner.run(["ip", "-n", hub, "addr", "add", str(layout.hub_address), "dev", BRIDGE],
                deadline)
+    # nodad: the address is usable at once instead of after duplicate detection.
+    runner.run(["ip", "-n", hub, "addr", "add", str(layout.hub_address6), "dev", BRIDGE,
+                "nodad"], deadline)
     runner.run(["ip", "-n", hub, "link", "set", BRIDGE, "up"], deadline)
 
 
@@ -59,6 +62,8 @@ def attach_node(runner: Runner, deadline: Deadline, layout: LabLayout, node: Lab
     runner.run(["ip", "-n", hub, "link", "set", node.port, "up"], deadline)
     runner.run(["ip", "-n", node.netns, "addr", "add", str(node.address), "dev", NODE_IF],
                deadline)
+    runner.run(["ip", "-n", node.netns, "addr", "add", str(node.address6), "dev", NODE_IF,
+                "nodad"], deadline)
     runner.run(["ip", "-n", node.netns, "link", "set", NODE_IF, "up"], deadline)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import grp
 import os
 import pwd
+import signal
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Optional
@@ -23,6 +24,7 @@ from hakit.runner import SYSTEM_PATH, Completed, Runner
 
 HOLDER, COROSYNC, PACEMAKERD = "holder", "corosync", "pacemakerd"
 DAEMONS = (HOLDER, COROSYNC, PACEMAKERD)
+HUNG = "hung"  # marker file in the node's directory while it is frozen
 
 #: Pacemaker logs to the node's private /var/log/pacemaker and never to the host's syslog.
 PACEMAKER_ENV = {
@@ -172,4 +174,23 @@ def power_off(runner: Runner, deadline: Deadline, node: LabNode) -> int:
         raise GenericError(f"processes of {node.name} keep appearing")
     for what in DAEMONS:
         node.pidfile(what).unlink(missing_ok=True)
+    node.dir.joinpath(HUNG).unlink(missing_ok=True)
     return killed
+
+
+def freeze(runner: Runner, deadline: Deadline, node: LabNode) -> int:
+    """SIGSTOP every process in the node's namespaces, as a hung kernel would look.
+
+    A marker file records it, so that status queries ask a hung node last.  Only a
+    power-off (SIGKILL works on stopped processes) ends the state.
+    """
+    found = [p for p in (procs.identify(pid) for pid in
+                         network.netns_pids(runner, deadline, node.netns)) if p]
+    for proc in found:
+        procs.signal_if_alive(proc, signal.SIGSTOP)
+    node.dir.joinpath(HUNG).touch()
+    return len(found)
+
+
+def is_hung(node: LabNode) -> bool:
+    return node.dir.joinpath(HUNG).exists()

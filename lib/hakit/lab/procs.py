@@ -6,7 +6,6 @@ process's start time (``/proc/PID/stat`` field 22) and nothing is signalled unle
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import subprocess
@@ -104,13 +103,22 @@ def spawn_detached(argv: Sequence[str], output: Path, env: Mapping[str, str]) ->
     return proc
 
 
+def signal_if_alive(proc: Proc, sig: int) -> bool:
+    """Send ``sig`` to ``proc`` if it is still that process; True when sent."""
+    if not is_alive(proc):
+        return False
+    try:
+        os.kill(proc.pid, sig)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def kill_all(procs: Iterable[Proc], deadline: Deadline, doing: str) -> None:
     """SIGKILL every process still matching its identity and wait until all are gone."""
     targets = list(procs)
     for proc in targets:
-        if is_alive(proc):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(proc.pid, signal.SIGKILL)
+        signal_if_alive(proc, signal.SIGKILL)
 
     def all_gone() -> Optional[bool]:
         return True if not any(is_alive(p) for p in targets) else None
