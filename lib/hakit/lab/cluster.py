@@ -178,8 +178,13 @@ class Lab:
         return good + doubtful
 
     def wait_for(self, predicate: Callable[[ClusterState], bool], timeout: float,
-                 doing: str, via: Optional[str] = None) -> ClusterState:
-        """Poll the status until ``predicate`` holds; ActionTimeout with the last state."""
+                 doing: str, via: Optional[str] = None,
+                 interval: float = 0.2) -> ClusterState:
+        """Poll the status until ``predicate`` holds; ActionTimeout with the last state.
+
+        ``interval`` is the first pause between polls (backing off to 0.5 s at most); the
+        benchmarks make it small to time transitions finely.
+        """
         last: list[str] = []
 
         def probe() -> Optional[ClusterState]:
@@ -192,7 +197,7 @@ class Lab:
             return state if predicate(state) else None
 
         try:
-            return Deadline(timeout).poll(probe, doing, 0.2, 0.5)
+            return Deadline(timeout).poll(probe, doing, interval, max(interval, 0.5))
         except ActionTimeout as exc:
             raise ActionTimeout(f"timed out {doing}; last seen: {last[0] if last else '-'}") \
                 from exc
