@@ -20,7 +20,10 @@ from tests.lab.conftest import lab_processes
 
 pytestmark = pytest.mark.slow
 
+# Sticky, so that a node rejoining does not pull it back (stickiness defaults to 0).
 DUMMY = ('<primitive id="dummy" class="ocf" provider="pacemaker" type="Dummy">'
+         '<meta_attributes id="dummy-meta"><nvpair id="dummy-meta-stickiness" '
+         'name="resource-stickiness" value="100"/></meta_attributes>'
          '<operations><op id="dummy-monitor-5s" name="monitor" interval="5s"/></operations>'
          "</primitive>")
 #: Generous bounds: corosync's default token (3 s + 650 ms per node beyond two) plus
@@ -33,6 +36,15 @@ LIB = Path(__file__).resolve().parents[2] / "lib"
 def all_online(lab: Lab) -> ClusterState:
     return lab.wait_for(lambda s: s.quorate and len(s.online) == 3 and s.dc is not None,
                         REJOIN_BOUND, "waiting for all three nodes")
+
+
+def where_dummy(lab: Lab) -> str:
+    """The node running dummy once the cluster has settled (a rejoin may still be probing)."""
+    state = lab.wait_for(lambda s: s.where("dummy") is not None and len(s.online) == 3,
+                         REJOIN_BOUND, "waiting for dummy to settle")
+    found = state.where("dummy")
+    assert found is not None
+    return found
 
 
 @pytest.fixture(scope="module")
@@ -95,8 +107,7 @@ def test_dummy_resource_starts(dummy_lab: Lab) -> None:
 
 def test_crash_moves_the_resource_and_the_node_rejoins_after_boot(dummy_lab: Lab) -> None:
     lab = dummy_lab
-    victim = lab.status().where("dummy")
-    assert victim is not None
+    victim = where_dummy(lab)
     assert lab.crash(victim) > 5  # holder, corosync, pacemakerd and its six children
     assert node.holder_of(lab.layout.node(victim)) is None
     assert network.netns_pids(lab.runner, Deadline(5), lab.layout.node(victim).netns) == []
@@ -115,8 +126,7 @@ def test_crash_moves_the_resource_and_the_node_rejoins_after_boot(dummy_lab: Lab
 
 def test_hung_node_loses_its_resource_and_comes_back_after_power_cycle(dummy_lab: Lab) -> None:
     lab = dummy_lab
-    victim = lab.status().where("dummy")
-    assert victim is not None
+    victim = where_dummy(lab)
     assert lab.hang(victim) > 5
     states = {procs.parse_stat(Path(f"/proc/{p.pid}/stat").read_text())[0]
               for p in lab_processes(lab.layout)
@@ -135,8 +145,7 @@ def _netns_pid_set(lab: Lab, name: str) -> set[int]:
 
 def test_partition_isolates_a_node_and_heal_reunites_the_cluster(dummy_lab: Lab) -> None:
     lab = dummy_lab
-    victim = lab.status().where("dummy")
-    assert victim is not None
+    victim = where_dummy(lab)
     others = [n.name for n in lab.layout.nodes if n.name != victim]
     lab.partition(victim)
     try:
