@@ -11,6 +11,7 @@ import pytest
 
 from hakit.errors import ActionTimeout, GenericError
 from hakit.lab.cluster import Lab
+from hakit.lab.network import netns_exists
 from hakit.lab.progress import Progress
 from tests.lab.conftest import FORM_BOUND, lab_processes, leftovers, need_root, new_layout
 
@@ -67,6 +68,19 @@ def test_down_of_a_lab_that_never_existed_is_fine(tmp_path: Path) -> None:
     layout = new_layout(tmp_path)
     Lab(layout).down()
     assert leftovers(layout, set()) == []
+
+
+def test_up_refuses_a_state_directory_that_is_not_its_own(tmp_path: Path) -> None:
+    need_root()
+    layout = new_layout(tmp_path)
+    layout.state_dir.mkdir()
+    precious = layout.state_dir / "precious"
+    precious.write_text("keep me")
+    with pytest.raises(GenericError, match="not empty"):
+        Lab(layout).up()
+    Lab(layout).down()
+    assert precious.read_text() == "keep me"
+    assert not any(netns_exists(n.netns) for n in layout.nodes)
 
 
 def test_commands_on_a_lab_that_is_down_fail_cleanly(tmp_path: Path) -> None:

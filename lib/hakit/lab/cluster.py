@@ -45,6 +45,9 @@ class Lab:
         if lay.manifest.exists() or any(network.netns_exists(n) for n in self._netns_names()):
             raise GenericError(f"lab '{lay.name}' already exists in {lay.state_dir}: "
                                "run 'down' first")
+        # down removes the state directory wholesale, so it must be the lab's alone.
+        if lay.state_dir.exists() and any(lay.state_dir.iterdir()):
+            raise GenericError(f"state directory {lay.state_dir} is not empty")
         with step(f"state directory {lay.state_dir}"):
             lay.state_dir.mkdir(parents=True, exist_ok=True)
             # Written before anything else so that 'down' can undo a failed 'up'.
