@@ -109,6 +109,7 @@ def test_crash_moves_the_resource_and_the_node_rejoins_after_boot(dummy_lab: Lab
     lab = dummy_lab
     victim = where_dummy(lab)
     assert lab.crash(victim) > 5  # holder, corosync, pacemakerd and its six children
+    assert lab.power_states()[victim] == "off"
     assert node.holder_of(lab.layout.node(victim)) is None
     assert network.netns_pids(lab.runner, Deadline(5), lab.layout.node(victim).netns) == []
     moved = lab.wait_for(
@@ -128,6 +129,7 @@ def test_hung_node_loses_its_resource_and_comes_back_after_power_cycle(dummy_lab
     lab = dummy_lab
     victim = where_dummy(lab)
     assert lab.hang(victim) > 5
+    assert lab.power_states()[victim] == "hung"
     states = {procs.parse_stat(Path(f"/proc/{p.pid}/stat").read_text())[0]
               for p in lab_processes(lab.layout)
               if p.pid in _netns_pid_set(lab, victim)}
@@ -148,6 +150,7 @@ def test_partition_isolates_a_node_and_heal_reunites_the_cluster(dummy_lab: Lab)
     victim = where_dummy(lab)
     others = [n.name for n in lab.layout.nodes if n.name != victim]
     lab.partition(victim)
+    assert lab.power_states()[victim] == "partitioned"
     try:
         majority = lab.wait_for(
             lambda s: victim not in s.online and s.where("dummy") in others,
@@ -170,6 +173,7 @@ def test_cli_status_reads_the_running_lab(lab: Lab) -> None:
         capture_output=True, text=True, check=True, timeout=60,
         env={**os.environ, "PYTHONPATH": str(LIB)})
     state = json.loads(res.stdout)
+    assert state["lab"] == {"n1": "on", "n2": "on", "n3": "on"}
     assert state["quorate"] is True
     assert sorted(n["name"] for n in state["nodes"]) == ["n1", "n2", "n3"]
     assert lab_processes(lab.layout)  # the lab is still running

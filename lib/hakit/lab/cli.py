@@ -70,8 +70,12 @@ def main(argv: Optional[list[str]] = None) -> int:
             return 0
         lab = Lab(_layout(args), progress)
         if args.command == "status":
+            power = lab.power_states()
+            if not args.json:
+                print("lab: " + "  ".join(f"{n} {st}" for n, st in power.items()))
             state = lab.status()
-            print(json.dumps(asdict(state), indent=2) if args.json else render(state))
+            print(json.dumps({"lab": power, **asdict(state)}, indent=2) if args.json
+                  else render(state))
         elif args.command == "crash":
             lab.crash(args.node)
         elif args.command == "hang":

@@ -168,16 +168,26 @@ class Lab:
             return first
         raise GenericError("no node answered: " + "; ".join(reasons))
 
-    def _nodes_by_preference(self) -> list[str]:
+    def power_states(self) -> dict[str, str]:
+        """Each node's state as the lab sees it: off, on, hung or partitioned."""
         dl = self._dl()
         hub_up = network.netns_exists(self.layout.hub_netns)
-        good: list[str] = []
-        doubtful: list[str] = []
+        states = {}
         for n in self.layout.nodes:
             if node.holder_of(n) is None:
-                continue
-            cut = hub_up and network.is_partitioned(self.runner, dl, self.layout, n)
-            (doubtful if cut or node.is_hung(n) else good).append(n.name)
+                states[n.name] = "off"
+            elif node.is_hung(n):
+                states[n.name] = "hung"
+            elif hub_up and network.is_partitioned(self.runner, dl, self.layout, n):
+                states[n.name] = "partitioned"
+            else:
+                states[n.name] = "on"
+        return states
+
+    def _nodes_by_preference(self) -> list[str]:
+        states = self.power_states()
+        good = [name for name, st in states.items() if st == "on"]
+        doubtful = [name for name, st in states.items() if st in ("hung", "partitioned")]
         return good + doubtful
 
     def wait_for(self, predicate: Callable[[ClusterState], bool], timeout: float,
