@@ -18,8 +18,7 @@ import socket
 import struct
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Optional
+from typing import NamedTuple, Optional
 
 from hakit.deadline import Deadline
 from hakit.errors import GenericError
@@ -57,8 +56,7 @@ def mac_text(mac: bytes) -> str:
 # -- pure packet builders and parsers (tested with hypothesis) ---------------------------
 
 
-@dataclass(frozen=True)
-class ArpPacket:
+class ArpPacket(NamedTuple):
     """An Ethernet/IPv4 ARP packet as received."""
 
     op: int
@@ -109,8 +107,7 @@ def na_message(target: ipaddress.IPv6Address, mac: bytes) -> bytes:
             + struct.pack("!BB6s", ND_OPT_TARGET_LINKADDR, 1, mac))
 
 
-@dataclass(frozen=True)
-class NdpPacket:
+class NdpPacket(NamedTuple):
     """A neighbour solicitation or advertisement as received."""
 
     kind: int  # ND_NEIGHBOR_SOLICIT or ND_NEIGHBOR_ADVERT

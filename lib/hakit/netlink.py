@@ -15,8 +15,7 @@ import os
 import socket
 import struct
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Optional, Union
+from typing import NamedTuple, Optional, Union
 
 from hakit.errors import GenericError
 
@@ -65,11 +64,10 @@ _NLMSGERR = struct.Struct("=i")
 _NLA_TYPE_MASK = 0x3FFF  # without NLA_F_NESTED / NLA_F_NET_BYTEORDER
 
 
-@dataclass(frozen=True)
-class Link:
+class Link(NamedTuple):
     """A network interface."""
 
-    index: int
+    ifindex: int
     name: str
     flags: int  # IFF_*
     mac: bytes  # IFLA_ADDRESS; empty for links without one
@@ -80,13 +78,12 @@ class Link:
         return bool(self.flags & IFF_UP) and bool(self.flags & IFF_LOWER_UP)
 
 
-@dataclass(frozen=True)
-class Address:
+class Address(NamedTuple):
     """An address configured on an interface."""
 
     address: IPAddress
     prefixlen: int
-    index: int
+    ifindex: int
     flags: int  # IFA_F_*, from IFA_FLAGS when present (the header has only 8 bits)
     label: str  # IFA_LABEL (IPv4 only)
 
@@ -99,8 +96,7 @@ class Address:
         return bool(self.flags & IFA_F_DADFAILED)
 
 
-@dataclass(frozen=True)
-class Route:
+class Route(NamedTuple):
     """A unicast route of the main table."""
 
     destination: IPNetwork

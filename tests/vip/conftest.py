@@ -47,6 +47,11 @@ def addresses_of(ns: Netns, ifname: str = "eth0") -> list[dict[str, object]]:
     return list(info[0]["addr_info"]) if info else []
 
 
+def owned_addresses(ns: Netns, ifname: str = "eth0") -> set[tuple[object, object]]:
+    """(address, prefix) pairs on the interface, ignoring flags that change on their own."""
+    return {(a.get("local"), a.get("prefixlen")) for a in addresses_of(ns, ifname)}
+
+
 def has_address(ns: Netns, ip: str, ifname: str = "eth0") -> bool:
     return any(a.get("local") == ip for a in addresses_of(ns, ifname))
 

@@ -13,6 +13,7 @@ from tests.vip.conftest import (
     has_address,
     mac_of,
     neighbour_mac,
+    owned_addresses,
     ping,
     run_in,
     wait_for,
@@ -22,9 +23,6 @@ from tests.vip.conftest import (
 def _entry(ns: Netns, ip: str, ifname: str = "eth0") -> dict[str, object]:
     return next(a for a in addresses_of(ns, ifname) if a.get("local") == ip)
 
-
-def _owned(ns: Netns) -> set[tuple[object, object]]:
-    return {(a.get("local"), a.get("prefixlen")) for a in addresses_of(ns)}
 
 
 def test_nic_and_prefix_come_from_the_routing_table(lone_host: Netns) -> None:
@@ -65,11 +63,11 @@ def test_ambiguous_interface_is_a_clear_error(netns_pool: NetnsPool, lone_host: 
 
 def test_stop_removes_only_its_own_address(lone_host: Netns) -> None:
     lone_host.ip("addr", "add", "198.18.1.21/32", "dev", "eth0")
-    before = _owned(lone_host)
+    before = owned_addresses(lone_host)
     params = {"ip": "198.18.1.20", "cidr_netmask": "24", "nic": "eth0"}
     assert run_in(lone_host, VIP_AGENT, "start", params).rc == 0
     assert run_in(lone_host, VIP_AGENT, "stop", params).rc == 0
-    assert _owned(lone_host) == before
+    assert owned_addresses(lone_host) == before
     # The same address with another prefix is someone else's: start refuses, stop keeps it.
     lone_host.ip("addr", "add", "198.18.1.20/32", "dev", "eth0")
     refused = run_in(lone_host, VIP_AGENT, "start", params)

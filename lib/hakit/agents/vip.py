@@ -11,7 +11,6 @@ from __future__ import annotations
 import ipaddress
 import socket
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import NamedTuple, Optional
 
 from hakit import announce, netlink, netns
@@ -150,8 +149,7 @@ PARAMS = (IP, CIDR_NETMASK, NIC, LABEL, ARP_COUNT, ARP_INTERVAL, ARP_COUNT_REFRE
           DAD_TIMEOUT, PREFERRED_LFT, NOPREFIXROUTE, CHECK_LINK, NETWORK_NAMESPACE)
 
 
-@dataclass(frozen=True)
-class Target:
+class Target(NamedTuple):
     """Where start puts the address."""
 
     link: netlink.Link
@@ -217,7 +215,7 @@ def _resolve(ctx: Context) -> Target:
             return Target(link, netmask.length)
     covering = [r for r in netlink.routes(_family(address), _timeout(ctx))
                 if r.oif is not None and r.destination.prefixlen > 0
-                and address in r.destination and (link is None or r.oif == link.index)]
+                and address in r.destination and (link is None or r.oif == link.ifindex)]
     if not covering:
         if link is not None:
             raise ParamError("cidr_netmask", f"is not set and no route on {nic} covers "
@@ -249,7 +247,7 @@ def _ours(ctx: Context, index: int) -> Callable[[], bool]:
     address = ctx.params[IP]
 
     def still_ours() -> bool:
-        return any(a.address == address and a.index == index
+        return any(a.address == address and a.ifindex == index
                    for a in netlink.addresses(_family(address)))
     return still_ours
 
@@ -263,10 +261,10 @@ def _announce(ctx: Context, link: netlink.Link, count: int) -> None:
         if isinstance(address, ipaddress.IPv4Address):
             announce.send_arp_announcement(link.name, link.mac, address)
         else:
-            announce.send_unsolicited_na(link.index, link.mac, address)
+            announce.send_unsolicited_na(link.ifindex, link.mac, address)
     ctx.log.debug("announcing %s on %s %d time(s)", address, link.name, count)
     announce.announce(send, count, ctx.params[ARP_INTERVAL] / 1000.0,
-                      _ours(ctx, link.index))
+                      _ours(ctx, link.ifindex))
 
 
 def _dad_timeout(ctx: Context) -> float:
@@ -289,7 +287,7 @@ def _add_ipv4(ctx: Context, target: Target) -> None:
 
 def _add(ctx: Context, target: Target, *, label: str = "", nodad: bool = False) -> None:
     lft = ctx.params[PREFERRED_LFT]
-    netlink.add_address(target.link.index, ctx.params[IP], target.prefixlen, label=label,
+    netlink.add_address(target.link.ifindex, ctx.params[IP], target.prefixlen, label=label,
                         preferred_lft=None if lft == FOREVER else lft,
                         noprefixroute=ctx.params[NOPREFIXROUTE], nodad=nodad)
 
@@ -306,7 +304,7 @@ def _add_ipv6(ctx: Context, target: Target) -> None:
         outcome = _wait_for_dad(ctx, link, target.prefixlen, watch)
     if outcome == "ok":
         return
-    netlink.remove_address(link.index, address, target.prefixlen)
+    netlink.remove_address(link.ifindex, address, target.prefixlen)
     if outcome == "timeout":
         raise GenericError(f"duplicate-address detection for {address} on {link.name} did not "
                            f"finish within {_dad_timeout(ctx):g}s; address removed")
@@ -323,7 +321,7 @@ def _wait_for_dad(ctx: Context, link: netlink.Link, prefixlen: int,
     def settled() -> Optional[str]:
         watch.drain()
         for entry in netlink.addresses(socket.AF_INET6, _timeout(ctx)):
-            if entry.address == address and entry.index == link.index:
+            if entry.address == address and entry.ifindex == link.ifindex:
                 if entry.dadfailed:
                     return "failed"
                 return None if entry.tentative else "ok"
@@ -343,17 +341,17 @@ def start(ctx: Context) -> Optional[ExitCode]:
     link = target.link
     present = [a for a in netlink.addresses(_family(address), _timeout(ctx))
                if a.address == address]
-    mine = [a for a in present if a.index == link.index and a.prefixlen == target.prefixlen]
+    mine = [a for a in present if a.ifindex == link.ifindex and a.prefixlen == target.prefixlen]
     if len(mine) < len(present):
         other = next(a for a in present if a not in mine)
-        name = (netlink.link(other.index, _timeout(ctx)) or link).name
+        name = (netlink.link(other.ifindex, _timeout(ctx)) or link).name
         raise GenericError(f"{address} is already configured as {address}/{other.prefixlen} "
                            f"on {name}; not taking it over")
     if mine and not mine[0].dadfailed and not mine[0].tentative:
         ctx.log.info("%s/%d is already on %s", address, target.prefixlen, link.name)
         return None
     if mine:  # a leftover of an interrupted start: start DAD afresh
-        netlink.remove_address(link.index, address, target.prefixlen)
+        netlink.remove_address(link.ifindex, address, target.prefixlen)
     if ctx.params[CHECK_LINK] and not link.up:
         raise GenericError(f"interface {link.name} is down or has no carrier")
     if isinstance(address, ipaddress.IPv4Address):
@@ -386,11 +384,11 @@ def monitor(ctx: Context) -> Optional[ExitCode]:
     nic = ctx.params.get(NIC)
     if nic:
         link = netlink.link_by_name(nic, _timeout(ctx))
-        found = [a for a in found if link is not None and a.index == link.index]
+        found = [a for a in found if link is not None and a.ifindex == link.ifindex]
         if link is None or not found:
             raise NotRunningError(f"{address} is not configured on {nic}")
     else:
-        link = netlink.link(found[0].index, _timeout(ctx))
+        link = netlink.link(found[0].ifindex, _timeout(ctx))
         if link is None:
             raise NotRunningError(f"{address} is not configured")
     entry = found[0]
@@ -416,9 +414,9 @@ def stop(ctx: Context) -> Optional[ExitCode]:
     nic = ctx.params.get(NIC)
     if nic and found:
         link = netlink.link_by_name(nic, _timeout(ctx))
-        found = [a for a in found if link is not None and a.index == link.index]
+        found = [a for a in found if link is not None and a.ifindex == link.ifindex]
     for entry in found:
-        if netlink.remove_address(entry.index, address, entry.prefixlen):
+        if netlink.remove_address(entry.ifindex, address, entry.prefixlen):
             ctx.log.info("removed %s/%d", address, entry.prefixlen)
     return None
 
