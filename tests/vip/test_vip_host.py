@@ -153,3 +153,12 @@ def test_announcement_burst_runs_in_background_and_stops_with_the_address(lan: L
     assert lan["a"].pids(), "a background announcer should be running"
     assert run_in(lan["a"], VIP_AGENT, "stop", params).rc == 0
     assert wait_for(lambda: not lan["a"].pids(), 2.0)
+
+
+def test_ipv6_dad_that_does_not_finish_in_time_fails_and_cleans_up(lone_host: Netns) -> None:
+    lone_host.run("/usr/sbin/sysctl", "-qw", "net.ipv6.neigh.eth0.retrans_time_ms=5000")
+    params = {"ip": "fd00:19::20", "cidr_netmask": "64", "nic": "eth0", "dad_timeout": "300ms"}
+    result = run_in(lone_host, VIP_AGENT, "start", params)
+    assert result.rc == 1
+    assert "did not finish within 0.3s" in result.reason
+    assert not has_address(lone_host, "fd00:19::20")

@@ -281,7 +281,7 @@ def _add_ipv4(ctx: Context, target: Target) -> None:
                                      ctx.deadline)
         if culprit is not None:
             raise GenericError(f"{address} is already in use by {announce.mac_text(culprit)} "
-                               f"(it answered ARP probes on {link.name}); not adding it")
+                               f"(detected by ARP probes on {link.name}); not adding it")
     _add(ctx, target, label=_label(ctx.params, link.name))
 
 
