@@ -44,6 +44,11 @@ def test_no_covering_route_is_a_clear_error(lone_host: Netns) -> None:
     deep = run_in(lone_host, VIP_AGENT, "validate-all", {"ip": "198.19.7.7"},
                   extra_env={"OCF_CHECK_LEVEL": "10"})
     assert deep.rc == 2 and "nic" in deep.reason
+    no_prefix = run_in(lone_host, VIP_AGENT, "start", {"ip": "198.19.7.7", "nic": "eth0"})
+    assert no_prefix.rc == 2 and "parameter 'cidr_netmask'" in no_prefix.reason
+    assert run_in(lone_host, VIP_AGENT, "start",
+                  {"ip": "198.19.7.7", "nic": "eth0", "cidr_netmask": "32"}).rc == 0
+    assert run_in(lone_host, VIP_AGENT, "stop", {"ip": "198.19.7.7"}).rc == 0
     missing = run_in(lone_host, VIP_AGENT, "start", {"ip": "198.18.1.20", "nic": "eth9"})
     assert missing.rc == 2 and "eth9" in missing.reason
 

@@ -218,8 +218,8 @@ def _resolve(ctx: Context) -> Target:
                 and address in r.destination and (link is None or r.oif == link.ifindex)]
     if not covering:
         if link is not None:
-            raise ParamError("cidr_netmask", f"is not set and no route on {nic} covers "
-                                             f"{address}; set cidr_netmask")
+            raise ArgsError(f"parameter 'cidr_netmask' is not set and no route on {nic} "
+                            f"covers {address}; set cidr_netmask")
         raise ArgsError(f"parameter 'nic' is not set and no route covers {address}; "
                         f"set nic (and cidr_netmask)")
     best = max(r.destination.prefixlen for r in covering)
