@@ -272,11 +272,11 @@ def _dad_timeout(ctx: Context) -> float:
     return value if value is not None else DEFAULT_DAD_TIMEOUT[ctx.params[IP].version]
 
 
-def _add_ipv4(ctx: Context, target: Target) -> None:
-    address = ctx.params[IP]
-    assert isinstance(address, ipaddress.IPv4Address)  # noqa: S101 - narrowing for mypy
+def _add_ipv4(ctx: Context, target: Target, address: ipaddress.IPv4Address) -> None:
     link = target.link
-    if ctx.params[DAD] and len(link.mac) == 6:
+    if ctx.params[DAD] and len(link.mac) != 6:
+        ctx.log.warning("%s has no Ethernet address: no ARP probing for %s", link.name, address)
+    elif ctx.params[DAD]:
         culprit = announce.arp_probe(link.name, link.mac, address, _dad_timeout(ctx),
                                      ctx.deadline)
         if culprit is not None:
@@ -292,16 +292,14 @@ def _add(ctx: Context, target: Target, *, label: str = "", nodad: bool = False) 
                         noprefixroute=ctx.params[NOPREFIXROUTE], nodad=nodad)
 
 
-def _add_ipv6(ctx: Context, target: Target) -> None:
-    address = ctx.params[IP]
-    assert isinstance(address, ipaddress.IPv6Address)  # noqa: S101 - narrowing for mypy
+def _add_ipv6(ctx: Context, target: Target, address: ipaddress.IPv6Address) -> None:
     link = target.link
     if not ctx.params[DAD]:
         _add(ctx, target, nodad=True)
         return
     with announce.NdpWatch(link.name, address, link.mac) as watch:
         _add(ctx, target)
-        outcome = _wait_for_dad(ctx, link, target.prefixlen, watch)
+        outcome = _wait_for_dad(ctx, link, watch)
     if outcome == "ok":
         return
     netlink.remove_address(link.ifindex, address, target.prefixlen)
@@ -313,8 +311,7 @@ def _add_ipv6(ctx: Context, target: Target) -> None:
                        f"failed on {link.name}); address removed")
 
 
-def _wait_for_dad(ctx: Context, link: netlink.Link, prefixlen: int,
-                  watch: announce.NdpWatch) -> str:
+def _wait_for_dad(ctx: Context, link: netlink.Link, watch: announce.NdpWatch) -> str:
     """"ok" once the kernel's DAD passed, "failed" on dadfailed, or "timeout"."""
     address = ctx.params[IP]
 
@@ -355,16 +352,16 @@ def start(ctx: Context) -> Optional[ExitCode]:
     if ctx.params[CHECK_LINK] and not link.up:
         raise GenericError(f"interface {link.name} is down or has no carrier")
     if isinstance(address, ipaddress.IPv4Address):
-        _add_ipv4(ctx, target)
+        _add_ipv4(ctx, target, address)
     else:
-        _add_ipv6(ctx, target)
+        _add_ipv6(ctx, target, address)
     ctx.log.info("added %s/%d to %s", address, target.prefixlen, link.name)
     _announce(ctx, link, ctx.params[ARP_COUNT])
     return None
 
 
 def _configured(ctx: Context) -> list[netlink.Address]:
-    """The entries for the configured address (and prefix and interface, when set)."""
+    """The entries for the configured address (with the configured prefix, when set)."""
     address = ctx.params[IP]
     netmask = ctx.params.get(CIDR_NETMASK)
     found = [a for a in netlink.addresses(_family(address), _timeout(ctx))
