@@ -17,6 +17,7 @@ from tests.vip.conftest import (
     VIP6,
     VIP_AGENT,
     Lan,
+    addresses_of,
     has_address,
     mac_of,
     neighbour_mac,
@@ -82,3 +83,36 @@ def test_both_stop_idempotently_and_probe_not_running(lan: Lan, agent: Path) -> 
     params = _params(VIP4, "24")
     assert run_in(lan["a"], agent, "stop", params).rc == 0
     assert run_in(lan["a"], agent, "monitor", params, interval_ms=0).rc == 7
+
+
+@pytest.mark.parametrize("agent", AGENTS)
+def test_monitor_with_the_link_down(lan: Lan, agent: Path) -> None:
+    params = _params(VIP4, "24")
+    assert run_in(lan["a"], agent, "start", params).rc == 0
+    lan["a"].ip("link", "set", "eth0", "down")
+    try:
+        result = run_in(lan["a"], agent, "monitor", params, interval_ms=10000)
+    finally:
+        lan["a"].ip("link", "set", "eth0", "up")
+        run_in(lan["a"], agent, "stop", params)
+    if agent == VIP_AGENT:
+        assert result.rc == 1 and "down" in result.reason  # Pacemaker moves the VIP
+    else:
+        assert result.rc == 0  # IPaddr2 keeps reporting a VIP nobody can reach
+
+
+@pytest.mark.parametrize("agent", AGENTS)
+def test_monitor_of_a_dadfailed_ipv6_address(lan: Lan, agent: Path) -> None:
+    lan["third"].ip("addr", "add", f"{VIP6}/64", "dev", "eth0", "nodad")
+    lan["a"].ip("addr", "add", f"{VIP6}/64", "dev", "eth0")
+    params = _params(VIP6, "64")
+    assert wait_for(lambda: any(a.get("dadfailed") for a in addresses_of(lan["a"])
+                                if a.get("local") == VIP6))
+    try:
+        result = run_in(lan["a"], agent, "monitor", params, interval_ms=10000)
+    finally:
+        lan["a"].ip("addr", "del", f"{VIP6}/64", "dev", "eth0", check=False)
+    if agent == VIP_AGENT:
+        assert result.rc == 1 and "duplicate-address detection" in result.reason
+    else:
+        assert result.rc == 0  # IPaddr2 reports an address the kernel will not use as running
