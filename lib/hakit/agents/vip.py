@@ -258,10 +258,15 @@ def _announce(ctx: Context, link: netlink.Link, count: int) -> None:
         return  # no Ethernet address: no ARP/NDP neighbours to tell
 
     def send() -> None:
-        if isinstance(address, ipaddress.IPv4Address):
-            announce.send_arp_announcement(link.name, link.mac, address)
-        else:
-            announce.send_unsolicited_na(link.ifindex, link.mac, address)
+        # Best effort, as IPaddr2's send_arp: the address is configured either way, and
+        # neighbours still learn it the slow way.
+        try:
+            if isinstance(address, ipaddress.IPv4Address):
+                announce.send_arp_announcement(link.name, link.mac, address)
+            else:
+                announce.send_unsolicited_na(link.ifindex, link.mac, address)
+        except GenericError as exc:
+            ctx.log.warning("announcing %s failed: %s", address, exc.reason)
     ctx.log.debug("announcing %s on %s %d time(s)", address, link.name, count)
     announce.announce(send, count, ctx.params[ARP_INTERVAL] / 1000.0,
                       _ours(ctx, link.ifindex))
