@@ -52,9 +52,6 @@ class DeviceSpecType(ParamType[DeviceSpec]):
     def parse(self, raw: str) -> DeviceSpec:
         return blockdev.parse_spec(raw.strip())
 
-    def hint(self) -> str:
-        return "A block device path (symlinks allowed), UUID=<uuid> or LABEL=<label>."
-
 
 class MountOptionsType(ParamType[MountOptions]):
     """mount(8)-style comma-separated options."""
