@@ -313,6 +313,7 @@ def test_mmp_refuses_filesystem_being_updated_by_another_node(ext4: Ext4) -> Non
         offset = {sb.mmp_block * sb.block_size}
         block = bytearray(os.pread(fd, 1024, offset))
         block[0x10:0x50] = b'node-b'.ljust(64, b'\\0')
+        struct.pack_into('<H', block, 0x70, 1)  # check interval 1 s keeps the test short
         seq = 1
         print('ready', flush=True)
         while True:
