@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from hakit import blockdev, mountinfo
+from hakit import blockdev, holders, mountinfo
 from tests.fs.conftest import FS_AGENT, Ext4
 from tests.harness.ocf import Result, run_agent
 
@@ -343,3 +343,43 @@ def test_stop_is_quiet_when_device_is_gone_but_leaves_nothing_mounted(ext4: Ext4
     assert agent("stop", params).rc == 0
     assert not mounted(params["directory"])
 
+
+
+def test_holders_are_matched_by_mount_not_by_device(ext4: Ext4, tmp_path: Path) -> None:
+    params = started(ext4, signal_delay="0.3s")
+    directory = Path(params["directory"])
+    (directory / "shared").mkdir()
+    bind = ext4.directory("bind")
+    subprocess.run(["/usr/bin/mount", "--bind", str(directory / "shared"), bind], check=True,
+                   timeout=30)
+    via_bind = ext4.spawn([PY, "-c", HOLD_CWD], cwd=bind)  # same filesystem, other mount
+    via_ours = ext4.spawn([PY, "-c", HOLD_CWD], cwd=str(directory / "shared"))
+    ours, other = mounted(str(directory))[-1], mounted(bind)[-1]
+    dev = os.makedev(ours.major, ours.minor)
+    exact = {h.pid for h in holders.find_holders([(dev, ours.mount_id)])}
+    assert via_ours.pid in exact and via_bind.pid not in exact
+    assert via_bind.pid in {h.pid for h in holders.find_holders([(dev, other.mount_id)])}
+    wide = {h.pid for h in holders.find_holders([(dev, ours.mount_id)], [dev])}
+    assert {via_ours.pid, via_bind.pid} <= wide
+
+    result = agent("stop", params)  # force_unmount=safe
+    assert result.rc == 0, result.stderr
+    assert via_ours.wait(timeout=10) == -15
+    assert via_bind.poll() is None
+    assert "still mounted elsewhere" in result.stderr
+
+
+def test_force_unmount_true_also_signals_other_mounts_of_the_filesystem(
+        ext4: Ext4) -> None:
+    params = started(ext4, signal_delay="0.3s", force_unmount="true")
+    directory = Path(params["directory"])
+    (directory / "shared").mkdir()
+    bind = ext4.directory("bind")
+    subprocess.run(["/usr/bin/mount", "--bind", str(directory / "shared"), bind], check=True,
+                   timeout=30)
+    via_bind = ext4.spawn([PY, "-c", HOLD_CWD], cwd=bind)
+    via_ours = ext4.spawn([PY, "-c", HOLD_CWD], cwd=str(directory))
+    result = agent("stop", params)
+    assert result.rc == 0, result.stderr
+    assert via_ours.wait(timeout=10) == -15
+    assert via_bind.wait(timeout=10) == -15

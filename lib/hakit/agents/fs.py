@@ -155,14 +155,15 @@ def _check_environment(ctx: Context) -> None:
 def _matches_spec(spec: DeviceSpec, major: int, minor: int) -> Optional[bool]:
     """Whether device MAJ:MIN is the one ``spec`` names; None when that cannot be told
     (the device node or its filesystem is unreadable)."""
+    path = spec.value if spec.kind == "path" else f"/dev/disk/by-{spec.kind.lower()}/{spec.value}"
+    try:
+        found = blockdev.stat_device(path)
+    except ArgsError:  # not a block device (any more): cannot tell
+        found = None
+    if found is not None:
+        return found.rdev == os.makedev(major, minor)
     if spec.kind == "path":
-        found = blockdev.stat_device(spec.value)
-        return None if found is None else found.rdev == os.makedev(major, minor)
-    link = f"/dev/disk/by-{spec.kind.lower()}/{spec.value}"
-    if os.path.lexists(link):
-        found = blockdev.stat_device(link)
-        if found is not None:
-            return found.rdev == os.makedev(major, minor)
+        return None
     node = blockdev.node_for(major, minor)
     if node is None:
         return None
@@ -448,6 +449,7 @@ def _stop(ctx: Context) -> Optional[ExitCode]:
     if not tree:
         ctx.log.info("%s is not mounted", directory)
         return None
+    ours = Device(tree[0].source, os.makedev(tree[0].major, tree[0].minor))
     force = ctx.params[FORCE_UNMOUNT]
     signals = [*ctx.params[TERM_SIGNALS], *ctx.params[KILL_SIGNALS]] if force != "false" else []
     last = signals[-1] if signals else None
@@ -472,6 +474,11 @@ def _stop(ctx: Context) -> Optional[ExitCode]:
             break
         tree = _tree(ctx)
     ctx.log.info("unmounted %s", directory)
+    if blockdev.kernel_has_mounted(ours):
+        # Another mount of the same filesystem (a bind mount, or a copy in another mount
+        # namespace) keeps the device in use; the layer below (rbd unmap) will see it.
+        ctx.log.warning("the filesystem of %s is still mounted elsewhere on this node",
+                        ours.path)
     return None
 
 
