@@ -212,7 +212,7 @@ def read_mmp(path: str, sb: Superblock) -> MmpBlock:
     """The MMP block of ``path`` (``sb`` must have the mmp feature)."""
     raw = read_direct(path, sb.mmp_block * sb.block_size, 1024)
     try:
-        return parse_mmp(raw)
+        return parse_mmp(raw, sb.checksum_seed)
     except ValueError as exc:
         raise GenericError(f"{path}: corrupt MMP block {sb.mmp_block}: {exc}") from exc
 

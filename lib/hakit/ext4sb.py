@@ -24,6 +24,7 @@ INCOMPAT_RECOVER = 0x0004  # the journal needs replaying
 INCOMPAT_JOURNAL_DEV = 0x0008
 INCOMPAT_EXTENTS = 0x0040
 INCOMPAT_MMP = 0x0100
+INCOMPAT_CSUM_SEED = 0x2000  # the checksum seed is stored, not derived from the UUID
 RO_COMPAT_METADATA_CSUM = 0x0400
 
 MMP_MAGIC = 0x004D4D50
@@ -70,6 +71,7 @@ class Superblock:
     mmp_interval: int  # s_mmp_update_interval, seconds
     mmp_block: int  # s_mmp_block: where the MMP block is (in blocks)
     checksum_ok: Optional[bool]  # None when the superblock carries no checksum
+    checksum_seed: Optional[int]  # seed of metadata checksums (MMP block...); None without
 
     @property
     def block_size(self) -> int:
@@ -118,7 +120,10 @@ def parse_superblock(raw: bytes) -> Superblock:
     (mmp_block,) = struct.unpack_from("<Q", raw, 0x168)
     (error_count,) = struct.unpack_from("<I", raw, 0x194)
     checksum_ok: Optional[bool] = None
+    seed: Optional[int] = None
     if ro_compat & RO_COMPAT_METADATA_CSUM:
+        seed = (struct.unpack_from("<I", raw, 0x270)[0] if incompat & INCOMPAT_CSUM_SEED
+                else crc32c_raw(raw[0x68:0x78]))
         (stored,) = struct.unpack_from("<I", raw, 0x3FC)
         checksum_ok = crc32c_raw(raw[:0x3FC]) == stored
         if not checksum_ok:
@@ -136,6 +141,7 @@ def parse_superblock(raw: bytes) -> Superblock:
         mmp_interval=mmp_interval,
         mmp_block=mmp_block,
         checksum_ok=checksum_ok,
+        checksum_seed=seed,
     )
 
 
@@ -163,13 +169,17 @@ class MmpBlock:
         return self.seq <= MMP_SEQ_MAX
 
 
-def parse_mmp(raw: bytes) -> MmpBlock:
-    """Decode an MMP block; ValueError when the magic is wrong."""
-    if len(raw) < 0x74:
+def parse_mmp(raw: bytes, checksum_seed: Optional[int] = None) -> MmpBlock:
+    """Decode an MMP block; ValueError when the magic (or, given the superblock's
+    ``checksum_seed``, the checksum) is wrong."""
+    if len(raw) < 1024:
         raise ValueError(f"MMP block is {len(raw)} bytes, too short")
     magic, seq, when = struct.unpack_from("<IIQ", raw, 0)
     if magic != MMP_MAGIC:
         raise ValueError(f"bad MMP magic 0x{magic:08x}")
+    if checksum_seed is not None and \
+            crc32c_raw(raw[:0x3FC], checksum_seed) != struct.unpack_from("<I", raw, 0x3FC)[0]:
+        raise ValueError("MMP block checksum does not match (metadata_csum)")
     (interval,) = struct.unpack_from("<H", raw, 0x70)
     return MmpBlock(seq=seq, time=when, nodename=_cstring(raw[0x10:0x50]),
                     bdevname=_cstring(raw[0x50:0x70]), check_interval=interval)

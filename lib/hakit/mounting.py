@@ -106,8 +106,16 @@ class MountBusy(GenericError):
     """umount2 said EBUSY: something still uses the mount."""
 
 
+class MountFailed(GenericError):
+    """mount(2) failed; ``errno`` says why."""
+
+    def __init__(self, reason: str, code: int) -> None:
+        super().__init__(reason)
+        self.errno = code
+
+
 def mount(source: str, target: str, fstype: str, options: MountOptions) -> None:
-    """mount(2); GenericError with the errno's meaning on failure."""
+    """mount(2); MountFailed with the errno's meaning on failure."""
     libc = _libc()
     libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p,
                            ctypes.c_ulong, ctypes.c_char_p]
@@ -121,9 +129,10 @@ def mount(source: str, target: str, fstype: str, options: MountOptions) -> None:
             errno.EBUSY: " (device already in use)",
             errno.EUCLEAN: " (filesystem structure needs cleaning: run e2fsck)",
             errno.EROFS: " (device is read-only)",
+            errno.EBADMSG: " (a metadata checksum does not match: run e2fsck)",
         }.get(code, "")
-        raise GenericError(f"mount {source} on {target} ({fstype}) failed: "
-                           f"{_errno_text(code)}{hint}")
+        raise MountFailed(f"mount {source} on {target} ({fstype}) failed: "
+                          f"{_errno_text(code)}{hint}", code)
 
 
 def umount(target: str) -> None:

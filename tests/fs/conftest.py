@@ -13,7 +13,7 @@ import pytest
 
 from hakit import mountinfo
 from tests.harness.loopdev import LoopPool
-from tests.harness.ocf import AGENTS
+from tests.harness.ocf import AGENTS, LIB
 
 FS_AGENT = AGENTS / "fs"
 MNT_DETACH = 2
@@ -58,7 +58,8 @@ class Ext4:
     def spawn(self, argv: list[str], cwd: str = "/") -> subprocess.Popen[str]:
         """Start a helper process that prints 'ready' once set up; killed by PID at the end."""
         proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE, text=True,
-                                stdin=subprocess.DEVNULL)
+                                stdin=subprocess.DEVNULL,
+                                env={**os.environ, "PYTHONPATH": str(LIB)})
         self.procs.append(proc)
         assert proc.stdout is not None
         line = proc.stdout.readline()

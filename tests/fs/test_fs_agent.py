@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from hakit import blockdev, holders, mountinfo
+from hakit import blockdev, ext4sb, holders, mountinfo
 from tests.fs.conftest import FS_AGENT, Ext4
 from tests.harness.ocf import Result, run_agent
 
@@ -217,10 +217,11 @@ def test_filesystem_with_errors_is_checked_on_start(ext4: Ext4) -> None:
 def test_clean_filesystem_is_not_checked_unless_forced(ext4: Ext4) -> None:
     params = {"device": ext4.device(), "directory": ext4.directory()}
     result = agent("start", params)
-    assert result.rc == 0 and "e2fsck" not in result.stderr
-    assert agent("stop", params).rc == 0
+    assert result.rc == 0 and "e2fsck" not in result.stderr, result.stderr
+    stop = agent("stop", params)
+    assert stop.rc == 0, stop.stderr
     forced = agent("start", {**params, "fsck": "force"})
-    assert forced.rc == 0 and "e2fsck -p -f" in forced.stderr
+    assert forced.rc == 0 and "e2fsck -p -f" in forced.stderr, forced.stderr
 
 
 def test_unfixable_filesystem_is_not_mounted(ext4: Ext4) -> None:
@@ -309,6 +310,7 @@ def test_mmp_refuses_filesystem_being_updated_by_another_node(ext4: Ext4) -> Non
     # Another node's kmmpd: rewrite the MMP sequence while the agent watches it.
     writer = ext4.spawn([PY, "-c", textwrap.dedent(f"""
         import os, struct, time
+        from hakit.ext4sb import crc32c_raw
         fd = os.open({device!r}, os.O_RDWR)
         offset = {sb.mmp_block * sb.block_size}
         block = bytearray(os.pread(fd, 1024, offset))
@@ -318,13 +320,15 @@ def test_mmp_refuses_filesystem_being_updated_by_another_node(ext4: Ext4) -> Non
         print('ready', flush=True)
         while True:
             struct.pack_into('<I', block, 4, seq)
+            csum = crc32c_raw(bytes(block[:0x3FC]), {sb.checksum_seed})
+            struct.pack_into('<I', block, 0x3FC, csum)
             os.pwrite(fd, bytes(block), offset)
             os.fsync(fd)
             seq += 1
             time.sleep(0.3)
     """)])
     params = {"device": device, "directory": ext4.directory(), "mmp": "true"}
-    result = agent("start", params, timeout_ms=30000)
+    result = agent("start", params, timeout_ms=60000)  # ext4 watches the sequence 11 s
     assert result.rc == 1, result.stderr
     assert "node-b" in result.reason and "refusing" in result.reason
     assert not mounted(params["directory"])
@@ -383,3 +387,27 @@ def test_force_unmount_true_also_signals_other_mounts_of_the_filesystem(
     assert result.rc == 0, result.stderr
     assert via_ours.wait(timeout=10) == -15
     assert via_bind.wait(timeout=10) == -15
+
+
+def test_mmp_stale_block_of_a_crashed_node_is_taken_over(ext4: Ext4) -> None:
+    device = ext4.device("-O", "mmp", "-E", "mmp_update_interval=1")
+    sb = blockdev.read_superblock(device)
+    offset = sb.mmp_block * sb.block_size
+    with open(device, "r+b") as handle:  # node-c crashed while it had the filesystem mounted
+        handle.seek(offset)
+        block = bytearray(handle.read(1024))
+        block[4:8] = (42).to_bytes(4, "little")
+        block[0x10:0x50] = b"node-c".ljust(64, b"\0")
+        block[0x70:0x72] = (1).to_bytes(2, "little")
+        assert sb.checksum_seed is not None  # mkfs.ext4 enables metadata_csum
+        block[0x3FC:] = ext4sb.crc32c_raw(bytes(block[:0x3FC]),
+                                          sb.checksum_seed).to_bytes(4, "little")
+        handle.seek(offset)
+        handle.write(bytes(block))
+        handle.flush()
+        os.fsync(handle.fileno())
+    params = {"device": device, "directory": ext4.directory(), "mmp": "true"}
+    result = agent("start", params, timeout_ms=60000)  # ext4 waits 2 x 11 s
+    assert result.rc == 0, result.stderr
+    assert "node-c" in result.stderr
+    assert agent("stop", params).rc == 0

@@ -9,6 +9,7 @@ TERM then KILL, within the action's deadline.
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
 import signal
@@ -270,9 +271,11 @@ def _monitor(ctx: Context) -> Optional[ExitCode]:
 # --- start --------------------------------------------------------------------------------
 
 def _refuse_if_mmp_busy(ctx: Context, device: Device, sb: Superblock) -> None:
-    """Refuse a filesystem whose MMP block shows another mounter (ext4's own check, done
-    first so start fails with a clear reason, and also across namespaces of this node,
-    where the kernel shares one superblock and ext4's MMP never objects)."""
+    """Refuse what MMP cannot: a second mount on this node (the kernel shares one
+    superblock between mount namespaces, so ext4's MMP never objects), or one while
+    e2fsck runs.  Another node is refused by ext4 itself at mount time, which watches the
+    MMP sequence for 2 * interval + 1 seconds; watching it here too would only add that
+    delay to every failover after a crash."""
     if not sb.has_mmp:
         raise ConfigError(f"parameter 'mmp': the filesystem on {device.path} lacks the mmp "
                           "feature (enable it with tune2fs -O mmp while unmounted)")
@@ -283,23 +286,25 @@ def _refuse_if_mmp_busy(ctx: Context, device: Device, sb: Superblock) -> None:
     if mmp.fsck_running:
         raise GenericError(f"e2fsck is running on {device.path} on node {mmp.nodename} "
                            "(MMP); refusing to mount")
-    if not mmp.in_use:
-        return
-    # A live sequence is either a node that has it mounted, which keeps updating it, or
-    # one that crashed, which does not.  Watch it as ext4 does: 2 * interval + 1 seconds.
-    wait = 2 * max(mmp.check_interval, sb.mmp_interval, 1) + 1
-    ctx.log.info("MMP block of %s last written by %s; watching it for %ds", device.path,
-                 mmp.nodename, wait)
-    if ctx.deadline.remaining() < wait + 1:
-        raise GenericError(f"{device.path} may be mounted by node {mmp.nodename} (MMP), and "
-                           f"the start timeout leaves less than {wait + 1}s to check")
-    ctx.deadline.sleep(wait)
-    again = blockdev.read_mmp(device.path, sb)
-    if again.seq != mmp.seq:
-        raise GenericError(f"{device.path} is mounted on node {again.nodename} (device "
-                           f"{again.bdevname}); MMP is being updated, refusing to mount")
-    ctx.log.warning("MMP block of %s is stale (node %s crashed?); continuing", device.path,
-                    mmp.nodename)
+    if mmp.in_use:
+        ctx.log.warning("MMP block of %s was last written by node %s and not marked clean "
+                        "(mounted there, or it crashed); ext4 checks whether it is stale",
+                        device.path, mmp.nodename)
+
+
+def _mount(ctx: Context, device: Device, sb: Superblock) -> None:
+    """mount(2), explaining an MMP refusal by the node that holds the filesystem."""
+    try:
+        mounting.mount(device.path, ctx.params[DIRECTORY], ctx.params[FSTYPE],
+                       ctx.params[OPTIONS])
+    except mounting.MountFailed as exc:
+        if exc.errno == errno.EBUSY and sb.has_mmp:
+            mmp = blockdev.read_mmp(device.path, sb)
+            if mmp.in_use or mmp.fsck_running:
+                raise GenericError(f"{device.path} is in use on node {mmp.nodename} (device "
+                                   f"{mmp.bdevname}): its MMP block is being updated; "
+                                   "refusing to mount") from exc
+        raise
 
 
 #: e2fsck exit status bits (e2fsck(8)): 1 corrected, 2 corrected (reboot, root fs only).
@@ -364,7 +369,7 @@ def _start(ctx: Context) -> Optional[ExitCode]:
             raise ArgsError(f"parameter 'directory': {directory} does not exist")
         os.makedirs(directory, mode=0o755, exist_ok=True)
     ctx.log.info("mounting %s on %s", device.path, directory)
-    mounting.mount(device.path, directory, ctx.params[FSTYPE], ctx.params[OPTIONS])
+    _mount(ctx, device, sb)
     _check_mount(ctx)
     return None
 
