@@ -7,7 +7,6 @@ Layouts follow the kernel's ``struct ext4_super_block`` and ``struct mmp_struct`
 from __future__ import annotations
 
 import struct
-import uuid
 from dataclasses import dataclass
 from typing import Optional
 
@@ -49,6 +48,12 @@ def crc32c_raw(data: bytes, crc: int = 0xFFFFFFFF) -> int:
     for byte in data:
         crc = table[(crc ^ byte) & 0xFF] ^ (crc >> 8)
     return crc
+
+
+def _uuid_text(raw: bytes) -> str:
+    """The canonical 8-4-4-4-12 form (the uuid module is not imported: monitor cost)."""
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
 
 
 def _cstring(raw: bytes) -> str:
@@ -135,7 +140,7 @@ def parse_superblock(raw: bytes) -> Superblock:
         feature_compat=compat,
         feature_incompat=incompat,
         feature_ro_compat=ro_compat,
-        uuid=str(uuid.UUID(bytes=raw[0x68:0x78])),
+        uuid=_uuid_text(raw[0x68:0x78]),
         label=_cstring(raw[0x78:0x88]),
         last_mounted=_cstring(raw[0x88:0xC8]),
         mmp_interval=mmp_interval,

@@ -11,13 +11,16 @@ itself, which is most of what mount(8) adds.  What mount(8) does that is not wan
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import os
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from hakit.errors import GenericError
+
+if TYPE_CHECKING:
+    import ctypes
 
 # <linux/mount.h>
 MS_RDONLY = 1
@@ -95,6 +98,9 @@ def parse_options(text: str) -> MountOptions:
 
 
 def _libc() -> ctypes.CDLL:
+    # Imported here, not at the top: ctypes costs ~3 ms of CPU that monitor never needs.
+    import ctypes  # noqa: PLC0415
+
     return ctypes.CDLL(None, use_errno=True)
 
 
@@ -116,6 +122,8 @@ class MountFailed(GenericError):
 
 def mount(source: str, target: str, fstype: str, options: MountOptions) -> None:
     """mount(2); MountFailed with the errno's meaning on failure."""
+    import ctypes  # noqa: PLC0415
+
     libc = _libc()
     libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p,
                            ctypes.c_ulong, ctypes.c_char_p]
@@ -137,6 +145,8 @@ def mount(source: str, target: str, fstype: str, options: MountOptions) -> None:
 
 def umount(target: str) -> None:
     """umount2(2) without following symlinks; MountBusy on EBUSY, nothing if not mounted."""
+    import ctypes  # noqa: PLC0415
+
     libc = _libc()
     libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
     if libc.umount2(os.fsencode(target), UMOUNT_NOFOLLOW) == 0:

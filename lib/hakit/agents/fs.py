@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import errno
 import os
-import secrets
 import signal
 import time
 from typing import Optional
@@ -241,7 +240,7 @@ def _check_reads(entry: mountinfo.MountEntry) -> None:
 def _check_writes(ctx: Context) -> None:
     """Depth 20: write a status file, fsync it, and read it back from the device."""
     path = os.path.join(ctx.params[DIRECTORY], STATUS_FILE)
-    token = f"{ctx.instance} {time.time():.3f} {secrets.token_hex(8)}\n".encode()
+    token = f"{ctx.instance} {time.time():.3f} {os.urandom(8).hex()}\n".encode()
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
         try:
