@@ -100,6 +100,9 @@ def main() -> str:
                            capture_output=True, timeout=60)
             rows: list[Stats] = []
             pairs: list[tuple[Stats, Stats]] = []
+            floor = measure("python3 + import hakit.ocf.dispatch (no action)",
+                            [PY, "-c", "import hakit.ocf.dispatch"],
+                            _env(device, directory, 0, {}), runs=40)
             run_once([str(HAKIT), "start"], _env(device, directory, 0, {}))
             for level in (0, 10, 20):
                 ours = measure(f"hakit fs monitor depth {level}", [str(HAKIT), "monitor"],
@@ -116,7 +119,7 @@ def main() -> str:
             theirs = _busy_stop("Filesystem stop, 3 holders", FILESYSTEM,
                                 _env(device, directory, 0, {"OCF_RESKEY_signal_delay": "1"}),
                                 runs=8)
-            rows += [ours, theirs]
+            rows += [ours, theirs, floor]
             pairs.append((ours, theirs))
         finally:
             _unmount(directory)
