@@ -51,6 +51,7 @@ class Holder:
     """A process holding a mount, and how."""
 
     pid: int
+    start_time: str  # from /proc/PID/stat, read before the scan: tells a reused PID apart
     comm: str
     how: tuple[str, ...]  # e.g. ("cwd", "fd 3", "mmap 7f..-7f..")
 
@@ -114,6 +115,15 @@ def _comm(pid: int) -> str:
         return "?"
 
 
+def start_time(pid: int) -> Optional[str]:
+    """Field 22 of /proc/PID/stat (start time in clock ticks); None once the process is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8", errors="replace") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
 def _holds(pid: int, match: _Matcher) -> tuple[str, ...]:
     how: list[str] = []
     for name in ("cwd", "root"):
@@ -157,7 +167,10 @@ def find_holders(mounts: Collection[tuple[int, int]],
     match = _Matcher(mounts, any_mount_of)
     found = []
     for pid in sorted(_pids()):
+        started = start_time(pid)
+        if started is None:
+            continue
         how = _holds(pid, match)
         if how:
-            found.append(Holder(pid, _comm(pid), how))
+            found.append(Holder(pid, started, _comm(pid), how))
     return found

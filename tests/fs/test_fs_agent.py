@@ -411,3 +411,20 @@ def test_mmp_stale_block_of_a_crashed_node_is_taken_over(ext4: Ext4) -> None:
     assert result.rc == 0, result.stderr
     assert "node-c" in result.stderr
     assert agent("stop", params).rc == 0
+
+
+def test_directory_with_space_and_symlink(ext4: Ext4, tmp_path: Path) -> None:
+    real = ext4.directory("my disk\tx")  # mountinfo shows it as my\040disk\011x
+    link = tmp_path / "via-link"
+    link.symlink_to(real)
+    for directory in (real, str(link)):
+        params = {"device": ext4.device(), "directory": directory}
+        assert agent("start", params).rc == 0, directory
+        assert mounted(real), directory
+        for level in (0, 10, 20):
+            assert agent("monitor", params, level).rc == 0, (directory, level)
+        holder = ext4.spawn([PY, "-c", HOLD_CWD], cwd=real)
+        assert agent("stop", params).rc == 0, directory
+        assert holder.wait(timeout=10) == -15
+        assert not mounted(real)
+        assert agent("monitor", params).rc == 7

@@ -174,12 +174,17 @@ def _matches_spec(spec: DeviceSpec, major: int, minor: int) -> Optional[bool]:
     return (sb.uuid if spec.kind == "UUID" else sb.label) == spec.value
 
 
+def _mount_point(ctx: Context) -> str:
+    """``directory`` with symlinks resolved, as the kernel shows it in mountinfo."""
+    return os.path.realpath(ctx.params[DIRECTORY])
+
+
 def _our_mounts(ctx: Context,
                 entries: list[mountinfo.MountEntry]) -> list[mountinfo.MountEntry]:
     """The mounts on ``directory`` that are this resource's, bottom first."""
     spec = ctx.params[DEVICE]
     ours = []
-    for entry in mountinfo.mounted_at(entries, ctx.params[DIRECTORY]):
+    for entry in mountinfo.mounted_at(entries, _mount_point(ctx)):
         same = _matches_spec(spec, entry.major, entry.minor)
         # When the device can no longer be identified (its node is gone), a mount of the
         # configured type on the directory is taken as ours, so stop still unmounts it.
@@ -192,7 +197,7 @@ def _our_mounts(ctx: Context,
 
 def _check_mount(ctx: Context) -> mountinfo.MountEntry:
     """Depth 0: the right device is mounted, visibly, on the directory, rw/ro as configured."""
-    directory = ctx.params[DIRECTORY]
+    directory = _mount_point(ctx)
     spec = ctx.params[DEVICE]
     entries = mountinfo.read()
     here = mountinfo.mounted_at(entries, directory)
@@ -239,7 +244,7 @@ def _check_reads(entry: mountinfo.MountEntry) -> None:
 
 def _check_writes(ctx: Context) -> None:
     """Depth 20: write a status file, fsync it, and read it back from the device."""
-    path = os.path.join(ctx.params[DIRECTORY], STATUS_FILE)
+    path = os.path.join(_mount_point(ctx), STATUS_FILE)
     token = f"{ctx.instance} {time.time():.3f} {os.urandom(8).hex()}\n".encode()
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
@@ -294,7 +299,7 @@ def _refuse_if_mmp_busy(ctx: Context, device: Device, sb: Superblock) -> None:
 def _mount(ctx: Context, device: Device, sb: Superblock) -> None:
     """mount(2), explaining an MMP refusal by the node that holds the filesystem."""
     try:
-        mounting.mount(device.path, ctx.params[DIRECTORY], ctx.params[FSTYPE],
+        mounting.mount(device.path, _mount_point(ctx), ctx.params[FSTYPE],
                        ctx.params[OPTIONS])
     except mounting.MountFailed as exc:
         if exc.errno == errno.EBUSY and sb.has_mmp:
@@ -342,7 +347,7 @@ def _fsck(ctx: Context, device: Device, sb: Superblock) -> None:
 
 
 def _start(ctx: Context) -> Optional[ExitCode]:
-    directory = ctx.params[DIRECTORY]
+    directory = _mount_point(ctx)
     spec = ctx.params[DEVICE]
     entries = mountinfo.read()
     here = mountinfo.mounted_at(entries, directory)
@@ -367,6 +372,7 @@ def _start(ctx: Context) -> Optional[ExitCode]:
         if not ctx.params[CREATE_DIRECTORY]:
             raise ArgsError(f"parameter 'directory': {directory} does not exist")
         os.makedirs(directory, mode=0o755, exist_ok=True)
+        directory = _mount_point(ctx)
     ctx.log.info("mounting %s on %s", device.path, directory)
     _mount(ctx, device, sb)
     _check_mount(ctx)
@@ -398,15 +404,6 @@ def _unmount_all(tree: list[mountinfo.MountEntry]) -> list[mountinfo.MountEntry]
     return busy
 
 
-def _start_time(pid: int) -> Optional[str]:
-    """Field 22 of /proc/PID/stat: tells a process from a later one with the same PID."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="utf-8", errors="replace") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return None
-
-
 def _signal_holders(ctx: Context, tree: list[mountinfo.MountEntry],
                     sig: signal.Signals) -> list[str]:
     """Send ``sig`` to every process holding a mount of ``tree``; describe them."""
@@ -420,14 +417,12 @@ def _signal_holders(ctx: Context, tree: list[mountinfo.MountEntry],
         if holder.pid in protected:
             ctx.log.error("not signalling %s: it is this agent or one of its callers", holder)
             continue
-        started = _start_time(holder.pid)
-        if started is None:
-            continue
+        if holders.start_time(holder.pid) != holder.start_time:
+            continue  # it exited (and the PID may already be someone else's)
         named.append(str(holder))
         ctx.log.warning("sending %s to %s", sig.name, holder)
         try:
-            if _start_time(holder.pid) == started:  # still the process we found
-                os.kill(holder.pid, sig)
+            os.kill(holder.pid, sig)
         except ProcessLookupError:
             pass
     return named
@@ -448,7 +443,7 @@ def _unmounted_within(ctx: Context, seconds: float) -> bool:
 
 
 def _stop(ctx: Context) -> Optional[ExitCode]:
-    directory = ctx.params[DIRECTORY]
+    directory = _mount_point(ctx)
     tree = _tree(ctx)
     if not tree:
         ctx.log.info("%s is not mounted", directory)
