@@ -12,7 +12,7 @@ import pytest
 
 from hakit import blockdev, ext4sb, holders, mountinfo
 from tests.fs.conftest import FS_AGENT, Ext4
-from tests.harness.ocf import Result, run_agent
+from tests.harness.ocf import Result, agent_env, run_agent
 
 PY = "/usr/bin/python3"
 
@@ -428,3 +428,25 @@ def test_directory_with_space_and_symlink(ext4: Ext4, tmp_path: Path) -> None:
         assert holder.wait(timeout=10) == -15
         assert not mounted(real)
         assert agent("monitor", params).rc == 7
+
+
+def test_mmp_second_start_from_another_namespace_is_refused(ext4: Ext4) -> None:
+    device = ext4.device("-O", "mmp", "-E", "mmp_update_interval=1")
+    first = {"device": device, "directory": ext4.directory(), "mmp": "true"}
+    assert agent("start", first).rc == 0
+    second = {"device": device, "directory": ext4.directory("second"), "mmp": "true"}
+    # A new mount namespace with its copy of our mount removed: there the device looks
+    # unmounted, as on another node, but the kernel still has it mounted.
+    script = textwrap.dedent(f"""
+        import subprocess, sys
+        subprocess.run(['/usr/bin/umount', {first['directory']!r}], check=True)
+        sys.exit(subprocess.run([{str(FS_AGENT)!r}, 'start']).returncode)
+    """)
+    env = agent_env(second)
+    proc = subprocess.run(["/usr/bin/unshare", "-m", "--propagation", "private", PY, "-c",
+                           script], env=env, capture_output=True, text=True, timeout=60,
+                          check=False)
+    assert proc.returncode == 1, proc.stderr
+    assert "refusing a second mount" in proc.stderr
+    assert mounted(first["directory"])  # ours, untouched
+    assert agent("monitor", first, 20).rc == 0
