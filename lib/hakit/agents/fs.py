@@ -460,9 +460,14 @@ def _stop(ctx: Context) -> Optional[ExitCode]:
         if not tree:
             break
         if ctx.deadline.remaining() <= 0.2:
-            raise GenericError(f"cannot unmount {directory}: still busy"
-                               + (f", held by {'; '.join(held_by)}" if held_by else
-                                  " (force_unmount=false)" if force == "false" else ""))
+            if held_by:
+                why = f", held by {'; '.join(held_by)}"
+            elif force == "false":
+                why = " (force_unmount=false)"
+            else:
+                why = (" and no process to signal holds it (the agent's caller, a loop "
+                       "device or swap file on it, an NFS export?)")
+            raise GenericError(f"cannot unmount {directory}: still busy{why}")
         # Escalate through the signals; once they are used up keep resending the last one
         # (a holder in uninterruptible I/O dies when the I/O ends) until the deadline,
         # then fail, so that Pacemaker escalates (fencing).
