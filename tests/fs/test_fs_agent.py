@@ -450,3 +450,24 @@ def test_mmp_second_start_from_another_namespace_is_refused(ext4: Ext4) -> None:
     assert "refusing a second mount" in proc.stderr
     assert mounted(first["directory"])  # ours, untouched
     assert agent("monitor", first, 20).rc == 0
+
+
+def test_busy_without_any_process_holder_fails_with_reason(ext4: Ext4) -> None:
+    params = started(ext4)
+    image = Path(params["directory"]) / "inner.img"
+    with open(image, "wb") as handle:
+        handle.truncate(1 << 20)
+    inner = subprocess.run(["/usr/sbin/losetup", "--find", "--show", str(image)],
+                           capture_output=True, text=True, check=True, timeout=30).stdout.strip()
+    try:
+        result = agent("stop", params, timeout_ms=3000)
+        assert result.rc == 1
+        assert "no process to signal" in result.reason
+        assert mounted(params["directory"])
+    finally:
+        subprocess.run(["/usr/sbin/losetup", "-d", inner], check=False, timeout=30)
+    for _ in range(100):  # loop detach is asynchronous
+        if agent("stop", params).rc == 0:
+            break
+        time.sleep(0.1)
+    assert not mounted(params["directory"])
