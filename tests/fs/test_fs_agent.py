@@ -471,3 +471,15 @@ def test_busy_without_any_process_holder_fails_with_reason(ext4: Ext4) -> None:
             break
         time.sleep(0.1)
     assert not mounted(params["directory"])
+
+
+def test_ext3(ext4: Ext4) -> None:
+    device = ext4.device("-t", "ext3")
+    assert blockdev.read_superblock(device).fstype == "ext3"
+    params = {"device": device, "directory": ext4.directory(), "fstype": "ext3"}
+    assert agent("start", params).rc == 0
+    assert mounted(params["directory"])[-1].fstype == "ext3"
+    assert agent("monitor", params, 20).rc == 0
+    assert agent("stop", params).rc == 0
+    wrong = agent("start", {**params, "device": ext4.device(), "fstype": "ext3"})
+    assert wrong.rc == 6 and "fstype" in wrong.reason

@@ -362,6 +362,9 @@ def _start(ctx: Context) -> Optional[ExitCode]:
     if elsewhere:
         raise GenericError(f"{device.path} is already mounted on {elsewhere[0]}")
     sb = blockdev.read_superblock(device.path)
+    if ctx.params[FSTYPE] != "ext4" and sb.fstype == "ext4":
+        raise ConfigError(f"parameter 'fstype': the filesystem on {device.path} uses ext4 "
+                          f"features, it cannot be mounted as {ctx.params[FSTYPE]}")
     if ctx.params[MMP]:
         _refuse_if_mmp_busy(ctx, device, sb)
     elif blockdev.kernel_has_mounted(device):
