@@ -14,7 +14,9 @@ from __future__ import annotations
 import errno
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from hakit.errors import GenericError
@@ -39,7 +41,7 @@ MS_LAZYTIME = 1 << 25
 UMOUNT_NOFOLLOW = 8
 
 #: mount(8)'s flag options: name -> (flag, set it?)
-FLAG_OPTIONS: dict[str, tuple[int, bool]] = {
+FLAG_OPTIONS: Mapping[str, tuple[int, bool]] = MappingProxyType({
     "ro": (MS_RDONLY, True), "rw": (MS_RDONLY, False),
     "nosuid": (MS_NOSUID, True), "suid": (MS_NOSUID, False),
     "nodev": (MS_NODEV, True), "dev": (MS_NODEV, False),
@@ -53,7 +55,7 @@ FLAG_OPTIONS: dict[str, tuple[int, bool]] = {
     "strictatime": (MS_STRICTATIME, True), "nostrictatime": (MS_STRICTATIME, False),
     "lazytime": (MS_LAZYTIME, True), "nolazytime": (MS_LAZYTIME, False),
     "silent": (MS_SILENT, True), "loud": (MS_SILENT, False),
-}
+})
 #: fstab words that mean something to mount(8) or systemd but nothing to the kernel.
 USERSPACE_OPTIONS = frozenset({"defaults", "auto", "noauto", "nofail", "_netdev", "user",
                                "nouser", "users", "owner", "group", "comment"})
