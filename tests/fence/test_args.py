@@ -25,10 +25,7 @@ def test_stdin_as_pacemaker_sends_it() -> None:
 def test_aliases_fold_into_canonical_names_and_last_wins() -> None:
     raw = parse_stdin("ipaddr=a\nip=b\npasswd=x\npassword=y\npasswd=z\noption=status\n"
                       "login=u\n", OPTIONS)
-    assert raw.values["ip"] == "b"
-    assert raw.values["password"] == "z"
-    assert raw.values["action"] == "status"
-    assert raw.values["username"] == "u"
+    assert raw.values == {"ip": "b", "password": "z", "action": "status", "username": "u"}
 
 
 def test_comments_blank_unknown_and_malformed_lines() -> None:
@@ -39,7 +36,7 @@ def test_comments_blank_unknown_and_malformed_lines() -> None:
 
 
 def test_value_keeps_equals_signs() -> None:
-    assert parse_stdin("password=a=b==\n", OPTIONS).values["password"] == "a=b=="
+    assert parse_stdin("password=a=b==\n", OPTIONS).values == {"password": "a=b=="}
 
 
 def test_pcmk_parameters_are_ignored() -> None:

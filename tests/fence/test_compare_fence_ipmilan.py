@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fence.conftest import FENCE_HAKIT, run_fence
+from tests.fence.conftest import FENCE_HAKIT, WRONG_PASSWORD, run_fence
 from tests.harness.bmc import IpmiSim, free_udp_port
 
 AGENTS = ["fence_hakit", "fence_ipmilan"]
@@ -59,8 +59,8 @@ def test_stuck_on_fails_for_both(name: str, sim: IpmiSim, fence_ipmilan: Path) -
 
 
 def test_wrong_password_message(sim: IpmiSim, fence_ipmilan: Path) -> None:
-    ours = run_fence(FENCE_HAKIT, _params(sim, action="status", password="wrong-pw"))
-    theirs = run_fence(fence_ipmilan, _params(sim, action="status", password="wrong-pw"))
+    ours = run_fence(FENCE_HAKIT, _params(sim, action="status", password=WRONG_PASSWORD))
+    theirs = run_fence(fence_ipmilan, _params(sim, action="status", password=WRONG_PASSWORD))
     assert ours.rc == theirs.rc == 1
     # fence_ipmilan blames the plug; fence_hakit says the login was refused.
     assert "plug status" in theirs.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.fence.conftest import FENCE_HAKIT, run_fence
+from tests.fence.conftest import FENCE_HAKIT, WRONG_PASSWORD, fence_env, run_fence
 from tests.harness.bmc import IpmiSim, free_udp_port
 from tests.harness.ocf import GOLDEN, SCHEMAS, validate_rng
 
@@ -106,9 +107,6 @@ _junk = st.one_of(
 @given(_junk)
 def test_stdin_junk_fails_cleanly(data: bytes) -> None:
     """Whatever arrives on stdin: exit 1 (or a harmless action) and a clear message."""
-    import subprocess
-
-    from tests.fence.conftest import fence_env
     # No BMC listens on 127.0.0.1:9 (discard); a junk line cannot reach anything else.
     proc = subprocess.run([str(FENCE_HAKIT)], input=data + b"\nip=127.0.0.1\nipport=9\n"
                           b"login_timeout=0.2\n" if b"ipport" not in data else data,
@@ -174,7 +172,7 @@ def test_cycle_verified_through_off(sim: IpmiSim) -> None:
 
 
 def test_wrong_password_is_called_an_authentication_failure(sim: IpmiSim) -> None:
-    result = run_fence(FENCE_HAKIT, sim.fence_params(action="status", password="wrong-pw"))
+    result = run_fence(FENCE_HAKIT, sim.fence_params(action="status", password=WRONG_PASSWORD))
     assert result.rc == 1
     assert "refused the login of user 'admin'" in result.stderr
     assert "password" in result.stderr
@@ -246,3 +244,25 @@ def test_password_never_on_a_command_line_nor_in_logs(sim: IpmiSim, tmp_path: Pa
     text = debug.read_text()
     assert "logged out" in text and "cipher suite" in text
     assert sim.password not in text
+
+
+def _active_sessions(sim: IpmiSim) -> int:
+    """The BMC's count of open sessions, asked with ipmitool (password from the
+    environment, -E), whose own session is the one counted."""
+    proc = subprocess.run(["/usr/bin/ipmitool", "-I", "lanplus", "-C", "3", "-H", sim.host,
+                           "-p", str(sim.port), "-U", sim.username, "-E", "session", "info",
+                           "active"], capture_output=True, text=True, timeout=30,
+                          env={**fence_env(), "IPMI_PASSWORD": sim.password}, check=True)
+    for line in proc.stdout.splitlines():
+        if line.startswith("active sessions"):
+            return int(line.split(":")[1])
+    raise AssertionError(proc.stdout)
+
+
+def test_sessions_are_logged_out(sim: IpmiSim) -> None:
+    """BMCs have few session slots: every run, failed or not, logs out."""
+    for action in ("status", "off", "on"):
+        assert run_fence(FENCE_HAKIT, sim.fence_params(action=action)).rc == 0
+    sim.behave(stuck_on=True)
+    assert run_fence(FENCE_HAKIT, sim.fence_params(action="off", power_timeout="0.5")).rc == 1
+    assert _active_sessions(sim) == 1  # ipmitool's own

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -94,14 +95,15 @@ class IpmiSim:
     """One simulated BMC controlling one machine's power."""
 
     def __init__(self, workdir: Path, *, username: str = "admin",
-                 password: str = "hk-Pw-7f3a9c2e", power_on: bool = True,
+                 password: Optional[str] = None, power_on: bool = True,
                  host: str = "127.0.0.1", port: Optional[int] = None,
                  wrap: Sequence[str] = (), hook: Optional[Sequence[str]] = None) -> None:
         """``wrap`` prefixes ipmi_sim's argv (e.g. ``ip netns exec NS``; it must exec, so
-        the PID stays ipmi_sim's)."""
+        the PID stays ipmi_sim's).  Without ``password``, a random one (16 characters,
+        IPMI's limit for this simulator's users) that tests can look for in logs."""
         self.workdir = Path(workdir)
         self.username = username
-        self.password = password
+        self.password = password or f"hk-{secrets.token_hex(6)}"
         self.host = host
         self.port = port or free_udp_port(host)
         self.state = self.workdir / "chassis"
