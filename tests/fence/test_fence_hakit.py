@@ -107,10 +107,11 @@ _junk = st.one_of(
 @given(_junk)
 def test_stdin_junk_fails_cleanly(data: bytes) -> None:
     """Whatever arrives on stdin: exit 1 (or a harmless action) and a clear message."""
-    # No BMC listens on 127.0.0.1:9 (discard); a junk line cannot reach anything else.
-    proc = subprocess.run([str(FENCE_HAKIT)], input=data + b"\nip=127.0.0.1\nipport=9\n"
-                          b"login_timeout=0.2\n" if b"ipport" not in data else data,
-                          capture_output=True, env=fence_env(), timeout=60, check=False)
+    # Appended last, so they win: nothing but loopback port 9 (discard, no BMC) is ever
+    # contacted, no host name is resolved, and no junk delay is slept.
+    safe = b"\nip=127.0.0.1\nipport=9\nlogin_timeout=0.2\ndelay=0\npassword_script=\ndebug_file=\n"
+    proc = subprocess.run([str(FENCE_HAKIT)], input=data + safe, capture_output=True,
+                          env=fence_env(), timeout=60, check=False)
     err = proc.stderr.decode(errors="replace")
     assert "Traceback" not in err and "Traceback" not in proc.stdout.decode(errors="replace")
     if proc.returncode != 0:
