@@ -267,3 +267,27 @@ def test_sessions_are_logged_out(sim: IpmiSim) -> None:
     sim.behave(stuck_on=True)
     assert run_fence(FENCE_HAKIT, sim.fence_params(action="off", power_timeout="0.5")).rc == 1
     assert _active_sessions(sim) == 1  # ipmitool's own
+
+
+def test_required_cipher_17_refuses_a_bmc_offering_only_3(sim: IpmiSim) -> None:
+    # ipmi_sim has no SHA-256 suites: the session falls back to 3, which cipher=17 forbids.
+    result = run_fence(FENCE_HAKIT, sim.fence_params(action="status", cipher="17",
+                                                     verbose="1"))
+    assert result.rc == 1
+    assert "negotiated cipher suite 3 but cipher=17 was required" in result.stderr
+    assert _active_sessions(sim) == 1  # refused, and still logged out
+
+
+def test_password_sources_fail_clearly(sim: IpmiSim, tmp_path: Path) -> None:
+    params = sim.fence_params(action="status")
+    del params["password"]
+    failing = tmp_path / "no-password"
+    failing.write_text("#!/bin/sh\necho 'vault sealed' >&2\nexit 3\n")
+    failing.chmod(0o700)
+    result = run_fence(FENCE_HAKIT, {**params, "password_script": str(failing)})
+    assert result.rc == 1 and "exited 3: vault sealed" in result.stderr
+    result = run_fence(FENCE_HAKIT, {**params, "password_env": "NO_SUCH_VARIABLE"})
+    assert result.rc == 1 and "NO_SUCH_VARIABLE which is not set" in result.stderr
+    result = run_fence(FENCE_HAKIT, {**params, "password_env": "BMC_PW"},
+                       env={"BMC_PW": sim.password})
+    assert (result.rc, result.stdout.strip()) == (0, "Status: ON"), result.stderr
