@@ -19,7 +19,7 @@ from tests.harness.ocf import AGENTS, LIB
 
 FENCE_HAKIT = AGENTS / "fence_hakit"
 FENCE_IPMILAN = Path("/usr/sbin/fence_ipmilan")
-WRONG_PASSWORD = "wrong-pw"  # noqa: S105 - a deliberately wrong test credential
+WRONG_PASSWORD = "wrong-pw"
 
 
 @dataclass(frozen=True)
