@@ -24,7 +24,7 @@ def main(argv: list[str]) -> int:
     for layer, target in ((ocf_layer, "/usr/lib/ocf/resource.d"), (sbin_layer, "/usr/sbin")):
         subprocess.run(["/usr/bin/mount", "-t", "overlay", "overlay", "-o",
                         f"lowerdir={layer}:{target}", target], check=True, timeout=30)
-    os.execv(command[0], command)
+    os.execv(command[0], command)  # noqa: S606 - argv list, no shell
     return 127  # pragma: no cover - execv does not return
 
 

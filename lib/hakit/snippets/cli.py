@@ -10,7 +10,7 @@ import argparse
 import shlex
 import sys
 from collections.abc import Sequence
-from typing import Callable, NoReturn, Optional, TextIO, TypeVar
+from typing import Any, Callable, NoReturn, Optional, TextIO, TypeVar
 
 from hakit.snippets import crm, inputs, pcs, stacks
 from hakit.snippets.model import Config
@@ -33,6 +33,10 @@ class _Parser(argparse.ArgumentParser):
 
     def exit(self, status: int = 0, message: Optional[str] = None) -> NoReturn:
         raise _UsageError(status, message or "")
+
+    def print_help(self, file: Any = None) -> None:
+        """--help: hand the text to run(), which writes it to its own stdout."""
+        raise _UsageError(0, self.format_help())
 
     def error(self, message: str) -> NoReturn:
         raise _UsageError(2, f"{self.format_usage()}{self.prog}: error: {message}\n")
@@ -162,19 +166,26 @@ def _build(parser: _Parser, args: argparse.Namespace) -> Config:
             parser.error(f"argument --redfish: {unknown[0]!r} has no --bmc")
         return stacks.fencing(bmcs, args.username, args.password_script, tuple(args.redfish))
     if args.command == "placement":
-        for name, node in args.prefer:
-            if node not in args.nodes:
-                parser.error(f"argument --prefer: {node!r} (for {name}) is not one of --nodes")
-        pairs = []
-        for names in args.apart:
-            if len(names) != 2:
-                parser.error("argument --apart: give exactly two names, A,B")
-            pairs.append((names[0], names[1]))
-        if not (args.prefer or pairs or args.spread):
-            parser.error("give at least one of --prefer, --apart, --spread")
-        return stacks.placement(args.nodes, tuple(args.prefer), tuple(pairs),
-                                tuple(args.spread or ()))
-    # lb
+        return _placement(parser, args)
+    return _load_balancer(parser, args)
+
+
+def _placement(parser: _Parser, args: argparse.Namespace) -> Config:
+    for name, node in args.prefer:
+        if node not in args.nodes:
+            parser.error(f"argument --prefer: {node!r} (for {name}) is not one of --nodes")
+    pairs = []
+    for names in args.apart:
+        if len(names) != 2:
+            parser.error("argument --apart: give exactly two names, A,B")
+        pairs.append((names[0], names[1]))
+    if not (args.prefer or pairs or args.spread):
+        parser.error("give at least one of --prefer, --apart, --spread")
+    return stacks.placement(args.nodes, tuple(args.prefer), tuple(pairs),
+                            tuple(args.spread or ()))
+
+
+def _load_balancer(parser: _Parser, args: argparse.Namespace) -> Config:
     if len(args.backend) != 2:
         parser.error("argument --backend: give exactly two balancer containers")
     if args.backend[0][0] == args.backend[1][0]:

@@ -70,18 +70,19 @@ def _item(item: Item) -> list[str]:
         if item.meta:
             group += f" \\\n\tmeta {_pairs(item.meta)}"
         return [*lines, group]
-    if isinstance(item, Location):
-        return _comment(item.comment) + [
-            f"location {item.id} {item.rsc} {item.score}: {item.node}"]
-    if isinstance(item, Colocation):
-        return _comment(item.comment) + [
-            f"colocation {item.id} {item.score}: {item.rsc} {item.with_rsc}"]
-    if isinstance(item, Order):
-        return _comment(item.comment) + [
-            f"order {item.id} {item.kind}: {item.first} {item.then}"]
+    if isinstance(item, (Location, Colocation, Order)):
+        return [*_comment(item.comment), _constraint(item)]
     if isinstance(item, Property):
         return [f"property {item.name}={_value(item.value)}"]
     raise TypeError(f"cannot render {item!r}")  # pragma: no cover - exhaustive above
+
+
+def _constraint(item: Location | Colocation | Order) -> str:
+    if isinstance(item, Location):
+        return f"location {item.id} {item.rsc} {item.score}: {item.node}"
+    if isinstance(item, Colocation):
+        return f"colocation {item.id} {item.score}: {item.rsc} {item.with_rsc}"
+    return f"order {item.id} {item.kind}: {item.first} {item.then}"
 
 
 def _topology(levels: list[FencingLevel]) -> list[str]:

@@ -18,7 +18,8 @@ IPInterface = Union[ipaddress.IPv4Interface, ipaddress.IPv6Interface]
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,47}")
 # Node names are host names (RFC 1123 labels, dots allowed); Pacemaker compares them to
 # `crm_node -n`, which is the uname or corosync's ring0 name.
-_NODE = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*")
+_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_NODE = re.compile(rf"{_LABEL}(\.{_LABEL})*")
 # Ceph pool and image names: no '/', '@' (snapshot separator) or spaces.
 _CEPH = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}")
 _IFNAME = re.compile(r"[A-Za-z0-9_.:-]{1,15}")

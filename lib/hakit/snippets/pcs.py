@@ -76,26 +76,28 @@ def _create(rsc: Primitive, group: str = "") -> list[str]:
     return [_line(words)]
 
 
-def _item(item: Item) -> list[str]:
-    comment = [f"# {item.comment}"] if getattr(item, "comment", "") else []
-    if isinstance(item, Primitive):
-        return comment + _create(item)
-    if isinstance(item, Group):
-        lines = list(comment)
-        for member in item.members:
-            lines += _create(member, item.id)
-        if item.meta:
-            lines.append(_line(["resource", "meta", item.id, *_pairs(item.meta)]))
-        return lines
+def _constraint(item: Location | Colocation | Order) -> list[str]:
     if isinstance(item, Location):
-        return comment + [_line(["constraint", "location", "add", item.id, item.rsc,
-                                 item.node, item.score])]
+        return ["location", "add", item.id, item.rsc, item.node, item.score]
     if isinstance(item, Colocation):
-        return comment + [_line(["constraint", "colocation", "add", item.rsc, "with",
-                                 item.with_rsc, item.score, f"id={item.id}"])]
-    if isinstance(item, Order):
-        return comment + [_line(["constraint", "order", "start", item.first, "then", "start",
-                                 item.then, f"kind={item.kind}", f"id={item.id}"])]
+        return ["colocation", "add", item.rsc, "with", item.with_rsc, item.score,
+                f"id={item.id}"]
+    return ["order", "start", item.first, "then", "start", item.then, f"kind={item.kind}",
+            f"id={item.id}"]
+
+
+def _item(item: Item) -> list[str]:
+    if isinstance(item, (Primitive, Group, Location, Colocation, Order)):
+        lines = [f"# {item.comment}"] if item.comment else []
+        if isinstance(item, Primitive):
+            return lines + _create(item)
+        if isinstance(item, Group):
+            for member in item.members:
+                lines += _create(member, item.id)
+            if item.meta:
+                lines.append(_line(["resource", "meta", item.id, *_pairs(item.meta)]))
+            return lines
+        return [*lines, _line(["constraint", *_constraint(item)])]
     if isinstance(item, FencingLevel):
         return [_line(["stonith", "level", "add", str(item.index), item.node,
                        *item.devices])]

@@ -80,7 +80,7 @@ def device_path(image: Image) -> str:
 
 def vip(rsc_id: str, ip: IPInterface, nic: Optional[str]) -> Primitive:
     """An ocf:hakit:vip primitive."""
-    params: list[tuple[str, str]] = [("ip", str(ip.ip)), ("cidr_netmask", str(ip.network.prefixlen))]
+    params = [("ip", str(ip.ip)), ("cidr_netmask", str(ip.network.prefixlen))]
     if nic:
         params.append(("nic", nic))
     return Primitive(rsc_id, "ocf:hakit:vip", tuple(params), VIP_OPS)
