@@ -84,7 +84,7 @@ def test_stack_output_names_every_member_in_order() -> None:
     text = generate(*STACK)
     assert "group web-stack web-rbd web-fs web-lxc web-vip" in text
     assert "device=/dev/hakit/rbd/web directory=/var/lib/lxc/web" in text
-    assert "location web-prefers-n1 web-stack 100: n1" in text
+    assert "location web-preferred-node web-stack 100: n1" in text
     no_vip = generate(*STACK[:5], *STACK[7:])
     assert "group web-stack web-rbd web-fs web-lxc \\" in no_vip
     assert "ocf:hakit:vip" not in no_vip

@@ -54,6 +54,8 @@ class Location:
     node: str
     score: str
     comment: str = ""
+    replace: bool = False  # replaces a constraint with the same id (crm load update does
+    # that by itself; the pcs script deletes it first)
 
 
 @dataclass(frozen=True)

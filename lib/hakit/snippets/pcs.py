@@ -76,12 +76,19 @@ def _create(rsc: Primitive, group: str = "") -> list[str]:
     return [_line(words)]
 
 
+def _end_of_options(score: str) -> list[str]:
+    """pcs 0.11 wants '--' before positional words when a negative score follows (else it
+    warns that '-INFINITY' will become an option)."""
+    return ["--"] if score.startswith("-") else []
+
+
 def _constraint(item: Location | Colocation | Order) -> list[str]:
     if isinstance(item, Location):
-        return ["location", "add", item.id, item.rsc, item.node, item.score]
+        return ["location", "add", *_end_of_options(item.score), item.id, item.rsc,
+                item.node, item.score]
     if isinstance(item, Colocation):
-        return ["colocation", "add", item.rsc, "with", item.with_rsc, item.score,
-                f"id={item.id}"]
+        return ["colocation", "add", *_end_of_options(item.score), item.rsc, "with",
+                item.with_rsc, item.score, f"id={item.id}"]
     return ["order", "start", item.first, "then", "start", item.then, f"kind={item.kind}",
             f"id={item.id}"]
 
@@ -97,6 +104,8 @@ def _item(item: Item) -> list[str]:
             if item.meta:
                 lines.append(_line(["resource", "meta", item.id, *_pairs(item.meta)]))
             return lines
+        if isinstance(item, Location) and item.replace:
+            lines.append(_line(["constraint", "delete", item.id]) + " 2>/dev/null || :")
         return [*lines, _line(["constraint", *_constraint(item)])]
     if isinstance(item, FencingLevel):
         return [_line(["stonith", "level", "add", str(item.index), item.node,

@@ -114,9 +114,10 @@ def stack_group(spec: StackSpec, meta: tuple[tuple[str, str], ...] = STACK_META)
 
 
 def prefer(name: str, node: str) -> Location:
-    """Run NAME's stack on NODE when it can."""
-    return Location(f"{name}-prefers-{node}", f"{name}-stack", node, PREFER_SCORE,
-                    comment=f"{name} runs on {node} when it can")
+    """Run NAME's stack on NODE when it can (one preferred node per container: the id does
+    not name the node, so a later preference replaces an earlier one)."""
+    return Location(f"{name}-preferred-node", f"{name}-stack", node, PREFER_SCORE,
+                    comment=f"{name} runs on {node} when it can", replace=True)
 
 
 def stack(spec: StackSpec, preferred: str) -> Config:
