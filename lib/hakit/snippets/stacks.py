@@ -193,8 +193,8 @@ def load_balancer(name: str, ip: IPInterface, nic: Optional[str],
                   comment="the service address, with whichever balancer runs"),
         prefer(first.name, nodes[0]), prefer(second.name, nodes[1 % len(nodes)]),
         anti_affinity(first.name, second.name),
-        Colocation(f"{vip_id}-with-{first.name}", vip_id, f"{first.name}-stack", "100"),
-        Colocation(f"{vip_id}-with-{second.name}", vip_id, f"{second.name}-stack", "100"),
+        Colocation(f"{vip_id}-with-{first.name}", vip_id, f"{first.name}-stack", "1000"),
+        Colocation(f"{vip_id}-with-{second.name}", vip_id, f"{second.name}-stack", "1000"),
     ]
     return Config(f"hakit load-balancer pair {first.name}/{second.name} behind {vip_id}",
                   tuple(items))
