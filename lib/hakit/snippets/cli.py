@@ -80,8 +80,8 @@ def _add_container(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--nic", type=NIC, help="interface for the address (default: the "
                         "one whose subnet holds it)")
     parser.add_argument("--health", type=COMMAND, metavar="COMMAND",
-                        help="run inside the container at monitor depth 10 (lxc "
-                             "health_command), e.g. '/usr/bin/curl -fsS http://127.0.0.1/'")
+                        help="the lxc agent's health_command, checked at monitor depth 10, "
+                             "e.g. '/usr/bin/curl -fsS http://127.0.0.1/'")
     parser.add_argument("--fstype", default="ext4", choices=("ext4", "xfs"))
     parser.add_argument("--ceph-user", type=CEPH_USER, help="cephx user (rbd user=)")
     parser.add_argument("--cephconf", type=PATH, help="ceph.conf path (rbd cephconf=)")

@@ -34,8 +34,9 @@ IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
 # for the monitors; a slow or recovering Ceph cluster stretches both map and unmap.
 RBD_OPS = (Op("start", "0", "90s"), Op("stop", "0", "90s"), Op("monitor", "30s", "30s"))
 # fs: a forced or needed e2fsck of a large ext4 image dominates start; stop may have to kill
-# the mount's holders and wait for dirty pages to reach Ceph. Depth 20 is the deepest check
-# (it goes through the filesystem down to Ceph, so a hung cluster shows up), run less often.
+# the mount's holders and wait for dirty pages to reach Ceph. Depth 20 is the agent's deepest
+# check (by convention I/O through the filesystem, reaching Ceph, so a hung cluster shows up);
+# it runs less often.
 FS_OPS = (Op("start", "0", "300s"), Op("stop", "0", "120s"),
           Op("monitor", "20s", "40s"), Op("monitor", "61s", "60s", depth=20))
 # lxc: a container's own shutdown (systemd inside) can take a minute before the agent kills
