@@ -14,19 +14,20 @@ fi
 pcs -f "$cib" resource create web-rbd ocf:hakit:rbd pool=rbd image=web \
     op start interval=0 timeout=90s \
     op stop interval=0 timeout=90s \
-    op monitor interval=30s timeout=30s \
+    op monitor interval=10s timeout=30s \
+    op monitor interval=60s timeout=60s OCF_CHECK_LEVEL=10 \
     --group web-stack --no-default-ops
 pcs -f "$cib" resource create web-fs ocf:hakit:fs device=/dev/hakit/rbd/web directory=/var/lib/lxc/web fstype=ext4 \
     op start interval=0 timeout=300s \
     op stop interval=0 timeout=120s \
     op monitor interval=20s timeout=40s \
-    op monitor interval=61s timeout=60s OCF_CHECK_LEVEL=20 \
+    op monitor interval=120s timeout=60s OCF_CHECK_LEVEL=20 \
     --group web-stack --no-default-ops
 pcs -f "$cib" resource create web-lxc ocf:hakit:lxc name=web 'health_command=/usr/bin/curl -fsS http://127.0.0.1/' \
     op start interval=0 timeout=120s \
     op stop interval=0 timeout=180s \
     op monitor interval=30s timeout=30s \
-    op monitor interval=62s timeout=60s OCF_CHECK_LEVEL=10 \
+    op monitor interval=60s timeout=60s OCF_CHECK_LEVEL=10 \
     --group web-stack --no-default-ops
 pcs -f "$cib" resource create web-vip ocf:hakit:vip ip=198.18.0.10 cidr_netmask=24 \
     op start interval=0 timeout=30s \

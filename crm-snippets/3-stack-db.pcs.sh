@@ -14,13 +14,14 @@ fi
 pcs -f "$cib" resource create db-rbd ocf:hakit:rbd pool=rbd image=db \
     op start interval=0 timeout=90s \
     op stop interval=0 timeout=90s \
-    op monitor interval=30s timeout=30s \
+    op monitor interval=10s timeout=30s \
+    op monitor interval=60s timeout=60s OCF_CHECK_LEVEL=10 \
     --group db-stack --no-default-ops
 pcs -f "$cib" resource create db-fs ocf:hakit:fs device=/dev/hakit/rbd/db directory=/var/lib/lxc/db fstype=ext4 \
     op start interval=0 timeout=300s \
     op stop interval=0 timeout=120s \
     op monitor interval=20s timeout=40s \
-    op monitor interval=61s timeout=60s OCF_CHECK_LEVEL=20 \
+    op monitor interval=120s timeout=60s OCF_CHECK_LEVEL=20 \
     --group db-stack --no-default-ops
 pcs -f "$cib" resource create db-lxc ocf:hakit:lxc name=db \
     op start interval=0 timeout=120s \

@@ -14,19 +14,20 @@ fi
 pcs -f "$cib" resource create lb1-rbd ocf:hakit:rbd pool=rbd image=lb1 \
     op start interval=0 timeout=90s \
     op stop interval=0 timeout=90s \
-    op monitor interval=30s timeout=30s \
+    op monitor interval=10s timeout=30s \
+    op monitor interval=60s timeout=60s OCF_CHECK_LEVEL=10 \
     --group lb1-stack --no-default-ops
 pcs -f "$cib" resource create lb1-fs ocf:hakit:fs device=/dev/hakit/rbd/lb1 directory=/var/lib/lxc/lb1 fstype=ext4 \
     op start interval=0 timeout=300s \
     op stop interval=0 timeout=120s \
     op monitor interval=20s timeout=40s \
-    op monitor interval=61s timeout=60s OCF_CHECK_LEVEL=20 \
+    op monitor interval=120s timeout=60s OCF_CHECK_LEVEL=20 \
     --group lb1-stack --no-default-ops
 pcs -f "$cib" resource create lb1-lxc ocf:hakit:lxc name=lb1 'health_command=/usr/bin/curl -fsS http://127.0.0.1/' \
     op start interval=0 timeout=120s \
     op stop interval=0 timeout=180s \
     op monitor interval=30s timeout=30s \
-    op monitor interval=62s timeout=60s OCF_CHECK_LEVEL=10 \
+    op monitor interval=60s timeout=60s OCF_CHECK_LEVEL=10 \
     --group lb1-stack --no-default-ops
 pcs -f "$cib" resource \
     meta lb1-stack resource-stickiness=100 migration-threshold=1 failure-timeout=10min
@@ -34,19 +35,20 @@ pcs -f "$cib" resource \
 pcs -f "$cib" resource create lb2-rbd ocf:hakit:rbd pool=rbd image=lb2 \
     op start interval=0 timeout=90s \
     op stop interval=0 timeout=90s \
-    op monitor interval=30s timeout=30s \
+    op monitor interval=10s timeout=30s \
+    op monitor interval=60s timeout=60s OCF_CHECK_LEVEL=10 \
     --group lb2-stack --no-default-ops
 pcs -f "$cib" resource create lb2-fs ocf:hakit:fs device=/dev/hakit/rbd/lb2 directory=/var/lib/lxc/lb2 fstype=ext4 \
     op start interval=0 timeout=300s \
     op stop interval=0 timeout=120s \
     op monitor interval=20s timeout=40s \
-    op monitor interval=61s timeout=60s OCF_CHECK_LEVEL=20 \
+    op monitor interval=120s timeout=60s OCF_CHECK_LEVEL=20 \
     --group lb2-stack --no-default-ops
 pcs -f "$cib" resource create lb2-lxc ocf:hakit:lxc name=lb2 'health_command=/usr/bin/curl -fsS http://127.0.0.1/' \
     op start interval=0 timeout=120s \
     op stop interval=0 timeout=180s \
     op monitor interval=30s timeout=30s \
-    op monitor interval=62s timeout=60s OCF_CHECK_LEVEL=10 \
+    op monitor interval=60s timeout=60s OCF_CHECK_LEVEL=10 \
     --group lb2-stack --no-default-ops
 pcs -f "$cib" resource \
     meta lb2-stack resource-stickiness=100 migration-threshold=1 failure-timeout=10min

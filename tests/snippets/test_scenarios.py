@@ -206,7 +206,7 @@ def test_lb_vip_follows_the_healthy_balancer(lb_started: Transition, tmp_path: P
     holder = "lb1" if vip == lb1 else "lb2"
     (node,) = vip
     t = simulate(lb_started.cib, tmp_path / "health", "--op-inject",
-                 f"{holder}-lxc_monitor_62000@{node}=1")
+                 f"{holder}-lxc_monitor_60000@{node}=1")
     lb1, lb2, vip = _lb_state(t)
     balancer = lb1 if holder == "lb1" else lb2
     assert node not in balancer and len(balancer) == 1
@@ -224,6 +224,6 @@ def test_lb_vip_stays_when_the_other_balancer_fails(lb_started: Transition,
     """Stickiness: the balancer without the VIP fails; the VIP does not move."""
     lb1, lb2, vip = _lb_state(lb_started)
     other, node = ("lb2", next(iter(lb2))) if vip == lb1 else ("lb1", next(iter(lb1)))
-    t = simulate(lb_started.cib, tmp_path, "--op-inject", f"{other}-lxc_monitor_62000@{node}=1")
+    t = simulate(lb_started.cib, tmp_path, "--op-inject", f"{other}-lxc_monitor_60000@{node}=1")
     assert _lb_state(t)[2] == vip
     assert not any(r == "lb-vip" and op in ("stop", "start") for r, op, _ in t.actions)

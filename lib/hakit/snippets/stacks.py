@@ -31,18 +31,21 @@ from hakit.snippets.model import (
 IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
 
 # rbd: map + exclusive lock. Breaking a dead holder's lock blocklists it first, which waits
-# for the monitors; a slow or recovering Ceph cluster stretches both map and unmap.
-RBD_OPS = (Op("start", "0", "90s"), Op("stop", "0", "90s"), Op("monitor", "30s", "30s"))
+# for the monitors; a slow or recovering Ceph cluster stretches both map and unmap. Depth 0
+# checks the mapping and reads the device; depth 10 also asks Ceph that this node still
+# holds the lock and is not blocklisted, so it gets a Ceph-sized timeout.
+RBD_OPS = (Op("start", "0", "90s"), Op("stop", "0", "90s"),
+           Op("monitor", "10s", "30s"), Op("monitor", "60s", "60s", depth=10))
 # fs: a forced or needed e2fsck of a large ext4 image dominates start; stop may have to kill
-# the mount's holders and wait for dirty pages to reach Ceph. Depth 20 is the agent's deepest
-# check (by convention I/O through the filesystem, reaching Ceph, so a hung cluster shows up);
-# it runs less often.
+# the mount's holders and wait for dirty pages to reach Ceph. Depth 20 (which includes depth
+# 10's device read and superblock check) writes, fsyncs and reads back a file, so a hung
+# Ceph cluster shows up as a failure; it runs every two minutes.
 FS_OPS = (Op("start", "0", "300s"), Op("stop", "0", "120s"),
-          Op("monitor", "20s", "40s"), Op("monitor", "61s", "60s", depth=20))
+          Op("monitor", "20s", "40s"), Op("monitor", "120s", "60s", depth=20))
 # lxc: a container's own shutdown (systemd inside) can take a minute before the agent kills
 # it; start waits for the container to be RUNNING. Depth 10 runs health_command.
 LXC_OPS = (Op("start", "0", "120s"), Op("stop", "0", "180s"),
-           Op("monitor", "30s", "30s"), Op("monitor", "62s", "60s", depth=10))
+           Op("monitor", "30s", "30s"), Op("monitor", "60s", "60s", depth=10))
 LXC_OPS_NO_HEALTH = LXC_OPS[:3]
 # vip: IPv4 conflict detection (RFC 5227: up to ~9 s of probes) or IPv6 DAD, then
 # gratuitous ARP / unsolicited NA; the monitor only reads netlink.
