@@ -66,8 +66,11 @@ pcs -f "$cib" constraint delete lb2-preferred-node 2>/dev/null || :
 pcs -f "$cib" constraint location add lb2-preferred-node lb2-stack n2 100
 # lb1 and lb2 never share a node
 pcs -f "$cib" constraint colocation add -- lb2-stack with lb1-stack -INFINITY id=lb1-apart-from-lb2
+# the VIP sits with either balancer (more than its stickiness)
 pcs -f "$cib" constraint colocation add lb-vip with lb1-stack 1000 id=lb-vip-with-lb1
 pcs -f "$cib" constraint colocation add lb-vip with lb2-stack 1000 id=lb-vip-with-lb2
+pcs -f "$cib" constraint order start lb1-stack then start lb-vip kind=Optional id=lb-vip-after-lb1
+pcs -f "$cib" constraint order start lb2-stack then start lb-vip kind=Optional id=lb-vip-after-lb2
 
 if [ "$push" = yes ]; then
     pcs cluster cib-push "$cib" --config

@@ -192,10 +192,20 @@ def _lb_state(t: Transition) -> tuple[set[str], set[str], set[str]]:
     return lb1, lb2, set(t.placement["lb-vip"])
 
 
+def _assert_vip_after_its_balancer(t: Transition) -> None:
+    """When the VIP starts where a balancer starts in the same transition, the address
+    waits for the container (the Optional order)."""
+    for _, node in [s for s in t.starts() if s[0] == "lb-vip"]:
+        for lb in ("lb1", "lb2"):
+            if (f"{lb}-lxc", node) in t.starts():
+                assert t.requires(f"lb-vip_start_0@{node}", f"{lb}-lxc_start_0@{node}")
+
+
 def test_lb_vip_sits_with_a_running_balancer(lb_started: Transition) -> None:
     lb1, lb2, vip = _lb_state(lb_started)
     assert lb1 == {"n1"} and lb2 == {"n2"}
     assert vip in ({"n1"}, {"n2"})
+    _assert_vip_after_its_balancer(lb_started)
 
 
 def test_lb_vip_follows_the_healthy_balancer(lb_started: Transition, tmp_path: Path) -> None:
@@ -212,6 +222,7 @@ def test_lb_vip_follows_the_healthy_balancer(lb_started: Transition, tmp_path: P
     assert node not in balancer and len(balancer) == 1
     assert lb1.isdisjoint(lb2)
     assert vip and (vip <= lb1 or vip <= lb2)
+    _assert_vip_after_its_balancer(t)
     (vip_node,) = vip
     t = simulate(t.cib, tmp_path / "node", "--node-fail", vip_node)
     lb1, lb2, vip = _lb_state(t)

@@ -82,7 +82,8 @@ def _constraint(item: Location | Colocation | Order) -> str:
         return f"location {item.id} {item.rsc} {item.score}: {item.node}"
     if isinstance(item, Colocation):
         return f"colocation {item.id} {item.score}: {item.rsc} {item.with_rsc}"
-    return f"order {item.id} {item.kind}: {item.first} {item.then}"
+    # Actions written out, as pcs writes them (first-action/then-action="start").
+    return f"order {item.id} {item.kind}: {item.first}:start {item.then}:start"
 
 
 def _topology(levels: list[FencingLevel]) -> list[str]:

@@ -24,6 +24,7 @@ from hakit.snippets.model import (
     Item,
     Location,
     Op,
+    Order,
     Primitive,
     Property,
 )
@@ -197,8 +198,13 @@ def load_balancer(name: str, ip: IPInterface, nic: Optional[str],
                   comment="the service address, with whichever balancer runs"),
         prefer(first.name, nodes[0]), prefer(second.name, nodes[1 % len(nodes)]),
         anti_affinity(first.name, second.name),
-        Colocation(f"{vip_id}-with-{first.name}", vip_id, f"{first.name}-stack", "1000"),
+        Colocation(f"{vip_id}-with-{first.name}", vip_id, f"{first.name}-stack", "1000",
+                   comment="the VIP sits with either balancer (more than its stickiness)"),
         Colocation(f"{vip_id}-with-{second.name}", vip_id, f"{second.name}-stack", "1000"),
+        # Optional: when a balancer and the VIP move in the same transition, the address
+        # comes up after the container, never pointing at a node without a balancer.
+        Order(f"{vip_id}-after-{first.name}", f"{first.name}-stack", vip_id, "Optional"),
+        Order(f"{vip_id}-after-{second.name}", f"{second.name}-stack", vip_id, "Optional"),
     ]
     return Config(f"hakit load-balancer pair {first.name}/{second.name} behind {vip_id}",
                   tuple(items))
