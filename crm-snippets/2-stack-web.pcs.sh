@@ -34,8 +34,7 @@ pcs -f "$cib" resource create web-vip ocf:hakit:vip ip=198.18.0.10 cidr_netmask=
     op stop interval=0 timeout=30s \
     op monitor interval=10s timeout=20s \
     --group web-stack --no-default-ops
-pcs -f "$cib" resource \
-    meta web-stack resource-stickiness=100 migration-threshold=3 failure-timeout=10min
+pcs -f "$cib" resource meta web-stack resource-stickiness=100 migration-threshold=3 failure-timeout=10min
 # web runs on n1 when it can
 pcs -f "$cib" constraint delete web-preferred-node 2>/dev/null || :
 pcs -f "$cib" constraint location add web-preferred-node web-stack n1 100

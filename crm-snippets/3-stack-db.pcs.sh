@@ -33,8 +33,7 @@ pcs -f "$cib" resource create db-vip ocf:hakit:vip ip=198.18.0.11 cidr_netmask=2
     op stop interval=0 timeout=30s \
     op monitor interval=10s timeout=20s \
     --group db-stack --no-default-ops
-pcs -f "$cib" resource \
-    meta db-stack resource-stickiness=100 migration-threshold=3 failure-timeout=10min
+pcs -f "$cib" resource meta db-stack resource-stickiness=100 migration-threshold=3 failure-timeout=10min
 # db runs on n2 when it can
 pcs -f "$cib" constraint delete db-preferred-node 2>/dev/null || :
 pcs -f "$cib" constraint location add db-preferred-node db-stack n2 100

@@ -29,8 +29,7 @@ pcs -f "$cib" resource create lb1-lxc ocf:hakit:lxc name=lb1 'health_command=/us
     op monitor interval=30s timeout=30s \
     op monitor interval=60s timeout=60s OCF_CHECK_LEVEL=10 \
     --group lb1-stack --no-default-ops
-pcs -f "$cib" resource \
-    meta lb1-stack resource-stickiness=100 migration-threshold=1 failure-timeout=10min
+pcs -f "$cib" resource meta lb1-stack resource-stickiness=100 migration-threshold=1 failure-timeout=10min
 # container lb2: Ceph image rbd/lb2, mapped, mounted, started, in this order
 pcs -f "$cib" resource create lb2-rbd ocf:hakit:rbd pool=rbd image=lb2 \
     op start interval=0 timeout=90s \
@@ -50,8 +49,7 @@ pcs -f "$cib" resource create lb2-lxc ocf:hakit:lxc name=lb2 'health_command=/us
     op monitor interval=30s timeout=30s \
     op monitor interval=60s timeout=60s OCF_CHECK_LEVEL=10 \
     --group lb2-stack --no-default-ops
-pcs -f "$cib" resource \
-    meta lb2-stack resource-stickiness=100 migration-threshold=1 failure-timeout=10min
+pcs -f "$cib" resource meta lb2-stack resource-stickiness=100 migration-threshold=1 failure-timeout=10min
 # the service address, with whichever balancer runs
 pcs -f "$cib" resource create lb-vip ocf:hakit:vip ip=198.18.0.20 cidr_netmask=24 \
     op start interval=0 timeout=30s \

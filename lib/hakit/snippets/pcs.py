@@ -51,11 +51,12 @@ def _op(op: Op) -> list[str]:
     return words
 
 
-def _line(words: list[str]) -> str:
-    """One pcs command; a create continues on a new line before each op, meta and --group."""
+def _line(words: list[str], *, wrap: bool = False) -> str:
+    """One pcs command; with ``wrap`` (resource create) a new line before each op, meta and
+    --group."""
     text = 'pcs -f "$cib"'
     for word in words:
-        text += " \\\n    " if word in ("op", "meta", "--group") else " "
+        text += " \\\n    " if wrap and word in ("op", "meta", "--group") else " "
         text += word
     return text
 
@@ -73,7 +74,7 @@ def _create(rsc: Primitive, group: str = "") -> list[str]:
     if kind != "stonith":
         # Only the operations given here, as in the crmsh version (same CIB either way).
         words.append("--no-default-ops")
-    return [_line(words)]
+    return [_line(words, wrap=True)]
 
 
 def _end_of_options(score: str) -> list[str]:
