@@ -11,7 +11,11 @@ import pytest
 from hakit.deadline import Deadline
 from hakit.errors import ConfigError
 from hakit.redfish import (
-    Endpoint, RedfishAuthError, RedfishTLSError, RedfishUnreachable, connect,
+    Endpoint,
+    RedfishAuthError,
+    RedfishTLSError,
+    RedfishUnreachable,
+    connect,
 )
 from tests.harness.redfish_sim import RedfishSimulator, free_port
 
