@@ -155,6 +155,40 @@ class Runner:
                 )
         return result
 
+    def spawn(
+        self,
+        argv: Sequence[str],
+        *,
+        env: Optional[Mapping[str, str]] = None,
+        output: Optional[str] = None,
+    ) -> int:
+        """Start a daemon that outlives the action and return its PID (not waited for).
+
+        It runs in its own session, with stdin closed and stdout/stderr appended to
+        ``output`` (or discarded).  The caller records the PID (a pidfile) and later stops
+        it by that PID; secrets go in files or ``env``, never in ``argv``.
+        """
+        full = (self.require(argv[0]), *argv[1:])
+        shown = mask(" ".join(full), self._secrets)
+        child_env = dict(self._env)
+        if env:
+            child_env.update(env)
+        self._log.debug("spawning: %s", shown)
+        sink = open(output, "ab") if output else None  # noqa: SIM115 - closed below
+        try:
+            proc = subprocess.Popen(
+                full, stdin=subprocess.DEVNULL,
+                stdout=sink if sink else subprocess.DEVNULL,
+                stderr=subprocess.STDOUT if sink else subprocess.DEVNULL,
+                env=child_env, start_new_session=True, close_fds=True,
+            )
+        except OSError as exc:
+            raise GenericError(f"cannot run {shown}: {exc.strerror}") from exc
+        finally:
+            if sink:
+                sink.close()
+        return proc.pid
+
     @staticmethod
     def _kill_group(proc: subprocess.Popen[str]) -> None:
         with contextlib.suppress(ProcessLookupError):

@@ -1,0 +1,309 @@
+"""The Ceph boundary: the only hakit module that imports librados/librbd (python3-rados/rbd).
+
+Every call is bounded by the action's deadline: the client's mount, monitor and OSD
+operation timeouts are set from it, so a dead or unreachable cluster gives an error within
+the time left, never a hang.  The bindings' exceptions become ``hakit.errors``:
+
+- unreachable monitors, or a cluster that stops answering: ``ActionTimeout`` (rc 1, soft:
+  Pacemaker may retry or recover elsewhere);
+- wrong key or a user without the capabilities: ``ArgsError`` (rc 2: this node's keyring);
+- a missing pool or image: ``ConfigError`` (rc 6: the cluster is shared by every node, so the
+  configuration names something that exists nowhere).
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from hakit.deadline import Deadline
+from hakit.errors import (
+    ActionTimeout,
+    ArgsError,
+    ConfigError,
+    GenericError,
+    HakitError,
+    NotInstalledError,
+)
+
+#: librados needs a little time even when the deadline is almost spent.
+MIN_TIMEOUT = 1.0
+
+
+@dataclass(frozen=True)
+class Access:
+    """How to reach the cluster and who to be; secrets stay in files, never in argv."""
+
+    user: str = "admin"  # cephx id, without "client."
+    cephconf: Optional[str] = None  # ceph.conf path; None: librados' default search
+    keyring: Optional[str] = None  # keyring file path
+    secret_file: Optional[str] = None  # file holding the bare base64 key (ceph's "keyfile")
+    mon_host: Optional[str] = None  # overrides the conf's monitors
+
+    def cli_args(self) -> list[str]:
+        """Options for the rbd CLI (and CEPH_ARGS for rbd-fuse): file paths, never a key."""
+        args = ["--id", self.user]
+        if self.cephconf:
+            args = ["--conf", self.cephconf, *args]
+        if self.keyring:
+            args += ["--keyring", self.keyring]
+        if self.secret_file:
+            args += ["--keyfile", self.secret_file]
+        if self.mon_host:
+            args += ["--mon-host", self.mon_host]
+        return args
+
+
+@dataclass(frozen=True)
+class ImageSpec:
+    """An image, optionally in a namespace and at a snapshot."""
+
+    pool: str
+    image: str
+    namespace: str = ""
+    snap: Optional[str] = None
+
+    def __str__(self) -> str:
+        text = "/".join(p for p in (self.pool, self.namespace, self.image) if p)
+        return f"{text}@{self.snap}" if self.snap else text
+
+
+@dataclass(frozen=True)
+class Watcher:
+    """A client watching the image header (it has the image open)."""
+
+    address: str  # entity address, e.g. 127.0.0.1:0/3719705111
+    client_id: int  # the N in client.N
+
+
+@dataclass(frozen=True)
+class BlocklistEntry:
+    address: str
+    until: str  # as Ceph prints it (UTC)
+
+
+def _timeout(deadline: Deadline) -> float:
+    return max(MIN_TIMEOUT, deadline.remaining())
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    code = getattr(exc, "errno", None)
+    return code in (errno.ETIMEDOUT, -errno.ETIMEDOUT) or "timed out" in str(exc).lower()
+
+
+def _is_permission(exc: BaseException) -> bool:
+    code = getattr(exc, "errno", None)
+    return code in (errno.EACCES, errno.EPERM, -errno.EACCES, -errno.EPERM) or \
+        type(exc).__name__ == "PermissionDeniedError"
+
+
+def _translate(exc: Exception, doing: str, access: Access, deadline: Deadline) -> HakitError:
+    """A binding error as the hakit error it stands for."""
+    name = type(exc).__name__
+    if _is_timeout(exc) or deadline.expired():
+        return ActionTimeout(f"Ceph did not answer while {doing} within the deadline "
+                             f"(monitors unreachable or cluster down): {exc}")
+    if _is_permission(exc):
+        return ArgsError(f"cephx authentication or authorisation as client.{access.user} failed "
+                         f"while {doing} (check keyring/secret_file and caps): {exc}")
+    if name in ("ObjectNotFound", "ImageNotFound"):
+        return ConfigError(f"{doing}: not found ({exc})")
+    if name == "ConnectionShutdown" or getattr(exc, "errno", None) == errno.ESHUTDOWN:
+        return GenericError(f"this client is blocklisted by the cluster while {doing}: {exc}")
+    return GenericError(f"Ceph error while {doing}: {name}: {exc}")
+
+
+class Cluster:
+    """A connected librados client for one action; use ``connect`` as a context manager."""
+
+    def __init__(self, handle: Any, access: Access, deadline: Deadline) -> None:
+        self._handle = handle
+        self._access = access
+        self._deadline = deadline
+
+    @property
+    def address(self) -> str:
+        """This client's own entity address (what a blocklist entry would name)."""
+        return str(self._handle.get_addrs())
+
+    # ----- images --------------------------------------------------------------------
+    @contextmanager
+    def image(self, spec: ImageSpec, *, read_only: bool = False) -> Iterator[Any]:
+        """The open ``rbd.Image``; ConfigError naming the pool or image when missing.
+
+        Opened read-write by default because librbd only lists lock owners on a
+        read-write handle; opening takes no lock (librbd locks on the first write).
+        """
+        import rbd  # noqa: PLC0415 - the binding is loaded only when Ceph is contacted
+
+        ioctx = self._ioctx(spec)
+        try:
+            try:
+                img = rbd.Image(ioctx, spec.image, snapshot=spec.snap, read_only=read_only)
+            except rbd.ImageNotFound as exc:
+                what = f"snapshot '{spec.snap}' of image" if spec.snap else "image"
+                raise ConfigError(f"{what} '{spec}' does not exist") from exc
+            except Exception as exc:
+                raise _translate(exc, f"opening image '{spec}'", self._access,
+                                 self._deadline) from exc
+            try:
+                yield img
+            finally:
+                img.close()
+        finally:
+            ioctx.close()
+
+    def image_exists(self, spec: ImageSpec) -> bool:
+        try:
+            with self.image(spec, read_only=True):
+                return True
+        except ConfigError:
+            return False
+
+    def lock_owners(self, spec: ImageSpec) -> list[str]:
+        """Addresses of the clients holding the image's exclusive lock (usually 0 or 1)."""
+        with self.image(spec) as img:
+            try:
+                return [str(o["owner"]) for o in img.lock_get_owners()]
+            except Exception as exc:
+                if getattr(exc, "errno", None) == errno.EINVAL:
+                    return []  # no exclusive-lock feature: there is no lock to hold
+                raise _translate(exc, f"listing lock owners of '{spec}'", self._access,
+                                 self._deadline) from exc
+
+    def watchers(self, spec: ImageSpec) -> list[Watcher]:
+        """Clients that have the image open (its header watchers)."""
+        with self.image(spec, read_only=True) as img:
+            if not hasattr(img, "watchers_list"):  # pragma: no cover - librbd < 14
+                return []
+            try:
+                return [Watcher(str(w["addr"]), int(w["id"])) for w in img.watchers_list()]
+            except Exception as exc:
+                raise _translate(exc, f"listing watchers of '{spec}'", self._access,
+                                 self._deadline) from exc
+
+    def break_lock(self, spec: ImageSpec, owner: str, expire: float) -> None:
+        """Blocklist ``owner`` first, then break its exclusive lock.
+
+        The order matters: once blocklisted, the old holder can no longer write even if it
+        is still alive, so breaking the lock cannot let two writers in.
+        """
+        import rbd  # noqa: PLC0415
+
+        self.blocklist_add(owner, expire)
+        with self.image(spec) as img:
+            try:
+                img.lock_break(rbd.RBD_LOCK_MODE_EXCLUSIVE, owner)
+            except Exception as exc:
+                if getattr(exc, "errno", None) in (errno.ENOENT, errno.EINVAL):
+                    return  # already released
+                raise _translate(exc, f"breaking the lock of '{spec}' held by {owner}",
+                                 self._access, self._deadline) from exc
+
+    # ----- blocklist -----------------------------------------------------------------
+    def blocklist_add(self, address: str, expire: float) -> None:
+        """Blocklist a client address for ``expire`` seconds (``osd blocklist add``)."""
+        self._mon({"prefix": "osd blocklist", "blocklistop": "add", "addr": address,
+                   "expire": float(expire)}, f"blocklisting {address}")
+
+    def blocklist(self) -> list[BlocklistEntry]:
+        """The current blocklist (``osd blocklist ls``)."""
+        out = self._mon({"prefix": "osd blocklist ls", "format": "json"}, "listing the blocklist")
+        return parse_blocklist(out)
+
+    def is_blocklisted(self, address: str) -> bool:
+        return any(entry.address == address for entry in self.blocklist())
+
+    # ----- internals -----------------------------------------------------------------
+    def _ioctx(self, spec: ImageSpec) -> Any:
+        try:
+            ioctx = self._handle.open_ioctx(spec.pool)
+        except Exception as exc:
+            if type(exc).__name__ == "ObjectNotFound":
+                raise ConfigError(f"pool '{spec.pool}' does not exist") from exc
+            raise _translate(exc, f"opening pool '{spec.pool}'", self._access,
+                             self._deadline) from exc
+        if spec.namespace:
+            ioctx.set_namespace(spec.namespace)
+        return ioctx
+
+    def _mon(self, command: dict[str, object], doing: str) -> str:
+        self._deadline.check(doing)
+        try:
+            ret, out, status = self._handle.mon_command(json.dumps(command), b"",
+                                                        timeout=int(_timeout(self._deadline)))
+        except Exception as exc:
+            raise _translate(exc, doing, self._access, self._deadline) from exc
+        if ret != 0:
+            code = -ret if ret < 0 else ret
+            if code in (errno.EACCES, errno.EPERM):
+                raise ArgsError(f"client.{self._access.user} may not {doing}: {status} "
+                                "(its mon caps need 'osd blocklist')")
+            if code == errno.ETIMEDOUT:
+                raise ActionTimeout(f"timed out {doing}: {status}")
+            raise GenericError(f"{doing} failed ({errno.errorcode.get(code, code)}): {status}")
+        return bytes(out).decode("utf-8", "replace")
+
+
+def parse_blocklist(text: str) -> list[BlocklistEntry]:
+    """Entries from ``osd blocklist ls --format json``.
+
+    Pacific prints the address list followed by a second (range) list, ``[...][...]``;
+    only the first document holds individual addresses.
+    """
+    text = text.strip()
+    if not text:
+        return []
+    try:
+        doc, _ = json.JSONDecoder().raw_decode(text)
+    except ValueError as exc:
+        raise GenericError(f"cannot parse the blocklist: {exc}") from exc
+    if not isinstance(doc, list):
+        raise GenericError("cannot parse the blocklist: not a list")
+    entries = []
+    for item in doc:
+        if isinstance(item, dict) and isinstance(item.get("addr"), str):
+            entries.append(BlocklistEntry(item["addr"], str(item.get("until", ""))))
+    return entries
+
+
+@contextmanager
+def connect(access: Access, deadline: Deadline) -> Iterator[Cluster]:
+    """A connected client, shut down on exit; every operation bounded by ``deadline``."""
+    try:
+        import rados  # noqa: PLC0415
+    except ImportError as exc:
+        raise NotInstalledError("python3-rados and python3-rbd are required") from exc
+    limit = _timeout(deadline)
+    conf = {
+        # Bounded waits everywhere (librados otherwise waits forever for a dead cluster).
+        "client_mount_timeout": str(int(limit)),
+        "rados_mon_op_timeout": str(int(limit)),
+        "rados_osd_op_timeout": str(int(limit)),
+        "mon_client_hunt_interval": "0.5",
+        "log_to_stderr": "false",
+        "err_to_stderr": "false",
+    }
+    if access.keyring:
+        conf["keyring"] = access.keyring
+    if access.secret_file:
+        conf["keyfile"] = access.secret_file
+    if access.mon_host:
+        conf["mon_host"] = access.mon_host
+    try:
+        handle = rados.Rados(conffile=access.cephconf or "", rados_id=access.user, conf=conf)
+    except Exception as exc:
+        raise ConfigError(f"cannot configure the Ceph client: {exc}") from exc
+    try:
+        try:
+            handle.connect(timeout=int(limit))
+        except Exception as exc:
+            raise _translate(exc, f"connecting to Ceph as client.{access.user}", access,
+                             deadline) from exc
+        yield Cluster(handle, access, deadline)
+    finally:
+        handle.shutdown()

@@ -1,0 +1,102 @@
+"""The lab's command line: ``python3 -m hakit.lab [options] COMMAND``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import asdict
+from ipaddress import IPv4Network
+from pathlib import Path
+from typing import Optional
+
+from hakit.errors import HakitError
+from hakit.lab.cluster import Lab
+from hakit.lab.layout import (
+    DEFAULT_NAME,
+    DEFAULT_STATE_DIR,
+    DEFAULT_SUBNET,
+    LabLayout,
+    layout_from_manifest,
+    make_layout,
+)
+from hakit.lab.progress import Progress
+from hakit.lab.status import render
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python3 -m hakit.lab",
+                                description="A three-node Pacemaker cluster in namespaces.")
+    p.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR,
+                   help=f"where the lab keeps everything (default {DEFAULT_STATE_DIR})")
+    p.add_argument("--name", default=DEFAULT_NAME,
+                   help=f"prefix of the lab's namespaces, for 'up' (default {DEFAULT_NAME})")
+    p.add_argument("--subnet", type=IPv4Network, default=DEFAULT_SUBNET,
+                   help=f"inside 198.18.0.0/15, for 'up' (default {DEFAULT_SUBNET})")
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("up", help="create the nodes and start the cluster")
+    st = sub.add_parser("status", help="nodes and resources, from a live node")
+    st.add_argument("--json", action="store_true", help="machine-readable output")
+    for name, text in (("crash", "kill every process on a node"),
+                       ("hang", "freeze every process on a node (SIGSTOP)"),
+                       ("partition", "cut a node's link to the bridge")):
+        sub.add_parser(name, help=text).add_argument("node")
+    boot = sub.add_parser("boot", help="power a crashed node on again")
+    boot.add_argument("node")
+    boot.add_argument("--delay", type=float, default=0.0,
+                      help="seconds to wait first (a BMC's power-on delay)")
+    sub.add_parser("heal", help="reconnect partitioned nodes").add_argument("node", nargs="?")
+    sub.add_parser("down", help="remove everything the lab made (idempotent)")
+    sub.add_parser("demo", help="the full demo (not available yet)")
+    return p
+
+
+def _layout(args: argparse.Namespace) -> LabLayout:
+    """The layout recorded by 'up' when there is one, else the one the options describe."""
+    if (args.state_dir / "lab.json").exists():
+        return layout_from_manifest(args.state_dir)
+    return make_layout(args.name, args.state_dir, args.subnet)
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    args = _parser().parse_args(argv)
+    progress = Progress(sys.stdout)
+    try:
+        if args.command == "up":
+            lab = Lab(make_layout(args.name, args.state_dir, args.subnet), progress)
+            lab.up()
+            print(render(lab.status()))
+            return 0
+        lab = Lab(_layout(args), progress)
+        if args.command == "status":
+            power = lab.power_states()
+            if not args.json:
+                print("lab: " + "  ".join(f"{n} {st}" for n, st in power.items()))
+            state = lab.status()
+            print(json.dumps({"lab": power, **asdict(state)}, indent=2) if args.json
+                  else render(state))
+        elif args.command == "crash":
+            lab.crash(args.node)
+        elif args.command == "hang":
+            lab.hang(args.node)
+        elif args.command == "boot":
+            time.sleep(max(0.0, args.delay))
+            lab.boot(args.node)
+        elif args.command == "partition":
+            lab.partition(args.node)
+        elif args.command == "heal":
+            lab.heal(args.node)
+        elif args.command == "down":
+            lab.down()
+        else:  # demo
+            print("the full demo (Ceph, BMCs, the hakit stack) is not available yet; "
+                  "'up' brings up the cluster", file=sys.stderr)
+            return 1
+    except (HakitError, KeyError, ValueError, OSError) as exc:
+        reason = exc.reason if isinstance(exc, HakitError) else str(exc).strip("'\"")
+        print(f"hakit-lab: error: {reason}", file=sys.stderr)
+        if args.command == "up":
+            print("hakit-lab: run 'down' to remove what was made", file=sys.stderr)
+        return 1
+    return 0

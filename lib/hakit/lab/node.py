@@ -1,0 +1,196 @@
+"""One lab node's life: its private directories, holder process, mounts and daemons.
+
+The holder (``ip netns exec NS unshare --mount --uts --propagation private sleep infinity``)
+owns the node's mount and UTS namespaces; every command on the node enters its network,
+mount and UTS namespaces together (``nsenter -t HOLDER -n -m -u``) because libqb IPC needs
+both: abstract sockets live in the network namespace, shared-memory rings in /dev/shm.
+"""
+
+from __future__ import annotations
+
+import grp
+import os
+import pwd
+import signal
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Optional
+
+from hakit.deadline import Deadline
+from hakit.errors import GenericError, NotInstalledError
+from hakit.lab import network, procs
+from hakit.lab.layout import NODE_BINDS, PACEMAKER_SUBDIRS, LabNode
+from hakit.runner import SYSTEM_PATH, Completed, Runner
+
+HOLDER, COROSYNC, PACEMAKERD = "holder", "corosync", "pacemakerd"
+DAEMONS = (HOLDER, COROSYNC, PACEMAKERD)
+HUNG = "hung"  # marker file in the node's directory while it is frozen
+
+#: Pacemaker logs to the node's private /var/log/pacemaker and never to the host's syslog.
+PACEMAKER_ENV = {
+    "PCMK_logfile": "/var/log/pacemaker/pacemaker.log",
+    "PCMK_logfacility": "none",
+}
+
+
+def _ids() -> tuple[int, int]:
+    """uid of hacluster and gid of haclient, which Pacemaker's state must belong to."""
+    try:
+        return pwd.getpwnam("hacluster").pw_uid, grp.getgrnam("haclient").gr_gid
+    except KeyError as exc:
+        raise NotInstalledError("user hacluster / group haclient missing: "
+                                "is pacemaker installed?") from exc
+
+
+def prepare_dirs(node: LabNode, files: Mapping[str, bytes]) -> None:
+    """The node's bind-mount sources, with ``files`` (relative to node.dir) written into them.
+
+    Pacemaker's state directories belong to hacluster:haclient, mode 750, as the packages
+    make them; its log directory is group-writable for the daemons that run as hacluster.
+    """
+    uid, gid = _ids()
+    for key, target in NODE_BINDS:
+        if not Path(target).is_dir():
+            raise NotInstalledError(f"{target} does not exist: are corosync and pacemaker "
+                                    "installed?")
+        node.source(key).mkdir(parents=True, exist_ok=True)
+    lib = node.source("var-lib-pacemaker")
+    for sub in PACEMAKER_SUBDIRS:
+        path = lib / sub
+        path.mkdir(exist_ok=True)
+        os.chown(path, uid, gid)
+        path.chmod(0o750)
+    os.chown(lib, uid, gid)
+    logs = node.source("log-pacemaker")
+    os.chown(logs, uid, gid)
+    logs.chmod(0o770)
+    for rel, content in files.items():
+        path = node.dir / rel
+        path.write_bytes(content)
+        path.chmod(0o600)
+        if rel.startswith("var-lib-pacemaker/"):
+            os.chown(path, uid, gid)
+
+
+def exec_argv(holder: procs.Proc, argv: Sequence[str]) -> list[str]:
+    """``argv`` wrapped to run in the node's network, mount and UTS namespaces."""
+    return ["nsenter", "-t", str(holder.pid), "-n", "-m", "-u", "--", *argv]
+
+
+def holder_of(node: LabNode) -> Optional[procs.Proc]:
+    """The node's running holder, or None when the node is off."""
+    proc = procs.read_pidfile(node.pidfile(HOLDER))
+    return proc if proc is not None and procs.is_alive(proc) else None
+
+
+def start_holder(runner: Runner, deadline: Deadline, node: LabNode) -> procs.Proc:
+    """Start the holder and wait until it sits in its own mount and UTS namespaces."""
+    argv = [runner.require("ip"), "netns", "exec", node.netns,
+            runner.require("unshare"), "--mount", "--uts", "--propagation", "private",
+            "--", runner.require("sleep"), "infinity"]
+    proc = procs.spawn_detached(argv, node.dir / "holder.out", {"PATH": SYSTEM_PATH})
+    procs.write_pidfile(node.pidfile(HOLDER), proc)
+    own_uts = os.readlink("/proc/self/ns/uts")
+
+    def settled() -> Optional[bool]:
+        # ip and unshare exec in turn; the holder is ready once it is sleep in a new UTS ns.
+        try:
+            comm = Path(f"/proc/{proc.pid}/comm").read_text().strip()
+            uts = os.readlink(f"/proc/{proc.pid}/ns/uts")
+        except OSError as exc:
+            raise GenericError(f"the holder of {node.name} died (see "
+                               f"{node.dir / 'holder.out'})") from exc
+        return True if comm == "sleep" and uts != own_uts else None
+
+    deadline.within(10).poll(settled, f"waiting for the holder of {node.name}", 0.01, 0.1)
+    return proc
+
+
+def run_on(runner: Runner, deadline: Deadline, holder: procs.Proc, argv: Sequence[str],
+           *, check: bool = True, stdin: Optional[str] = None,
+           timeout: Optional[float] = None) -> Completed:
+    """Run a command on the node (argv[0] resolved on the host's system PATH)."""
+    full = [runner.require(argv[0]), *argv[1:]]
+    return runner.run(exec_argv(holder, full), deadline, check=check, stdin=stdin,
+                      timeout=timeout)
+
+
+def mount_private(runner: Runner, deadline: Deadline, node: LabNode,
+                  holder: procs.Proc) -> None:
+    """Bind the node's directories, set its hostname, and give it its own /run and /dev/shm.
+
+    The bind mounts come first: the default state directory is under /run, which the
+    node's tmpfs /run then hides.
+    """
+    for key, target in NODE_BINDS:
+        run_on(runner, deadline, holder, ["mount", "--bind", str(node.source(key)), target])
+    run_on(runner, deadline, holder, ["hostname", node.name])
+    # The copied /run/netns mounts would pin every namespace on the host (other labs',
+    # other tests') for as long as this node lives; the node needs none of them.
+    if run_on(runner, deadline, holder, ["mountpoint", "-q", "/run/netns"], check=False).ok:
+        run_on(runner, deadline, holder, ["umount", "--recursive", "/run/netns"])
+    run_on(runner, deadline, holder,
+           ["mount", "-t", "tmpfs", "-o", "mode=0755,nosuid,nodev", "tmpfs", "/run"])
+    run_on(runner, deadline, holder,
+           ["mount", "-t", "tmpfs", "-o", "mode=1777,nosuid,nodev", "tmpfs", "/dev/shm"])  # noqa: S108
+    # What the packages' tmpfiles.d would have made in a fresh /run.
+    run_on(runner, deadline, holder, ["install", "-d", "-m", "1777", "/run/lock"])
+    run_on(runner, deadline, holder, ["install", "-d", "-m", "1755", "/run/resource-agents"])
+    run_on(runner, deadline, holder, ["install", "-d", "-m", "0750", "-o", "hacluster",
+                                      "-g", "haclient", "/run/crm"])
+
+
+def start_daemon(runner: Runner, node: LabNode, holder: procs.Proc, what: str,
+                 argv: Sequence[str], *,
+                 env: Optional[Mapping[str, str]] = None) -> procs.Proc:
+    """Start a daemon on the node in its own session, record its pidfile, return it."""
+    full = exec_argv(holder, [runner.require(argv[0]), *argv[1:]])
+    full[0] = runner.require(full[0])
+    child_env = {"PATH": SYSTEM_PATH, "LC_ALL": "C", **(env or {})}
+    proc = procs.spawn_detached(full, node.dir / f"{what}.out", child_env)
+    procs.write_pidfile(node.pidfile(what), proc)
+    return proc
+
+
+def power_off(runner: Runner, deadline: Deadline, node: LabNode) -> int:
+    """Kill every process in the node's namespaces, as pulling its plug would.
+
+    Killing the holder releases the node's mount namespace, so /run, /dev/shm and the bind
+    mounts vanish with it.  Returns how many processes were killed.
+    """
+    killed = 0
+    for _ in range(20):  # pacemakerd may fork a child between listing and killing
+        found = {p for p in (procs.identify(pid) for pid in
+                             network.netns_pids(runner, deadline, node.netns)) if p}
+        for what in DAEMONS:
+            recorded = procs.read_pidfile(node.pidfile(what))
+            if recorded is not None and procs.is_alive(recorded):
+                found.add(recorded)
+        if not found:
+            break
+        procs.kill_all(found, deadline.within(10), f"killing the processes of {node.name}")
+        killed += len(found)
+    else:
+        raise GenericError(f"processes of {node.name} keep appearing")
+    for what in DAEMONS:
+        node.pidfile(what).unlink(missing_ok=True)
+    node.dir.joinpath(HUNG).unlink(missing_ok=True)
+    return killed
+
+
+def freeze(runner: Runner, deadline: Deadline, node: LabNode) -> int:
+    """SIGSTOP every process in the node's namespaces, as a hung kernel would look.
+
+    A marker file records it, so that status queries ask a hung node last.  Only a
+    power-off (SIGKILL works on stopped processes) ends the state.
+    """
+    found = [p for p in (procs.identify(pid) for pid in
+                         network.netns_pids(runner, deadline, node.netns)) if p]
+    for proc in found:
+        procs.signal_if_alive(proc, signal.SIGSTOP)
+    node.dir.joinpath(HUNG).touch()
+    return len(found)
+
+
+def is_hung(node: LabNode) -> bool:
+    return node.dir.joinpath(HUNG).exists()

@@ -1,0 +1,116 @@
+"""``/proc/PID/mountinfo``: a pure parser, and the one reader of the file.
+
+Format (proc(5)): ``ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS [OPTIONAL...] - FSTYPE SOURCE
+SUPEROPTS``.  The kernel escapes space, tab, newline and backslash in paths as ``\\040``,
+``\\011``, ``\\012`` and ``\\134`` (``show_mountinfo``/``mangle``); every path field is
+unescaped here, so callers compare real paths.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+#: What the kernel's ``mangle()`` escapes in mountinfo paths.
+_ESCAPED = " \t\n\\"
+_OCTAL = re.compile(r"\\([0-7]{3})")
+
+
+def unescape(field: str) -> str:
+    """Undo the kernel's octal escapes (``\\040`` -> space)."""
+    return _OCTAL.sub(lambda m: chr(int(m.group(1), 8)), field)
+
+
+def escape(text: str) -> str:
+    """Escape a path the way the kernel writes it into mountinfo (for tests and messages)."""
+    return "".join(f"\\{ord(ch):03o}" if ch in _ESCAPED else ch for ch in text)
+
+
+@dataclass(frozen=True)
+class MountEntry:
+    """One line of mountinfo."""
+
+    mount_id: int
+    parent_id: int
+    major: int  # st_dev of files on this mount (the block device for ext4)
+    minor: int
+    root: str  # the path inside the filesystem that is mounted here ("/" unless a bind)
+    mount_point: str
+    mount_options: tuple[str, ...]  # per-mount: rw/ro, nosuid, relatime...
+    optional: tuple[str, ...]  # shared:N, master:N, propagate_from:N, unbindable
+    fstype: str
+    source: str
+    super_options: tuple[str, ...]  # per-superblock: rw/ro (ro after errors=remount-ro)
+
+    @property
+    def dev(self) -> tuple[int, int]:
+        return (self.major, self.minor)
+
+    @property
+    def read_only(self) -> bool:
+        """Read-only either per mount or because the filesystem went read-only."""
+        return "ro" in self.mount_options or "ro" in self.super_options
+
+
+def parse_line(line: str) -> MountEntry:
+    """Parse one mountinfo line; ValueError when it is not one."""
+    fields = line.rstrip("\n").split(" ")
+    try:
+        sep = fields.index("-", 6)
+    except ValueError:
+        raise ValueError(f"no '-' separator in mountinfo line {line!r}") from None
+    if len(fields) < sep + 3 or sep < 6:
+        raise ValueError(f"too few fields in mountinfo line {line!r}")
+    major, _, minor = fields[2].partition(":")
+    try:
+        return MountEntry(
+            mount_id=int(fields[0]),
+            parent_id=int(fields[1]),
+            major=int(major),
+            minor=int(minor),
+            root=unescape(fields[3]),
+            mount_point=unescape(fields[4]),
+            mount_options=tuple(fields[5].split(",")),
+            optional=tuple(fields[6:sep]),
+            fstype=unescape(fields[sep + 1]),
+            source=unescape(fields[sep + 2]),
+            super_options=tuple(" ".join(fields[sep + 3:]).split(",")) if len(fields) > sep + 3
+            else (),
+        )
+    except ValueError:
+        raise ValueError(f"bad number in mountinfo line {line!r}") from None
+
+
+def parse(text: str) -> list[MountEntry]:
+    """Every entry of a mountinfo text, in the kernel's order (parents before children)."""
+    return [parse_line(line) for line in text.splitlines() if line.strip()]
+
+
+def mounted_at(entries: Iterable[MountEntry], directory: str) -> list[MountEntry]:
+    """The entries mounted on exactly ``directory``, bottom first (the last one is visible)."""
+    return [e for e in entries if e.mount_point == directory]
+
+
+def descendants(entries: list[MountEntry], mount_id: int) -> list[MountEntry]:
+    """Mounts below ``mount_id`` by the parent chain (not by path), deepest last."""
+    children: dict[int, list[MountEntry]] = {}
+    for entry in entries:
+        if entry.mount_id != entry.parent_id:
+            children.setdefault(entry.parent_id, []).append(entry)
+    found: list[MountEntry] = []
+    todo = [mount_id]
+    seen = {mount_id}
+    while todo:
+        for child in children.get(todo.pop(0), []):
+            if child.mount_id not in seen:
+                seen.add(child.mount_id)
+                found.append(child)
+                todo.append(child.mount_id)
+    return found
+
+
+def read(path: str = "/proc/self/mountinfo") -> list[MountEntry]:
+    """The mount table of this process's mount namespace."""
+    with open(path, encoding="utf-8", errors="surrogateescape") as handle:
+        return parse(handle.read())

@@ -1,0 +1,50 @@
+"""Entering a named network namespace (``ip netns add NAME``, bound at /run/netns/NAME).
+
+The whole agent process moves into the namespace before it opens any socket, so netlink,
+packet sockets and pyroute2 all act inside it without further ado.
+"""
+
+from __future__ import annotations
+
+import os
+
+from hakit.errors import ArgsError, GenericError
+
+NETNS_RUN_DIR = "/run/netns"
+CLONE_NEWNET = 0x40000000
+
+
+class NamespaceMissing(ArgsError):
+    """The named namespace does not exist on this host (rc 2)."""
+
+
+def _setns(fd: int) -> None:
+    setns = getattr(os, "setns", None)  # Python 3.12+
+    if setns is not None:
+        setns(fd, CLONE_NEWNET)
+        return
+    # Only when a namespace is used, and only before Python 3.12.
+    import ctypes  # noqa: PLC0415
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.setns(fd, CLONE_NEWNET) != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code))
+
+
+def enter(name: str) -> None:
+    """Move this process into network namespace ``name``."""
+    path = os.path.join(NETNS_RUN_DIR, name)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError as exc:
+        raise NamespaceMissing(
+            f"parameter 'network_namespace': {name!r} does not exist ({path})") from exc
+    except OSError as exc:
+        raise GenericError(f"cannot open network namespace {path}: {exc.strerror}") from exc
+    try:
+        _setns(fd)
+    except OSError as exc:
+        raise GenericError(f"cannot enter network namespace {name!r}: {exc.strerror}") from exc
+    finally:
+        os.close(fd)

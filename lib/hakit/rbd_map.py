@@ -1,0 +1,422 @@
+"""Mapping an RBD image to a block device on this node: krbd, nbd or rbd-fuse + loop.
+
+Nothing here talks to librados: krbd and nbd go through ``rbd device map/unmap/list``,
+the fuse path runs ``rbd-fuse`` (a daemon tracked by a pidfile) and ``losetup``.  Whatever
+the device type, the device is exposed as ``/dev/hakit/POOL[/NAMESPACE]/IMAGE``, a symlink
+the fs agent mounts.  Per-image state (the pidfile, the fuse mount point, the lock-holding
+client's address) lives in ``/run/hakit/rbd/KEY/``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from hakit.ceph import Access, ImageSpec
+from hakit.deadline import Deadline
+from hakit.errors import ActionTimeout, GenericError
+from hakit.ocf.agent import Context
+from hakit.runner import CommandFailed
+
+#: How much of a device monitor reads to prove it answers.
+PROBE_BYTES = 4096
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where the stable device links and the runtime state live (tests use temporary ones)."""
+
+    dev_root: Path = Path("/dev/hakit")
+    run_root: Path = Path("/run/hakit/rbd")
+    sys_block: Path = Path("/sys/block")
+    mountinfo: Path = Path("/proc/self/mountinfo")
+
+    def link(self, spec: ImageSpec) -> Path:
+        """``/dev/hakit/POOL/IMAGE`` or ``/dev/hakit/POOL/NAMESPACE/IMAGE``."""
+        parts = [spec.pool, spec.namespace, spec.image]
+        return self.dev_root.joinpath(*[p for p in parts if p])
+
+    def state(self, spec: ImageSpec) -> Path:
+        # '@' cannot occur in pool, namespace or image names, so the key is unambiguous.
+        return self.run_root / "@".join([spec.pool, spec.namespace, spec.image])
+
+
+@dataclass(frozen=True)
+class Mapped:
+    """A mapping found on this node."""
+
+    device: str  # /dev/rbd0, /dev/nbd0, /dev/loop3
+    pid: Optional[int] = None  # rbd-fuse's PID on the fuse path
+
+
+# ----- pure parsers ---------------------------------------------------------------------
+def parse_device_list(text: str) -> list[dict[str, str]]:
+    """Entries of ``rbd device list --format json`` (krbd and nbd), with string values.
+
+    ``snap`` is "-" for the image head, as rbd prints it; ``namespace`` may be missing.
+    """
+    text = text.strip()
+    if not text:
+        return []
+    try:
+        doc = json.loads(text)
+    except ValueError as exc:
+        raise GenericError(f"cannot parse 'rbd device list' output: {exc}") from exc
+    if not isinstance(doc, list):
+        raise GenericError("cannot parse 'rbd device list' output: not a list")
+    return [{str(k): str(v) for k, v in item.items()} for item in doc if isinstance(item, dict)]
+
+
+def find_device(entries: list[dict[str, str]], spec: ImageSpec) -> Optional[str]:
+    """The device mapping ``spec`` (same pool, namespace, image and snapshot), if any."""
+    for entry in entries:
+        snap = entry.get("snap", "-")
+        if (entry.get("pool") == spec.pool and entry.get("namespace", "") == spec.namespace
+                and entry.get("name") == spec.image
+                and (snap in ("-", "") if spec.snap is None else snap == spec.snap)):
+            return entry.get("device") or None
+    return None
+
+
+def _unescape_mountinfo(field: str) -> str:
+    """mountinfo escapes space, tab, newline and backslash as octal (proc(5))."""
+    out, i = [], 0
+    while i < len(field):
+        if field[i] == "\\" and len(field[i + 1:i + 4]) == 3 and field[i + 1:i + 4].isdigit():
+            out.append(chr(int(field[i + 1:i + 4], 8)))
+            i += 4
+        else:
+            out.append(field[i])
+            i += 1
+    return "".join(out)
+
+
+def mounted_at(mountinfo: str, path: str) -> Optional[str]:
+    """The filesystem type mounted at ``path`` per ``/proc/self/mountinfo``, or None."""
+    for line in mountinfo.splitlines():
+        fields = line.split()
+        if len(fields) < 10 or "-" not in fields:
+            continue
+        if _unescape_mountinfo(fields[4]) == path:
+            return fields[fields.index("-") + 1]
+    return None
+
+
+# ----- small host helpers ---------------------------------------------------------------
+def read_pid(pidfile: Path) -> Optional[int]:
+    try:
+        text = pidfile.read_text().strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None
+
+
+def process_is(pid: int, comm: str) -> bool:
+    """Whether ``pid`` is alive (not a zombie) and runs the program named ``comm``."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    name, _, rest = stat.partition("(")[2].rpartition(")")
+    return name[:15] == comm[:15] and not rest.strip().startswith(("Z", "X"))
+
+
+def loop_devices_for(layout: Layout, backing: str) -> list[str]:
+    """Loop devices whose backing file is ``backing`` (from sysfs, no subprocess)."""
+    found = []
+    with contextlib.suppress(OSError):
+        for entry in sorted(os.listdir(layout.sys_block)):
+            if not entry.startswith("loop"):
+                continue
+            with contextlib.suppress(OSError):
+                text = (layout.sys_block / entry / "loop" / "backing_file").read_text()
+                if text.strip() == backing:
+                    found.append(f"/dev/{entry}")
+    return found
+
+
+def readable(path: str, deadline: Deadline, cap: float = 10.0) -> None:
+    """Read the first block of ``path``; GenericError/ActionTimeout when it cannot.
+
+    The read runs in a daemon thread so a device whose backend hangs (a dead cluster)
+    costs at most the deadline instead of blocking the monitor forever.
+    """
+    outcome: list[object] = []
+
+    def probe() -> None:
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                outcome.append(os.pread(fd, PROBE_BYTES, 0))
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            outcome.append(exc)
+
+    worker = threading.Thread(target=probe, name="read-probe", daemon=True)
+    worker.start()
+    worker.join(deadline.timeout(cap))
+    if not outcome:
+        raise ActionTimeout(f"device {path} did not answer a read within the deadline")
+    if isinstance(outcome[0], OSError):
+        raise GenericError(f"device {path} is not readable: {outcome[0].strerror}")
+
+
+def expose(layout: Layout, spec: ImageSpec, device: str) -> Path:
+    """Point the stable link at ``device`` (atomically replacing any old link)."""
+    link = layout.link(spec)
+    link.parent.mkdir(parents=True, exist_ok=True)
+    tmp = link.with_name(f".{link.name}.tmp{os.getpid()}")
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    tmp.symlink_to(device)
+    os.replace(tmp, link)
+    return link
+
+
+def unexpose(layout: Layout, spec: ImageSpec) -> None:
+    link = layout.link(spec)
+    with contextlib.suppress(FileNotFoundError):
+        link.unlink()
+    # Drop now-empty parents up to (not including) /dev/hakit.
+    parent = link.parent
+    while parent != layout.dev_root and layout.dev_root in parent.parents:
+        try:
+            parent.rmdir()
+        except OSError:
+            break
+        parent = parent.parent
+
+
+def linked_device(layout: Layout, spec: ImageSpec) -> Optional[str]:
+    try:
+        return os.readlink(layout.link(spec))
+    except OSError:
+        return None
+
+
+def save_client(layout: Layout, spec: ImageSpec, address: str) -> None:
+    """Remember the address of the client that holds the lock for this mapping."""
+    state = layout.state(spec)
+    state.mkdir(parents=True, exist_ok=True)
+    (state / "client").write_text(address + "\n")
+
+
+def saved_client(layout: Layout, spec: ImageSpec) -> Optional[str]:
+    try:
+        return (layout.state(spec) / "client").read_text().strip() or None
+    except OSError:
+        return None
+
+
+# ----- krbd and nbd ---------------------------------------------------------------------
+class KernelMapper:
+    """``rbd device map/unmap/list -t krbd|nbd``."""
+
+    def __init__(self, ctx: Context, layout: Layout, device_type: str, access: Access) -> None:
+        self._ctx = ctx
+        self._layout = layout
+        self._type = device_type
+        self._access = access
+
+    def find(self, spec: ImageSpec) -> Optional[Mapped]:
+        result = self._ctx.runner.run(
+            ["rbd", "device", "list", "-t", self._type, "--format", "json"],
+            self._ctx.deadline, timeout=30)
+        device = find_device(parse_device_list(result.stdout), spec)
+        return Mapped(device) if device else None
+
+    def map(self, spec: ImageSpec, *, read_only: bool, options: Optional[str]) -> Mapped:
+        argv = ["rbd", "device", "map", "-t", self._type, *self._access.cli_args()]
+        if read_only:
+            argv.append("--read-only")
+        else:
+            # Hold the exclusive lock for as long as the device is mapped, refusing
+            # cooperative hand-over to other clients (krbd "exclusive", rbd-nbd --exclusive).
+            argv.append("--exclusive")
+        if options:
+            argv += ["-o", options]
+        argv += ["--pool", spec.pool]
+        if spec.namespace:
+            argv += ["--namespace", spec.namespace]
+        argv += ["--image", spec.image]
+        if spec.snap:
+            argv += ["--snap", spec.snap]
+        self._ctx.runner.run(argv, self._ctx.deadline)
+        found = self.find(spec)
+        if found is None:
+            raise GenericError(f"'rbd device map' succeeded but {spec} is not in "
+                               f"'rbd device list -t {self._type}'")
+        return found
+
+    def unmap(self, spec: ImageSpec, mapped: Mapped) -> None:
+        """Unmap; while the device is busy retry until half the time left, then force."""
+        ctx = self._ctx
+        polite = ctx.deadline.within(ctx.deadline.remaining() / 2)
+        argv = ["rbd", "device", "unmap", "-t", self._type, mapped.device]
+
+        def attempt() -> Optional[bool]:
+            try:
+                ctx.runner.run(argv, polite)
+                return True
+            except CommandFailed as exc:
+                ctx.log.info("unmap of %s failed (%s), retrying", mapped.device, exc.reason)
+                return None
+            except ActionTimeout:
+                return None
+
+        try:
+            polite.poll(attempt, f"unmapping {mapped.device}", interval=0.5)
+            return
+        except ActionTimeout:
+            pass
+        # Last resort before the stop deadline: the device is still open somewhere.
+        ctx.log.warning("forcing unmap of %s (%s), it is still in use", mapped.device, spec)
+        ctx.runner.run(["rbd", "device", "unmap", "-t", self._type, "-o", "force",
+                        mapped.device], ctx.deadline)
+
+
+# ----- rbd-fuse + loop ------------------------------------------------------------------
+class FuseMapper:
+    """``rbd-fuse`` (a daemon with a pidfile) exposing the image as a file, plus ``losetup``."""
+
+    def __init__(self, ctx: Context, layout: Layout, access: Access) -> None:
+        self._ctx = ctx
+        self._layout = layout
+        self._access = access
+
+    def _paths(self, spec: ImageSpec) -> tuple[Path, Path, Path]:
+        state = self._layout.state(spec)
+        return state / "rbd-fuse.pid", state / "mnt", state / "mnt" / spec.image
+
+    def _mounted(self, mnt: Path) -> bool:
+        try:
+            text = self._layout.mountinfo.read_text()
+        except OSError:
+            return False
+        return mounted_at(text, str(mnt)) is not None
+
+    def find(self, spec: ImageSpec) -> Optional[Mapped]:
+        """The loop device over this image's rbd-fuse file; GenericError when half there."""
+        pidfile, mnt, image_file = self._paths(spec)
+        pid = read_pid(pidfile)
+        loops = loop_devices_for(self._layout, str(image_file))
+        if pid is None and not loops:
+            return None
+        if pid is None or not process_is(pid, "rbd-fuse"):
+            raise GenericError(f"rbd-fuse for {spec} (pid {pid}) is no longer running")
+        if not self._mounted(mnt):
+            raise GenericError(f"rbd-fuse for {spec} (pid {pid}) is not mounted at {mnt}")
+        if not loops:
+            raise GenericError(f"no loop device is attached to {image_file}")
+        return Mapped(loops[0], pid)
+
+    def map(self, spec: ImageSpec, *, read_only: bool) -> Mapped:
+        ctx = self._ctx
+        pidfile, mnt, image_file = self._paths(spec)
+        mnt.mkdir(parents=True, exist_ok=True)
+        argv = ["rbd-fuse", "-f", "-p", spec.pool]
+        if spec.namespace:
+            argv += ["-s", spec.namespace]
+        argv += ["-r", spec.image, str(mnt)]
+        # Credentials as file paths in CEPH_ARGS: nothing secret on the command line, and
+        # unknown argv options would be handed to libfuse.
+        pid = ctx.runner.spawn(argv, env={"CEPH_ARGS": " ".join(self._access.cli_args())},
+                               output=str(pidfile.with_name("rbd-fuse.log")))
+        pidfile.write_text(f"{pid}\n")
+
+        def ready() -> Optional[bool]:
+            if not process_is(pid, "rbd-fuse"):
+                raise GenericError(f"rbd-fuse exited while mapping {spec}: "
+                                   f"{self._log_tail(pidfile)}")
+            return True if self._mounted(mnt) and image_file.exists() else None
+
+        ctx.deadline.poll(ready, f"waiting for rbd-fuse to mount {spec}", interval=0.05)
+        if not read_only:
+            claim_lock(image_file)
+        argv = ["losetup", "--find", "--show"]
+        if read_only:
+            argv.append("--read-only")
+        device = ctx.runner.run([*argv, str(image_file)], ctx.deadline).stdout.strip()
+        if not device.startswith("/dev/"):
+            raise GenericError(f"losetup printed no device for {image_file}: {device!r}")
+        return Mapped(device, pid)
+
+    def unmap(self, spec: ImageSpec) -> None:
+        """Detach the loop device, unmount, and stop rbd-fuse by its PID; escalate when busy."""
+        ctx = self._ctx
+        pidfile, mnt, image_file = self._paths(spec)
+        for loop in loop_devices_for(self._layout, str(image_file)):
+            # On a busy loop device the kernel defers the detach until the last close.
+            ctx.runner.run(["losetup", "--detach", loop], ctx.deadline, check=False)
+        pid = read_pid(pidfile)
+        if self._mounted(mnt):
+            done = ctx.runner.run(["umount", str(mnt)], ctx.deadline, timeout=10, check=False)
+            if not done.ok:
+                # Still open (a filesystem on the loop device): stopping rbd-fuse aborts
+                # the fuse connection, then a lazy unmount detaches the mount point.
+                ctx.log.warning("%s is busy (%s); stopping rbd-fuse to force the unmap",
+                                mnt, done.stderr.strip())
+                if pid is not None:
+                    self._stop_pid(pid, ctx.deadline.within(ctx.deadline.remaining() / 3))
+                ctx.runner.run(["umount", "-l", str(mnt)], ctx.deadline, check=False)
+        if pid is not None:
+            self._stop_pid(pid, ctx.deadline)
+        for name in ("rbd-fuse.pid", "rbd-fuse.log", "client"):
+            with contextlib.suppress(FileNotFoundError):
+                (pidfile.parent / name).unlink()
+        with contextlib.suppress(OSError):
+            mnt.rmdir()
+        with contextlib.suppress(OSError):
+            pidfile.parent.rmdir()
+
+    @staticmethod
+    def _stop_pid(pid: int, deadline: Deadline) -> None:
+        """Wait briefly (rbd-fuse exits by itself after an unmount), then TERM, then KILL."""
+
+        def gone() -> Optional[bool]:
+            return None if process_is(pid, "rbd-fuse") else True
+
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            with contextlib.suppress(ActionTimeout):
+                deadline.within(min(2.0, max(0.5, deadline.remaining() / 2))).poll(
+                    gone, "waiting for rbd-fuse to exit", interval=0.02)
+                return
+            with contextlib.suppress(ProcessLookupError):
+                if process_is(pid, "rbd-fuse"):
+                    os.kill(pid, sig)
+        with contextlib.suppress(ActionTimeout):
+            deadline.within(2.0).poll(gone, "waiting for rbd-fuse to die", interval=0.02)
+
+    @staticmethod
+    def _log_tail(pidfile: Path) -> str:
+        try:
+            lines = pidfile.with_name("rbd-fuse.log").read_text().strip().splitlines()
+        except OSError:
+            return "no output"
+        return lines[-1] if lines else "no output"
+
+
+def claim_lock(image_file: Path) -> None:
+    """Make rbd-fuse's client take the image's exclusive lock now, not at the first write.
+
+    librbd acquires the lock on a client's first write, so rewriting the first sector with
+    its own contents makes this mapping the owner at once: the agent can then record and
+    check the owner, and a stale holder cannot slip in before the first real write.
+    """
+    fd = os.open(image_file, os.O_RDWR | os.O_CLOEXEC)
+    try:
+        head = os.pread(fd, 512, 0)
+        os.pwrite(fd, head, 0)
+        os.fsync(fd)
+    except OSError as exc:
+        raise GenericError(f"cannot write to {image_file} to take the lock: "
+                           f"{exc.strerror}") from exc
+    finally:
+        os.close(fd)

@@ -1,0 +1,171 @@
+"""krbd and nbd at the subprocess seam: this kernel has neither module, so a fake ``rbd``
+CLI stands in for ``rbd device map/unmap/list`` and checks every argv it is given.  The lock
+checks before mapping still run against the real cluster."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Optional
+
+import pytest
+
+from hakit.agents import rbd as agent
+from hakit.deadline import Deadline
+from hakit.errors import NotRunningError
+from hakit.ocf.agent import Context
+from hakit.ocf.environment import OcfEnvironment
+from hakit.ocf.params import parse_values
+from hakit.rbd_map import Layout
+from hakit.runner import CommandFailed, Completed, Runner
+from tests.rbd.conftest import RbdEnv
+
+
+class FakeRbdCli(Runner):
+    """Plays ``rbd device`` for one image; asserts what a real rbd would need to see."""
+
+    def __init__(self, device: Path, secret: str, busy_unmaps: int = 0) -> None:
+        super().__init__(logging.getLogger("fake-rbd"))
+        self.device = device
+        self.secret = secret
+        self.busy_unmaps = busy_unmaps
+        self.calls: list[list[str]] = []
+        self.mapped: Optional[dict[str, str]] = None
+
+    def run(self, argv: Sequence[str], deadline: Deadline, *, timeout: Optional[float] = None,
+            stdin: Optional[str] = None, check: bool = True,
+            env: Optional[Mapping[str, str]] = None, cwd: Optional[str] = None) -> Completed:
+        args = list(argv)
+        self.calls.append(args)
+        assert args[:2] == ["rbd", "device"], args
+        assert not any(self.secret in a for a in args), "secret on argv"
+        assert "-t" in args and args[args.index("-t") + 1] in ("krbd", "nbd")
+        verb = args[2]
+        rc, out = 0, ""
+        if verb == "list":
+            assert args[-2:] == ["--format", "json"]
+            out = json.dumps([self.mapped] if self.mapped else [])
+        elif verb == "map":
+            assert "--keyring" in args or "--keyfile" in args
+            opt = {args[i]: args[i + 1] for i in range(len(args) - 1) if args[i].startswith("--")}
+            self.mapped = {"id": "0", "pool": opt["--pool"],
+                           "namespace": opt.get("--namespace", ""), "name": opt["--image"],
+                           "snap": opt.get("--snap", "-"), "device": str(self.device)}
+            out = f"{self.device}\n"
+        elif verb == "unmap":
+            assert args[-1] == str(self.device)
+            if self.busy_unmaps and "force" not in args:
+                self.busy_unmaps -= 1
+                rc = 16
+            else:
+                self.mapped = None
+        else:
+            raise AssertionError(args)
+        result = Completed(tuple(args), rc, out, "rbd: sysfs write failed\n" if rc else "")
+        if check and rc:
+            raise CommandFailed(f"'{' '.join(args)}' exited {rc}", result)
+        return result
+
+
+def _ctx(runner: Runner, params: Mapping[str, str], action: str = "start",
+         seconds: float = 30, level: int = 0) -> Context:
+    environ = {f"OCF_RESKEY_{k}": v for k, v in params.items()}
+    environ["OCF_CHECK_LEVEL"] = str(level)
+    env = OcfEnvironment.read(action, "rbd", environ)
+    values = parse_values(agent.PARAMS, env.raw_params)
+    agent.validate(values)
+    return Context(env, values, Deadline(seconds), logging.getLogger("rbd-test"), runner)
+
+
+@pytest.fixture
+def layout(tmp_path: Path) -> Layout:
+    return Layout(dev_root=tmp_path / "dev-hakit", run_root=tmp_path / "run")
+
+
+@pytest.fixture
+def device(tmp_path: Path) -> Path:
+    dev = tmp_path / "rbd0"
+    dev.write_bytes(b"\0" * 8192)
+    return dev
+
+
+@pytest.mark.parametrize("kind", ["krbd", "nbd"])
+def test_map_monitor_unmap(rbd_env: RbdEnv, image: str, layout: Layout, device: Path,
+                           kind: str) -> None:
+    fake = FakeRbdCli(device, rbd_env.secret)
+    params = rbd_env.params(image, device_type=kind, map_options="queue_depth=128")
+    agent.start(_ctx(fake, params), layout)
+    map_call = next(c for c in fake.calls if c[2] == "map")
+    assert map_call == [
+        "rbd", "device", "map", "-t", kind, "--conf", str(rbd_env.cluster.conf),
+        "--id", rbd_env.user, "--keyring", str(rbd_env.keyring), "--exclusive",
+        "-o", "queue_depth=128", "--pool", rbd_env.pool, "--image", image]
+    link = layout.dev_root / rbd_env.pool / image
+    assert link.resolve() == device
+    agent.monitor(_ctx(fake, params, "monitor"), layout)
+    agent.start(_ctx(fake, params), layout)  # idempotent: no second map
+    assert sum(c[2] == "map" for c in fake.calls) == 1
+    agent.stop(_ctx(fake, params, "stop"), layout)
+    assert fake.calls[-1] == ["rbd", "device", "unmap", "-t", kind, str(device)]
+    assert not link.exists()
+    with pytest.raises(NotRunningError):
+        agent.monitor(_ctx(fake, params, "monitor"), layout)
+
+
+def test_snapshot_in_namespace_maps_read_only(rbd_env: RbdEnv, layout: Layout,
+                                              device: Path) -> None:
+    pool, cluster = rbd_env.pool, rbd_env.cluster
+    cluster.run(["rbd", "namespace", "create", f"{pool}/tenant"], check=False)
+    cluster.create_image(f"{pool}/tenant/vol")
+    cluster.run(["rbd", "snap", "create", f"{pool}/tenant/vol@s1"])
+    fake = FakeRbdCli(device, rbd_env.secret)
+    params = rbd_env.params("vol", device_type="nbd", namespace="tenant", snap="s1")
+    agent.start(_ctx(fake, params), layout)
+    map_call = next(c for c in fake.calls if c[2] == "map")
+    assert "--read-only" in map_call and "--exclusive" not in map_call
+    assert map_call[-6:] == ["--namespace", "tenant", "--image", "vol", "--snap", "s1"]
+    assert (layout.dev_root / pool / "tenant" / "vol").resolve() == device
+    agent.stop(_ctx(fake, params, "stop"), layout)
+    assert not (layout.dev_root / pool).exists()
+
+
+def test_busy_device_is_force_unmapped_before_the_deadline(rbd_env: RbdEnv, image: str,
+                                                          layout: Layout, device: Path) -> None:
+    fake = FakeRbdCli(device, rbd_env.secret)
+    params = rbd_env.params(image, device_type="krbd")
+    agent.start(_ctx(fake, params), layout)
+    fake.busy_unmaps = 1000  # held open for good
+    agent.stop(_ctx(fake, params, "stop", seconds=3), layout)
+    unmaps = [c for c in fake.calls if c[2] == "unmap"]
+    assert len(unmaps) >= 2  # polite attempts first
+    assert unmaps[-1] == ["rbd", "device", "unmap", "-t", "krbd", "-o", "force", str(device)]
+    assert fake.mapped is None
+
+
+def test_stop_when_not_mapped_only_lists(rbd_env: RbdEnv, image: str, layout: Layout,
+                                        device: Path) -> None:
+    fake = FakeRbdCli(device, rbd_env.secret)
+    agent.stop(_ctx(fake, rbd_env.params(image, device_type="krbd"), "stop"), layout)
+    assert [c[2] for c in fake.calls] == ["list"]
+
+
+def test_secret_file_goes_as_keyfile_path(rbd_env: RbdEnv, image: str, layout: Layout,
+                                          device: Path, tmp_path: Path) -> None:
+    secret = tmp_path / "secret"
+    secret.write_text(rbd_env.secret)
+    params = rbd_env.params(image, device_type="krbd")
+    del params["keyring"]
+    params["secret_file"] = str(secret)
+    fake = FakeRbdCli(device, rbd_env.secret)
+    agent.start(_ctx(fake, params), layout)
+    map_call = next(c for c in fake.calls if c[2] == "map")
+    assert map_call[map_call.index("--keyfile") + 1] == str(secret)
+    agent.stop(_ctx(fake, params, "stop"), layout)
+
+
+def test_stop_without_rbd_installed_succeeds(rbd_env: RbdEnv, image: str,
+                                             layout: Layout) -> None:
+    runner = Runner(logging.getLogger("no-rbd"), fail_which=True)
+    agent.stop(_ctx(runner, rbd_env.params(image, device_type="nbd"), "stop"), layout)
