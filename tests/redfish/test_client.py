@@ -10,7 +10,7 @@ import pytest
 
 from hakit.deadline import Deadline
 from hakit.errors import ConfigError
-from hakit.redfish import (
+from hakit.fence.redfish import (
     Endpoint,
     RedfishAuthError,
     RedfishTLSError,

@@ -1,8 +1,10 @@
 """The Redfish boundary: the only module that speaks HTTP (python3-requests) to a BMC.
 
 Every request has a timeout taken from the action's deadline, every HTTP status is checked
-and turned into a specific error, certificates are verified by default (system CAs, a CA
-file, or a pinned SHA-256 fingerprint), and a SessionService session is always logged out.
+and turned into a specific ``hakit.fence.errors`` error, certificates are verified by default
+(system CAs, a CA file, or a pinned SHA-256 fingerprint), and a SessionService session is
+always logged out.  ``RedfishPower`` adapts a logged-in client to the fence driver's
+``PowerDevice``.
 """
 
 from __future__ import annotations
@@ -19,26 +21,34 @@ import requests.adapters
 import urllib3
 
 from hakit.deadline import Deadline
-from hakit.errors import ActionTimeout, ConfigError, GenericError
+from hakit.errors import ActionTimeout, ConfigError
+from hakit.fence.device import PowerState
+from hakit.fence.errors import (
+    AuthFailed,
+    DeviceUnreachable,
+    FenceError,
+    InsecureTransport,
+    StateUnknown,
+)
 
 #: States a BMC reports while a change is under way: never taken as done.
 TRANSITIONAL = frozenset({"PoweringOn", "PoweringOff"})
 
 
-class RedfishError(GenericError):
+class RedfishError(FenceError):
     """The BMC answered, but not as needed."""
 
 
-class RedfishAuthError(RedfishError):
+class RedfishAuthError(AuthFailed):
     """HTTP 401/403: wrong user name or password, or the account may not do this."""
 
 
-class RedfishUnreachable(RedfishError):
-    """No HTTP answer: connection refused, timed out, or the TLS handshake failed."""
+class RedfishUnreachable(DeviceUnreachable):
+    """No HTTP answer: connection refused or timed out."""
 
 
-class RedfishTLSError(RedfishUnreachable):
-    """The BMC's certificate is not trusted (CA or fingerprint pin)."""
+class RedfishTLSError(InsecureTransport):
+    """The BMC's certificate is not trusted (CA or fingerprint pin), or TLS failed."""
 
 
 class RedfishNotFound(RedfishError):
@@ -61,6 +71,7 @@ class Endpoint:
     fingerprint: Optional[str] = None  # SHA-256 of the BMC's certificate, hex (colons allowed)
     scheme: str = "https"
     request_timeout: float = 10.0  # per request, capped by the deadline
+    service_root: str = "/redfish/v1"  # fence_redfish's redfish_uri
 
     @property
     def base(self) -> str:
@@ -117,9 +128,10 @@ class RedfishClient:
 
     # -- HTTP with every status checked ------------------------------------------------
     def _request(self, method: str, path: str, body: Optional[Mapping[str, Any]] = None,
-                 expect: tuple[int, ...] = (200,)) -> requests.Response:
+                 expect: tuple[int, ...] = (200,),
+                 deadline: Optional[Deadline] = None) -> requests.Response:
         url = path if path.startswith("http") else self._ep.base + path
-        timeout = self._deadline.timeout(self._ep.request_timeout)
+        timeout = (deadline or self._deadline).timeout(self._ep.request_timeout)
         if timeout <= 0:
             raise ActionTimeout(f"timed out before {method} {path}")
         try:
@@ -143,8 +155,8 @@ class RedfishClient:
             return response
         raise _status_error(method, path, response)
 
-    def _json(self, path: str) -> dict[str, Any]:
-        response = self._request("GET", path)
+    def _json(self, path: str, deadline: Optional[Deadline] = None) -> dict[str, Any]:
+        response = self._request("GET", path, deadline=deadline)
         try:
             data = response.json()
         except ValueError as exc:
@@ -158,7 +170,7 @@ class RedfishClient:
         """A SessionService session where the BMC offers one, else HTTP Basic."""
         sessions = None
         try:
-            root = self._json("/redfish/v1/")
+            root = self._json(self._ep.service_root.rstrip("/") + "/")
             sessions = _odata_id(root.get("Links", {}).get("Sessions"))
         except RedfishAuthError:
             pass  # some BMCs protect even the service root: Basic it is
@@ -167,10 +179,10 @@ class RedfishClient:
             try:
                 response: Optional[requests.Response] = self._request(
                     "POST", sessions, credentials, expect=(200, 201, 204))
-            except (RedfishAuthError, RedfishUnreachable):
-                raise
             except RedfishError:
-                response = None  # no usable SessionService: fall back to Basic
+                # No usable SessionService (auth, TLS and network errors are not
+                # RedfishError and propagate): fall back to Basic.
+                response = None
             if response is not None and response.headers.get("X-Auth-Token"):
                 self._http.headers["X-Auth-Token"] = response.headers["X-Auth-Token"]
                 self._session_uri = response.headers.get("Location")
@@ -178,7 +190,7 @@ class RedfishClient:
                 return
         self._http.auth = (self._ep.username, self._ep.password)
         self._log.debug("using HTTP Basic authentication")
-        self._json("/redfish/v1/Systems")  # proves the credentials now, not mid-action
+        self._json(self._ep.service_root.rstrip("/") + "/Systems")  # proves the credentials
 
     def logout(self) -> None:
         """End the session (BMCs have few session slots); errors here are only logged."""
@@ -192,9 +204,13 @@ class RedfishClient:
 
     # -- systems and power ------------------------------------------------------------
     def systems(self, systems_uri: Optional[str] = None) -> list[System]:
-        uri = systems_uri or _odata_id(self._json("/redfish/v1/").get("Systems")) \
-            or "/redfish/v1/Systems"
+        root = self._ep.service_root.rstrip("/")
+        uri = systems_uri or _odata_id(self._json(root + "/").get("Systems")) \
+            or root + "/Systems"
         collection = self._json(uri)
+        if "Members" not in collection and "PowerState" in collection:
+            return [System(uri, str(collection.get("Id", "")), str(collection.get("UUID", "")),
+                           str(collection.get("Name", "")))]
         found = []
         for member in collection.get("Members", []):
             member_uri = _odata_id(member)
@@ -210,26 +226,38 @@ class RedfishClient:
         systems = self.systems(systems_uri)
         if not systems:
             raise RedfishNotFound(f"BMC {self._ep.base} manages no systems")
+        if len(systems) == 1:
+            # Pacemaker passes the target node's name as plug; a BMC with one system needs
+            # no choosing, whatever the system's Id is.
+            return systems[0]
         if plug:
             chosen = [s for s in systems if s.matches(plug)]
             if len(chosen) == 1:
                 return chosen[0]
             raise ConfigError(f"parameter 'plug' {plug!r} matches {len(chosen)} systems; "
                               f"available: {_describe(systems)}")
-        if len(systems) == 1:
-            return systems[0]
         raise ConfigError(f"BMC manages {len(systems)} systems, set 'plug' to one of: "
                           f"{_describe(systems)}")
 
-    def power_state(self, system: System) -> str:
-        state = self._json(system.uri).get("PowerState")
+    def power_state(self, system: System, deadline: Optional[Deadline] = None) -> str:
+        state = self._json(system.uri, deadline).get("PowerState")
         if not isinstance(state, str):
-            raise RedfishError(f"{system.uri} reports no PowerState")
+            raise StateUnknown(f"{system.uri} reports no PowerState")
         return state
 
-    def reset(self, system: System, reset_type: str) -> None:
+    def reset_types(self, system: System, deadline: Optional[Deadline] = None
+                    ) -> Optional[list[str]]:
+        """The ResetType values the BMC allows, or None when it does not say."""
+        action = self._json(system.uri, deadline).get("Actions", {}).get(
+            "#ComputerSystem.Reset", {})
+        allowed = action.get("ResetType@Redfish.AllowableValues") \
+            if isinstance(action, dict) else None
+        return [str(a) for a in allowed] if isinstance(allowed, list) else None
+
+    def reset(self, system: System, reset_type: str,
+              deadline: Optional[Deadline] = None) -> None:
         """POST ``#ComputerSystem.Reset`` with ``reset_type``, following a task on 202."""
-        data = self._json(system.uri)
+        data = self._json(system.uri, deadline)
         action = data.get("Actions", {}).get("#ComputerSystem.Reset", {})
         target = action.get("target") if isinstance(action, dict) else None
         if not target:
@@ -239,13 +267,14 @@ class RedfishClient:
             raise RedfishError(f"the BMC does not allow ResetType {reset_type} "
                                f"(allowed: {', '.join(map(str, allowed))})")
         response = self._request("POST", target, {"ResetType": reset_type},
-                                 expect=(200, 202, 204))
+                                 expect=(200, 202, 204), deadline=deadline)
         if response.status_code == 202 and response.headers.get("Location"):
-            self._follow_task(response.headers["Location"])
+            self._follow_task(response.headers["Location"], deadline or self._deadline)
 
-    def _follow_task(self, monitor: str) -> None:
+    def _follow_task(self, monitor: str, deadline: Deadline) -> None:
         def done() -> Optional[bool]:
-            response = self._request("GET", monitor, expect=(200, 202, 204))
+            response = self._request("GET", monitor, expect=(200, 202, 204),
+                                     deadline=deadline)
             if response.status_code == 202:
                 return None
             try:
@@ -257,7 +286,7 @@ class RedfishClient:
                 raise RedfishError(f"the BMC's reset task ended {state}")
             return True if state in ("Completed", "") else None
 
-        self._deadline.poll(done, "waiting for the BMC's reset task", interval=0.5)
+        deadline.poll(done, "waiting for the BMC's reset task", interval=0.5)
 
 
 def _odata_id(ref: Any) -> Optional[str]:
@@ -279,7 +308,7 @@ def _ssl_reason(exc: Exception) -> str:
     return "TLS handshake failed"
 
 
-def _status_error(method: str, path: str, response: requests.Response) -> RedfishError:
+def _status_error(method: str, path: str, response: requests.Response) -> FenceError:
     code = response.status_code
     message = _extended_message(response)
     where = f"{method} {path}: HTTP {code}" + (f" ({message})" if message else "")
@@ -318,3 +347,51 @@ def connect(endpoint: Endpoint, deadline: Deadline,
         yield client
     finally:
         client.logout()
+
+
+class RedfishPower:
+    """One system's power through a logged-in client: the fence driver's ``PowerDevice``.
+
+    Transitional states count as the state being left (``PoweringOff`` is still on,
+    ``PoweringOn`` still off), so the driver's verification never takes them as done.
+    """
+
+    def __init__(self, client: RedfishClient, system: System, log: logging.Logger,
+                 graceful_timeout: Optional[float] = None) -> None:
+        """``graceful_timeout``: try GracefulShutdown for that long before ForceOff."""
+        self._client = client
+        self._system = system
+        self._log = log
+        self._graceful = graceful_timeout
+
+    def get_power(self, deadline: Deadline) -> PowerState:
+        state = self._client.power_state(self._system, deadline)
+        if state in ("On", "PoweringOff"):
+            return PowerState.ON
+        if state in ("Off", "PoweringOn"):
+            return PowerState.OFF
+        raise StateUnknown(f"{self._system.id} reports PowerState {state!r}")
+
+    def request_power(self, state: PowerState, deadline: Deadline) -> None:
+        if state is PowerState.ON:
+            self._client.reset(self._system, "On", deadline)
+            return
+        if self._graceful:
+            self._client.reset(self._system, "GracefulShutdown", deadline)
+
+            def off() -> Optional[bool]:
+                return True if self.get_power(deadline) is PowerState.OFF else None
+
+            try:
+                deadline.within(self._graceful).poll(off, "waiting for a graceful shutdown",
+                                                     interval=0.5)
+                return
+            except ActionTimeout:
+                self._log.info("no graceful shutdown within %.0fs: forcing off",
+                               self._graceful)
+        self._client.reset(self._system, "ForceOff", deadline)
+
+    def request_cycle(self, deadline: Deadline) -> None:
+        allowed = self._client.reset_types(self._system, deadline)
+        kind = "PowerCycle" if allowed is None or "PowerCycle" in allowed else "ForceRestart"
+        self._client.reset(self._system, kind, deadline)
