@@ -112,34 +112,3 @@ def fence_ipmilan() -> Path:
     if not FENCE_IPMILAN.exists() or shutil.which("ipmitool") is None:
         pytest.skip("fence_ipmilan or ipmitool (fence-agents, ipmitool) not installed")
     return FENCE_IPMILAN
-
-
-SBIN_AGENT = Path("/usr/sbin/fence_hakit")
-
-
-@pytest.fixture(scope="module")
-def installed_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """/usr/sbin/fence_hakit, where pacemaker-fenced and pcs look for fence agents.
-
-    When absent, a symlink to a launcher of this tree's agent is made for the test and
-    always removed afterwards; the launcher puts this tree's lib/ on sys.path because pcs
-    runs agents with a clean environment.
-    """
-    if os.geteuid() != 0:
-        pytest.skip("needs root to place /usr/sbin/fence_hakit")
-    if SBIN_AGENT.exists() or SBIN_AGENT.is_symlink():
-        yield SBIN_AGENT  # installed by make install: used as it is, left alone
-        return
-    launcher = tmp_path_factory.mktemp("sbin") / "fence_hakit"
-    launcher.write_text(
-        "#!/usr/bin/python3\n"
-        "import runpy, sys\n"
-        f"sys.path.insert(0, {str(LIB)!r})\n"
-        f"runpy.run_path({str(FENCE_HAKIT)!r}, run_name='__main__')\n")
-    launcher.chmod(0o755)
-    SBIN_AGENT.symlink_to(launcher)
-    try:
-        yield SBIN_AGENT
-    finally:
-        if SBIN_AGENT.is_symlink() and os.readlink(SBIN_AGENT) == str(launcher):
-            SBIN_AGENT.unlink()

@@ -16,6 +16,7 @@ import ssl
 import subprocess
 import time
 import uuid as uuidlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -42,13 +43,16 @@ class RedfishSimulator:
     """One emulated BMC; ``start()`` it, ``stop()`` it (also on failure)."""
 
     def __init__(self, workdir: Path, systems: Optional[list[FakeSystem]] = None,
-                 username: str = "admin", password: str = "s3cret-redfish-pw") -> None:
+                 username: str = "admin", password: str = "s3cret-redfish-pw",
+                 wrap: Sequence[str] = ()) -> None:
+        """``wrap`` prefixes the emulator's argv, e.g. to run it inside a namespace."""
         self.dir = workdir
         self.dir.mkdir(parents=True, exist_ok=True)
         self.systems = systems or [FakeSystem("node1", str(uuidlib.uuid4()))]
         self.username = username
         self.password = password
         self.port = free_port()
+        self._wrap = list(wrap)
         self.cert = self.dir / "cert.pem"
         self.key = self.dir / "key.pem"
         self._proc: Optional[subprocess.Popen[bytes]] = None
@@ -87,8 +91,8 @@ class RedfishSimulator:
         config = self._prepare()
         log = open(self.dir / "sushy.log", "wb")  # noqa: SIM115 - lives with the process
         self._proc = subprocess.Popen(
-            [str(SUSHY_VENV / "bin" / "sushy-emulator"), "--config", str(config), "--fake",
-             "-i", "127.0.0.1", "-p", str(self.port), "--ssl-certificate", str(self.cert),
+            [*self._wrap, str(SUSHY_VENV / "bin" / "sushy-emulator"), "--config", str(config),
+             "--fake", "-i", "127.0.0.1", "-p", str(self.port), "--ssl-certificate", str(self.cert),
              "--ssl-key", str(self.key)],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         log.close()
@@ -98,13 +102,22 @@ class RedfishSimulator:
             if self._proc.poll() is not None:
                 raise RuntimeError("sushy-emulator exited: "
                                    + (self.dir / "sushy.log").read_text()[-2000:])
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return
-            except OSError:
-                time.sleep(0.1)
+            if self._listening():
+                return
+            time.sleep(0.1)
         self.stop()
         raise RuntimeError("sushy-emulator did not start listening")
+
+    def _listening(self) -> bool:
+        """Whether the emulator listens on its port, read from its own network namespace's
+        /proc/PID/net/tcp (it may run in a namespace the tests cannot connect into)."""
+        assert self._proc is not None
+        try:
+            lines = Path(f"/proc/{self._proc.pid}/net/tcp").read_text().splitlines()[1:]
+        except OSError:
+            return False
+        wanted = f":{self.port:04X}"
+        return any(f[1].endswith(wanted) and f[3] == "0A" for f in (ln.split() for ln in lines))
 
     def stop(self) -> None:
         if self._proc is None:
