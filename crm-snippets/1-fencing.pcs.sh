@@ -14,24 +14,24 @@ fi
 pcs -f "$cib" stonith create fence-n1 fence_hakit ip=198.18.1.1 username=hakit password_script=/etc/hakit/bmc-password lanplus=1 pcmk_host_list=n1 \
     op monitor interval=60s timeout=60s
 pcs -f "$cib" constraint location add -- fence-n1-avoids-n1 fence-n1 n1 -INFINITY
-# second way to power n1 off (Redfish)
-pcs -f "$cib" stonith create fence-n1-redfish fence_redfish ip=198.18.2.1 username=hakit password_script=/etc/hakit/bmc-password pcmk_host_list=n1 \
+# second way to power n1 off (Redfish; put the BMCs' CA in /etc/hakit/bmc-ca.pem)
+pcs -f "$cib" stonith create fence-n1-redfish fence_hakit_redfish ip=198.18.2.1 username=hakit password_script=/etc/hakit/bmc-password ssl_ca_file=/etc/hakit/bmc-ca.pem pcmk_host_list=n1 \
     op monitor interval=60s timeout=60s
 pcs -f "$cib" constraint location add -- fence-n1-redfish-avoids-n1 fence-n1-redfish n1 -INFINITY
 # powers n2 off through its BMC (IPMI)
 pcs -f "$cib" stonith create fence-n2 fence_hakit ip=198.18.1.2 username=hakit password_script=/etc/hakit/bmc-password lanplus=1 pcmk_host_list=n2 \
     op monitor interval=60s timeout=60s
 pcs -f "$cib" constraint location add -- fence-n2-avoids-n2 fence-n2 n2 -INFINITY
-# second way to power n2 off (Redfish)
-pcs -f "$cib" stonith create fence-n2-redfish fence_redfish ip=198.18.2.2 username=hakit password_script=/etc/hakit/bmc-password pcmk_host_list=n2 \
+# second way to power n2 off (Redfish; put the BMCs' CA in /etc/hakit/bmc-ca.pem)
+pcs -f "$cib" stonith create fence-n2-redfish fence_hakit_redfish ip=198.18.2.2 username=hakit password_script=/etc/hakit/bmc-password ssl_ca_file=/etc/hakit/bmc-ca.pem pcmk_host_list=n2 \
     op monitor interval=60s timeout=60s
 pcs -f "$cib" constraint location add -- fence-n2-redfish-avoids-n2 fence-n2-redfish n2 -INFINITY
 # powers n3 off through its BMC (IPMI)
 pcs -f "$cib" stonith create fence-n3 fence_hakit ip=198.18.1.3 username=hakit password_script=/etc/hakit/bmc-password lanplus=1 pcmk_host_list=n3 \
     op monitor interval=60s timeout=60s
 pcs -f "$cib" constraint location add -- fence-n3-avoids-n3 fence-n3 n3 -INFINITY
-# second way to power n3 off (Redfish)
-pcs -f "$cib" stonith create fence-n3-redfish fence_redfish ip=198.18.2.3 username=hakit password_script=/etc/hakit/bmc-password pcmk_host_list=n3 \
+# second way to power n3 off (Redfish; put the BMCs' CA in /etc/hakit/bmc-ca.pem)
+pcs -f "$cib" stonith create fence-n3-redfish fence_hakit_redfish ip=198.18.2.3 username=hakit password_script=/etc/hakit/bmc-password ssl_ca_file=/etc/hakit/bmc-ca.pem pcmk_host_list=n3 \
     op monitor interval=60s timeout=60s
 pcs -f "$cib" constraint location add -- fence-n3-redfish-avoids-n3 fence-n3-redfish n3 -INFINITY
 pcs -f "$cib" stonith level add 1 n1 fence-n1

@@ -148,10 +148,14 @@ def fencing(bmcs: tuple[tuple[str, IPAddress], ...], username: str, password_scr
         items.append(Location(f"{device}-avoids-{node}", device, node, "-INFINITY"))
         if node in redfish_of:
             items.append(Primitive(
-                f"{device}-redfish", "stonith:fence_redfish",
+                f"{device}-redfish", "stonith:fence_hakit_redfish",
                 (("ip", str(redfish_of[node])), ("username", username),
-                 ("password_script", password_script), ("pcmk_host_list", node)),
-                FENCE_OPS, comment=f"second way to power {node} off (Redfish)"))
+                 ("password_script", password_script),
+                 # Redfish is HTTPS and the certificate is verified: BMCs usually have
+                 # self-signed ones, so the CA (or ssl_fingerprint) must be given.
+                 ("ssl_ca_file", REDFISH_CA_FILE), ("pcmk_host_list", node)),
+                FENCE_OPS, comment=f"second way to power {node} off (Redfish; put the "
+                                   f"BMCs' CA in {REDFISH_CA_FILE})"))
             items.append(Location(f"{device}-redfish-avoids-{node}", f"{device}-redfish",
                                   node, "-INFINITY"))
     for node, _ in bmcs:
@@ -160,6 +164,10 @@ def fencing(bmcs: tuple[tuple[str, IPAddress], ...], username: str, password_scr
             items.append(FencingLevel(node, 2, (f"fence-{node}-redfish",)))
     items.append(Property("stonith-enabled", "true"))
     return Config("hakit fencing: one fence_hakit device per node", tuple(items))
+
+
+#: Where the fencing snippet expects the CA that signs the BMCs' Redfish certificates.
+REDFISH_CA_FILE = "/etc/hakit/bmc-ca.pem"
 
 
 def anti_affinity(first: str, second: str) -> Colocation:
