@@ -1,0 +1,97 @@
+"""Pure helpers for the LXC agent: rootfs paths, log excerpts, health command lines.
+
+Nothing here touches the system; the agent and its tests feed these text.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from typing import Optional
+
+from hakit.ocf.params import ParamType
+
+#: Storage backends whose ``lxc.rootfs.path`` names a directory after ``type:``
+#: (lxc.container.conf(5), "ROOT FILE SYSTEM").
+_DIRECTORY_BACKENDS = ("dir", "btrfs", "zfs")
+#: Backends whose source is a block device or image file after ``type:``.
+_DEVICE_BACKENDS = ("lvm", "loop", "nbd", "rbd")
+#: Backends whose source cannot be checked by looking at one path.
+_LAYERED_BACKENDS = ("overlay", "overlayfs", "aufs")
+
+#: One line of LXC's log: "lxc-start NAME 20261123195432.837 ERROR    conf - file:func:line - text".
+_LOG_LINE = re.compile(
+    r"^\S+ \S+ [0-9.]+ (?P<level>[A-Z]+)\s+(?P<where>.*?) - (?P<text>.*)$")
+_ERROR_LEVELS = frozenset({"ERROR", "CRIT", "ALERT", "FATAL"})
+
+
+def rootfs_source(value: str) -> Optional[str]:
+    """The path that must exist for ``lxc.rootfs.path = value``, or None if it cannot be told.
+
+    ``dir:/x``, ``btrfs:/x`` and a bare ``/x`` name a directory; ``lvm:/dev/...``,
+    ``loop:/file`` and a bare block device path name a device or image; layered backends
+    (overlay) and relative or empty values are not checked here.
+    """
+    text = value.strip()
+    if not text:
+        return None
+    if text.startswith("/"):
+        return text
+    kind, sep, rest = text.partition(":")
+    if not sep:
+        return None
+    if kind in _DIRECTORY_BACKENDS or kind in _DEVICE_BACKENDS:
+        return rest if rest.startswith("/") else None
+    return None
+
+
+def is_layered(value: str) -> bool:
+    """Whether ``lxc.rootfs.path`` uses a backend this agent does not check (overlay...)."""
+    return value.strip().partition(":")[0] in _LAYERED_BACKENDS
+
+
+def log_errors(text: str, limit: int = 3) -> list[str]:
+    """The last ``limit`` error messages in LXC log ``text``, without timestamps or source.
+
+    Used to explain a failed start: ``lxc-start -d`` only says "failed to start" on stderr,
+    the cause is in its log file.
+    """
+    found: list[str] = []
+    for line in text.splitlines():
+        match = _LOG_LINE.match(line)
+        if match and match.group("level") in _ERROR_LEVELS:
+            message = match.group("text").strip()
+            if message and (not found or found[-1] != message):
+                found.append(message)
+    return found[-limit:] if limit > 0 else []
+
+
+def excerpt(text: str, limit: int = 300) -> str:
+    """``text`` on one line, whitespace squeezed, cut to ``limit`` characters from the end.
+
+    The end of a failing command's output usually says why it failed.
+    """
+    flat = " ".join(text.split())
+    if len(flat) <= limit:
+        return flat
+    return "..." + flat[-(limit - 3):]
+
+
+class CommandLine(ParamType[tuple[str, ...]]):
+    """A command line split like a POSIX shell would (quotes, backslashes), but never run by
+    one: the words become an argv."""
+
+    def parse(self, raw: str) -> tuple[str, ...]:
+        if "\n" in raw or "\0" in raw:
+            raise ValueError("must be a single line")
+        try:
+            words = tuple(shlex.split(raw))
+        except ValueError as exc:
+            raise ValueError(f"is not a valid command line ({exc})") from None
+        if not words:
+            raise ValueError("must name a command")
+        return words
+
+    def hint(self) -> str:
+        return ("Split into words like a shell would, but run without one; use "
+                "sh -c '...' inside the container for pipes or redirections.")
