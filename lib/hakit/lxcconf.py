@@ -19,10 +19,15 @@ _DEVICE_BACKENDS = ("lvm", "loop", "nbd", "rbd")
 #: Backends whose source cannot be checked by looking at one path.
 _LAYERED_BACKENDS = ("overlay", "overlayfs", "aufs")
 
-#: One line of LXC's log: "lxc-start NAME 20261123195432.837 ERROR    conf - file:func:line - text".
+#: One line of LXC's log:
+#: "lxc-start NAME 20261123195432.837 ERROR    conf - ../src/lxc/conf.c:func:123 - text".
 _LOG_LINE = re.compile(
-    r"^\S+ \S+ [0-9.]+ (?P<level>[A-Z]+)\s+(?P<where>.*?) - (?P<text>.*)$")
+    r"^\S+ \S+ [0-9.]+ (?P<level>[A-Z]+)\s+(?P<module>\S+) - "
+    r"(?:(?P<source>\S+:\S+:[0-9]+) - )?(?P<text>.*)$")
 _ERROR_LEVELS = frozenset({"ERROR", "CRIT", "ALERT", "FATAL"})
+#: The lxc-start tool's own closing lines ("The container failed to start", "run in
+#: foreground mode"...) say nothing about the cause.
+_BOILERPLATE_MODULES = frozenset({"lxc_start"})
 
 
 def rootfs_source(value: str) -> Optional[str]:
@@ -50,8 +55,9 @@ def is_layered(value: str) -> bool:
     return value.strip().partition(":")[0] in _LAYERED_BACKENDS
 
 
-def log_errors(text: str, limit: int = 3) -> list[str]:
-    """The last ``limit`` error messages in LXC log ``text``, without timestamps or source.
+def log_errors(text: str) -> list[str]:
+    """The first and the last error message in LXC log ``text`` (the cause and the outcome),
+    without timestamps or source locations.
 
     Used to explain a failed start: ``lxc-start -d`` only says "failed to start" on stderr,
     the cause is in its log file.
@@ -59,11 +65,14 @@ def log_errors(text: str, limit: int = 3) -> list[str]:
     found: list[str] = []
     for line in text.splitlines():
         match = _LOG_LINE.match(line)
-        if match and match.group("level") in _ERROR_LEVELS:
+        if (match and match.group("level") in _ERROR_LEVELS
+                and match.group("module") not in _BOILERPLATE_MODULES):
             message = match.group("text").strip()
-            if message and (not found or found[-1] != message):
+            if message:
                 found.append(message)
-    return found[-limit:] if limit > 0 else []
+    if len(found) <= 1 or found[0] == found[-1]:
+        return found[:1]
+    return [found[0], found[-1]]
 
 
 def excerpt(text: str, limit: int = 300) -> str:

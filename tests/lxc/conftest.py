@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Optional
 
 import pytest
-
-from hakit.startmarker import StartMarker
 from tests.harness.netns import IP
 from tests.harness.ocf import AGENTS, Result, run_agent
+
+from hakit.startmarker import StartMarker
 
 AGENT = AGENTS / "lxc"
 LXC_CREATE = "/usr/bin/lxc-create"

@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
-
 from tests.harness.contract import AgentContract
 from tests.lxc.conftest import AGENT, BusyboxContainer
 
