@@ -104,3 +104,4 @@ class CommandLine(ParamType[tuple[str, ...]]):
     def hint(self) -> str:
         return ("Split into words like a shell would, but run without one; use "
                 "sh -c '...' inside the container for pipes or redirections.")
+

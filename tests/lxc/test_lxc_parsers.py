@@ -114,3 +114,4 @@ def test_marker_round_trip(tmp_path: Path) -> None:
     marker.remove()
     marker.remove()
     assert marker.read() is None
+

@@ -295,7 +295,13 @@ def _stop(ctx: Context) -> Optional[ExitCode]:
 
 
 def _shut_down(ctx: Context, ct: Container, deadline: Deadline) -> None:
-    """Ask init to shut down and wait, bounded by stop_timeout and the kill reserve."""
+    """Ask init to shut down and wait, bounded by stop_timeout and the kill reserve.
+
+    The halt signal is sent again after 1, 3, 7... seconds: the init of a PID namespace
+    drops signals it has no handler for yet (pid_namespaces(7)), so one sent right after
+    start can be lost, and waiting out the whole timeout for it would only delay the kill.
+    An init already shutting down ignores the repeats.
+    """
     left = deadline.remaining()
     budget = left - min(KILL_RESERVE_MAX, left / 4)
     wanted = ctx.params.get(STOP_TIMEOUT)
@@ -307,7 +313,15 @@ def _shut_down(ctx: Context, ct: Container, deadline: Deadline) -> None:
     if signum is not None:
         ct.set_halt_signal(int(signum))
     ctx.log.info("shutting container %s down (waiting up to %ds)", ct.name, int(budget))
-    ct.shutdown(int(budget))
+    window = deadline.within(budget)
+    step = 1
+    while True:
+        wait = min(step, int(window.remaining()))
+        if wait < 1:
+            return
+        if ct.shutdown(wait) or ct.state() == containers.STOPPED:
+            return
+        step *= 2
 
 
 AGENT = Agent(
