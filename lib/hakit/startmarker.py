@@ -10,11 +10,9 @@ matching Pacemaker's view that nothing runs there.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import time
 from typing import Optional
-from urllib.parse import quote
 
 #: Where markers live; /run is emptied at boot (FHS 3.0, 3.15).
 RUNTIME_DIR = "/run/hakit/lxc"
@@ -23,7 +21,18 @@ RUNTIME_DIR = "/run/hakit/lxc"
 def marker_name(lxcpath: str, name: str) -> str:
     """One file name per container, from its lxcpath and name (two resources can only
     collide if they manage the same container, which ``unique-group`` forbids)."""
-    return quote(f"{lxcpath.rstrip('/')}/{name}", safe="") + ".started"
+    path = f"{lxcpath.rstrip('/')}/{name}"
+    return path.replace("%", "%25").replace("/", "%2F") + ".started"
+
+
+def parse_record(text: str) -> dict[str, int]:
+    """``key=integer`` lines of a marker; anything else is skipped."""
+    record: dict[str, int] = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition("=")
+        if sep and value.strip().isascii() and value.strip().isdigit():
+            record[key.strip()] = int(value.strip())
+    return record
 
 
 class StartMarker:
@@ -36,24 +45,22 @@ class StartMarker:
     def write(self, init_pid: Optional[int] = None) -> None:
         """Record that the cluster started (or is starting) the container; atomic."""
         os.makedirs(self.directory, mode=0o755, exist_ok=True)
-        record = {"since": int(time.time()), "init_pid": init_pid}
+        lines = [f"since={int(time.time())}"]
+        if init_pid is not None:
+            lines.append(f"init_pid={init_pid}")
         tmp = f"{self.path}.{os.getpid()}.tmp"
         with open(tmp, "w", encoding="utf-8") as handle:
-            json.dump(record, handle)
+            handle.write("\n".join(lines) + "\n")
         os.replace(tmp, self.path)
 
-    def read(self) -> Optional[dict[str, object]]:
-        """The record, or None when there is no marker (an unreadable one still counts)."""
+    def read(self) -> Optional[dict[str, int]]:
+        """The record, or None when there is no marker (a damaged one still counts)."""
         try:
             with open(self.path, encoding="utf-8") as handle:
                 text = handle.read()
         except FileNotFoundError:
             return None
-        try:
-            record = json.loads(text)
-        except ValueError:
-            return {}
-        return record if isinstance(record, dict) else {}
+        return parse_record(text)
 
     def remove(self) -> None:
         with contextlib.suppress(FileNotFoundError):

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hakit.lxcconf import CommandLine, excerpt, is_layered, log_errors, rootfs_source
-from hakit.startmarker import StartMarker, marker_name
+from hakit.startmarker import StartMarker, marker_name, parse_record
 
 PATHS = st.lists(st.text("abcxyz-_.0123", min_size=1, max_size=8), min_size=1,
                  max_size=5).map(lambda parts: "/" + "/".join(parts))
@@ -109,9 +109,21 @@ def test_marker_round_trip(tmp_path: Path) -> None:
     marker.write(1234)
     record = marker.read()
     assert record is not None and record["init_pid"] == 1234
-    Path(marker.path).write_text("not json")
+    Path(marker.path).write_text("not a record")
     assert marker.read() == {}  # a damaged marker still says "started by the cluster"
     marker.remove()
     marker.remove()
     assert marker.read() is None
 
+
+
+@given(st.dictionaries(st.from_regex(r"[a-z_]{1,10}", fullmatch=True),
+                       st.integers(min_value=0, max_value=2**40), max_size=5))
+def test_marker_record_round_trips(record: dict[str, int]) -> None:
+    text = "".join(f"{k}={v}\n" for k, v in record.items())
+    assert parse_record(text) == record
+
+
+@given(st.text(max_size=200))
+def test_marker_record_never_raises(text: str) -> None:
+    assert all(isinstance(v, int) for v in parse_record(text).values())

@@ -9,7 +9,6 @@ from one the cluster stopped (rc 7).
 from __future__ import annotations
 
 import os
-import shlex
 from typing import Optional
 
 from hakit import containers
@@ -144,7 +143,7 @@ def _new_log_errors(path: str, offset: int) -> str:
 def _run_health(ctx: Context, ct: Container, deadline: Deadline) -> Optional[str]:
     """Run health_command once inside the container; None when healthy, else why not."""
     argv = ctx.params[HEALTH_COMMAND]
-    shown = shlex.join(argv)
+    shown = " ".join(argv)
     result = ctx.runner.run(
         ["lxc-attach", "-P", ct.lxcpath, "-n", ct.name, "--clear-env", "--", *argv],
         deadline, timeout=ctx.params[HEALTH_TIMEOUT], check=False, cwd="/")
