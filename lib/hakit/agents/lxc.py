@@ -321,6 +321,8 @@ def _shut_down(ctx: Context, ct: Container, deadline: Deadline) -> None:
         if ct.shutdown(wait) or ct.state() == containers.STOPPED:
             return
         step *= 2
+        ctx.log.info("container %s is still %s; sending the halt signal again", ct.name,
+                     ct.state())
 
 
 AGENT = Agent(
