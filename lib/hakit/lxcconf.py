@@ -105,3 +105,17 @@ class CommandLine(ParamType[tuple[str, ...]]):
         return ("Split into words like a shell would, but run without one; use "
                 "sh -c '...' inside the container for pipes or redirections.")
 
+
+
+def stat_starttime(stat: str) -> Optional[int]:
+    """Field 22 (starttime, in clock ticks since boot) of ``/proc/PID/stat`` text.
+
+    A PID and its starttime name one process for good: a PID reused later has another
+    starttime.  The command name (field 2) may hold spaces and parentheses, so fields are
+    counted after its last ')' (proc(5)).
+    """
+    _, sep, rest = stat.rpartition(")")
+    fields = rest.split()
+    if not sep or len(fields) < 20 or not fields[19].isdigit():
+        return None
+    return int(fields[19])

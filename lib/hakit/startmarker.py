@@ -42,12 +42,16 @@ class StartMarker:
         self.directory = directory
         self.path = os.path.join(directory, marker_name(lxcpath, name))
 
-    def write(self, init_pid: Optional[int] = None) -> None:
-        """Record that the cluster started (or is starting) the container; atomic."""
+    def write(self, **values: Optional[int]) -> None:
+        """Record that the cluster started (or is starting) the container; atomic.
+
+        ``values`` are kept as ``key=integer`` lines (None values are left out): the
+        container's init PID and starttime, which identify it even when LXC no longer
+        knows about it, and the halt signal, for a stop that cannot read the config.
+        """
         os.makedirs(self.directory, mode=0o755, exist_ok=True)
         lines = [f"since={int(time.time())}"]
-        if init_pid is not None:
-            lines.append(f"init_pid={init_pid}")
+        lines.extend(f"{key}={value}" for key, value in values.items() if value is not None)
         tmp = f"{self.path}.{os.getpid()}.tmp"
         with open(tmp, "w", encoding="utf-8") as handle:
             handle.write("\n".join(lines) + "\n")

@@ -7,6 +7,7 @@ ever plugged into the host's network namespace.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -40,6 +41,15 @@ while :; do sleep 1; done
 
 def _lxc(*argv: str, check: bool = False) -> subprocess.CompletedProcess[str]:
     return subprocess.run(list(argv), capture_output=True, text=True, check=check, timeout=60)
+
+
+def _remove_leftover_cgroups(name: str) -> None:
+    """LXC leaves empty ``lxc.monitor.NAME`` cgroups behind after a failed start; remove
+    them (rmdir only succeeds on an empty cgroup)."""
+    for pattern in (f"*/lxc.*.{name}", f"lxc.*.{name}"):
+        for directory in sorted(Path("/sys/fs/cgroup").glob(pattern), reverse=True):
+            with contextlib.suppress(OSError):
+                directory.rmdir()
 
 
 @dataclass
@@ -124,6 +134,7 @@ class ContainerPool:
             _lxc(*inside, "/usr/bin/lxc-stop", "-k", "-P", path, "-n", ct.name)
             _lxc("/usr/bin/lxc-destroy", "-f", "-P", path, "-n", ct.name)
             StartMarker(path, ct.name).remove()
+            _remove_leftover_cgroups(ct.name)
             if ct.directory.exists() and not os.path.ismount(ct.directory):
                 shutil.rmtree(ct.directory, ignore_errors=True)
         self._made.clear()

@@ -87,6 +87,33 @@ def test_crashed_container_is_a_failure_not_a_stop(container: BusyboxContainer) 
     assert container.agent("monitor", interval_ms=10000).rc == 0
 
 
+def _parent_pid(pid: int) -> int:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat.rpartition(")")[2].split()[1])
+
+
+def test_init_orphaned_by_a_dead_lxc_monitor_is_failed_and_stopped(
+        container: BusyboxContainer) -> None:
+    assert container.agent("start").rc == 0
+    init = container.init_pid()
+    monitor = _parent_pid(init)
+    assert "lxc monitor" in Path(f"/proc/{monitor}/cmdline").read_text()
+    try:
+        os.kill(monitor, signal.SIGKILL)
+        _wait_stopped(container)  # liblxc finds no monitor: it says STOPPED...
+        assert Path(f"/proc/{init}").exists()  # ...while the container's init still runs
+        result = container.agent("monitor", interval_ms=10000)
+        assert result.rc == 1
+        assert f"init (PID {init}) still runs" in result.reason
+        stop = container.agent("stop")
+        assert stop.rc == 0, stop.stderr
+        assert not Path(f"/proc/{init}").exists()
+        assert container.agent("monitor", interval_ms=10000).rc == NOT_RUNNING
+    finally:
+        if Path(f"/proc/{init}").exists() and _parent_pid(init) != monitor:
+            os.kill(init, signal.SIGKILL)  # the test's own orphan, by PID
+
+
 def test_container_started_outside_the_cluster_is_running(container: BusyboxContainer) -> None:
     assert container.agent("monitor", interval_ms=0).rc == NOT_RUNNING
     subprocess.run(["/usr/bin/lxc-start", "-P", str(container.lxcpath), "-n", container.name],
@@ -191,7 +218,10 @@ def test_explicit_config_file(container: BusyboxContainer, tmp_path: Path) -> No
     assert container.agent("start").rc == 5  # no LXCPATH/NAME/config
     assert container.agent("start", params).rc == 0
     assert container.agent("monitor", params, interval_ms=10000).rc == 0
-    elsewhere.rename(tmp_path / "moved.conf")  # stop never needs the configuration
-    assert container.agent("stop", params).rc == 0
+    elsewhere.rename(tmp_path / "moved.conf")  # stop never needs the configuration...
+    stop = container.agent("stop", params, timeout_ms=60000)
+    assert stop.rc == 0
+    # ...and still sends the container's own halt signal (SIGUSR1), kept in the marker.
+    assert "did not shut down cleanly" not in stop.stderr
     assert container.state() == "STOPPED"
     (tmp_path / "moved.conf").rename(container.config)

@@ -9,7 +9,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hakit.lxcconf import CommandLine, excerpt, is_layered, log_errors, rootfs_source
+from hakit.lxcconf import (
+    CommandLine,
+    excerpt,
+    is_layered,
+    log_errors,
+    rootfs_source,
+    stat_starttime,
+)
 from hakit.startmarker import StartMarker, marker_name, parse_record
 
 PATHS = st.lists(st.text("abcxyz-_.0123", min_size=1, max_size=8), min_size=1,
@@ -106,7 +113,7 @@ def test_marker_round_trip(tmp_path: Path) -> None:
     assert marker.read() is None
     marker.write()
     assert marker.read() is not None
-    marker.write(1234)
+    marker.write(init_pid=1234, init_start=None)
     record = marker.read()
     assert record is not None and record["init_pid"] == 1234
     Path(marker.path).write_text("not a record")
@@ -127,3 +134,17 @@ def test_marker_record_round_trips(record: dict[str, int]) -> None:
 @given(st.text(max_size=200))
 def test_marker_record_never_raises(text: str) -> None:
     assert all(isinstance(v, int) for v in parse_record(text).values())
+
+
+@given(st.text(st.characters(blacklist_characters="\n\0", blacklist_categories=("Cs",)),
+               max_size=16), st.integers(min_value=0, max_value=2**50))
+def test_stat_starttime_with_any_command_name(comm: str, start: int) -> None:
+    fields = ["S", "1", "1", "1", "0", "-1", "4194560", "0", "0", "0", "0", "0", "0", "0",
+              "0", "20", "0", "1", "0", str(start), "1000", "100"]
+    assert stat_starttime(f"1234 ({comm}) " + " ".join(fields)) == start
+
+
+def test_stat_starttime_of_this_process() -> None:
+    assert stat_starttime(Path("/proc/self/stat").read_text()) is not None
+    assert stat_starttime("") is None
+    assert stat_starttime("12 (x) S 1") is None

@@ -8,7 +8,9 @@ from one the cluster stopped (rc 7).
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 from typing import Optional
 
 from hakit import containers
@@ -24,7 +26,14 @@ from hakit.errors import (
     NotInstalledError,
     NotRunningError,
 )
-from hakit.lxcconf import CommandLine, excerpt, is_layered, log_errors, rootfs_source
+from hakit.lxcconf import (
+    CommandLine,
+    excerpt,
+    is_layered,
+    log_errors,
+    rootfs_source,
+    stat_starttime,
+)
 from hakit.ocf.agent import Action, Agent, Context
 from hakit.ocf.params import AbsolutePath, Duration, Name, Param, Select, Signal
 from hakit.runner import CommandFailed
@@ -154,6 +163,61 @@ def _run_health(ctx: Context, ct: Container, deadline: Deadline) -> Optional[str
             + (f": {output}" if output else " with no output"))
 
 
+def _halt_signal(ctx: Context, ct: Container) -> Optional[int]:
+    """The signal stop will send: shutdown_signal, else the config's lxc.signal.halt."""
+    given = ctx.params.get(SHUTDOWN_SIGNAL)
+    if given is not None:
+        return int(given)
+    configured = ct.config_item("lxc.signal.halt").strip()
+    try:
+        return int(Signal().parse(configured)) if configured else None
+    except ValueError:
+        return None
+
+
+def _starttime(pid: int) -> Optional[int]:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8", errors="replace") as handle:
+            return stat_starttime(handle.read())
+    except OSError:
+        return None
+
+
+def _orphaned_init(record: dict[str, int]) -> Optional[int]:
+    """The PID of the container's init if it still runs although LXC reports STOPPED.
+
+    LXC 5 does not kill the container when its monitor process (``[lxc monitor]``) dies;
+    liblxc then finds no command socket and says STOPPED while the container's processes
+    still use its filesystem.  The marker's PID and starttime identify that init.
+    """
+    pid, start = record.get("init_pid"), record.get("init_start")
+    if not pid or start is None:
+        return None
+    return pid if _starttime(pid) == start else None
+
+
+def _kill_orphan(ctx: Context, pid: int, start: int, name: str) -> None:
+    """SIGKILL the orphaned init through a pidfd (no PID-reuse race) and wait for it.
+
+    Killing a PID namespace's init kills every process in it (pid_namespaces(7)).
+    """
+    ctx.log.warning("container %s: LXC's monitor is gone but its init (PID %d) still "
+                    "runs; killing it", name, pid)
+    try:
+        pidfd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    try:
+        if _starttime(pid) == start:
+            with contextlib.suppress(ProcessLookupError):
+                signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+    finally:
+        os.close(pidfd)
+    ctx.deadline.poll(lambda: True if _starttime(pid) != start else None,
+                      f"waiting for the orphaned init (PID {pid}) of {name} to die",
+                      0.02, 0.25)
+
+
 def _wait_settled(ct: Container, deadline: Deadline) -> str:
     """Wait out a transition (STARTING, STOPPING...) and return RUNNING, STOPPED or FROZEN."""
     settled = (containers.RUNNING, containers.STOPPED, containers.FROZEN)
@@ -197,7 +261,9 @@ def _start(ctx: Context) -> Optional[ExitCode]:
             why = _new_log_errors(log, offset)
             raise GenericError(f"container {ct.name} is {state} right after lxc-start"
                                + (f": {why}" if why else f" (see {log})"))
-    marker.write(ct.init_pid())
+    pid = ct.init_pid()
+    marker.write(init_pid=pid, init_start=_starttime(pid) if pid else None,
+                 halt_signal=_halt_signal(ctx, ct))
     _await_address(ctx, ct, deadline)
     _await_health(ctx, ct, deadline)
     ctx.log.info("container %s started (init PID %s)", ct.name, ct.init_pid())
@@ -259,6 +325,10 @@ def _monitor(ctx: Context) -> Optional[ExitCode]:
         record = _marker(ctx).read()
         if record is None:
             raise NotRunningError(f"container {ct.name} is stopped")
+        orphan = _orphaned_init(record)
+        if orphan is not None:
+            raise GenericError(f"container {ct.name} has lost its LXC monitor process; its "
+                               f"init (PID {orphan}) still runs")
         pid = record.get("init_pid")
         raise GenericError(f"container {ct.name} stopped, but not by the cluster"
                            + (f" (its init, PID {pid}, is gone)" if pid else ""))
@@ -267,21 +337,29 @@ def _monitor(ctx: Context) -> Optional[ExitCode]:
 
 def _stop(ctx: Context) -> Optional[ExitCode]:
     marker = _marker(ctx)
+    halt_signal: Optional[int] = None
     try:
         ct = _open(ctx)
+        halt_signal = _halt_signal(ctx, ct)
     except HakitError as exc:
-        # The configuration only supplies the halt signal: a broken or vanished file must
-        # not keep stop (which never fails on bad configuration) from working.
+        # The configuration only supplies the halt signal, also kept in the marker at
+        # start: a broken or vanished file must not keep stop (which never fails on bad
+        # configuration) from working.
         ctx.log.warning("stopping without the configuration file: %s", exc.reason)
         ct = _open(ctx, with_config=False)
+        halt_signal = (marker.read() or {}).get("halt_signal") or _halt_signal(ctx, ct)
     deadline = ctx.deadline
     state = ct.state()
     if state == containers.STOPPED:
+        record = marker.read()
+        orphan = _orphaned_init(record) if record else None
+        if record and orphan is not None:
+            _kill_orphan(ctx, orphan, record["init_start"], ct.name)
         marker.remove()
         ctx.log.info("container %s is already stopped", ct.name)
         return None
     if state not in (containers.FROZEN, containers.FREEZING):
-        _shut_down(ctx, ct, deadline)
+        _shut_down(ctx, ct, deadline, halt_signal)
     if ct.state() != containers.STOPPED:
         ctx.log.warning("container %s did not shut down cleanly; killing it", ct.name)
         if not ct.kill() and ct.state() != containers.STOPPED:
@@ -293,7 +371,8 @@ def _stop(ctx: Context) -> Optional[ExitCode]:
     return None
 
 
-def _shut_down(ctx: Context, ct: Container, deadline: Deadline) -> None:
+def _shut_down(ctx: Context, ct: Container, deadline: Deadline,
+               halt_signal: Optional[int]) -> None:
     """Ask init to shut down and wait, bounded by stop_timeout and the kill reserve.
 
     The halt signal is sent again after 1, 3, 7... seconds: the init of a PID namespace
@@ -308,9 +387,8 @@ def _shut_down(ctx: Context, ct: Container, deadline: Deadline) -> None:
         budget = min(budget, wanted)
     if budget < 1:  # liblxc waits in whole seconds; too little time to bother
         return
-    signum = ctx.params.get(SHUTDOWN_SIGNAL)
-    if signum is not None:
-        ct.set_halt_signal(int(signum))
+    if halt_signal is not None:
+        ct.set_halt_signal(halt_signal)
     ctx.log.info("shutting container %s down (waiting up to %ds)", ct.name, int(budget))
     window = deadline.within(budget)
     step = 1
