@@ -225,3 +225,14 @@ def test_explicit_config_file(container: BusyboxContainer, tmp_path: Path) -> No
     assert "did not shut down cleanly" not in stop.stderr
     assert container.state() == "STOPPED"
     (tmp_path / "moved.conf").rename(container.config)
+
+
+def test_frozen_container_fails_monitor_and_is_killed_by_stop(
+        container: BusyboxContainer) -> None:
+    assert container.agent("start").rc == 0
+    subprocess.run(["/usr/bin/lxc-freeze", "-P", str(container.lxcpath), "-n", container.name],
+                   check=True, timeout=30)
+    monitor = container.agent("monitor", interval_ms=10000)
+    assert (monitor.rc, "FROZEN" in monitor.reason) == (1, True)
+    assert container.agent("stop").rc == 0
+    assert container.state() == "STOPPED"
