@@ -105,6 +105,8 @@ def test_init_orphaned_by_a_dead_lxc_monitor_is_failed_and_stopped(
         result = container.agent("monitor", interval_ms=10000)
         assert result.rc == 1
         assert f"init (PID {init}) still runs" in result.reason
+        refused = container.agent("start")  # a second copy would share the rootfs
+        assert (refused.rc, "stop it first" in refused.reason) == (1, True)
         stop = container.agent("stop")
         assert stop.rc == 0, stop.stderr
         assert not Path(f"/proc/{init}").exists()

@@ -241,6 +241,12 @@ def _start(ctx: Context) -> Optional[ExitCode]:
     if state == containers.RUNNING:
         ctx.log.info("container %s is already running", ct.name)
     else:
+        record = marker.read()
+        orphan = _orphaned_init(record) if record else None
+        if orphan is not None:
+            # A second copy on the same rootfs would corrupt it; stop kills the orphan.
+            raise GenericError(f"container {ct.name} has lost its LXC monitor process but its "
+                               f"init (PID {orphan}) still runs; stop it first")
         # Written before lxc-start: if the agent is killed mid-start, the next monitor
         # still reports a failure (rc 1) rather than a clean stop.
         marker.write()
