@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,22 +17,11 @@ from typing import Optional
 
 from lxml import etree
 
-from tests.harness.ocf import AGENTS, LIB
+from tests.harness.installed import StagedInstall
 
 HERE = Path(__file__).resolve().parent
 NODES = ("n1", "n2", "n3")
 
-# The agents' parameter names (fixed in the issue); used only when the real agent is not in
-# agents/ yet, so that pcs and crmsh can check the snippets' parameters against metadata.
-STUB_PARAMS: Mapping[str, tuple[str, ...]] = {
-    "rbd": ("pool", "image", "namespace", "user", "cephconf", "keyring", "device_type",
-            "break_lock"),
-    "fs": ("device", "directory", "fstype", "options", "fsck", "force_unmount"),
-    "lxc": ("name", "lxcpath", "health_command"),
-    "vip": ("ip", "cidr_netmask", "nic"),
-}
-STUB_FENCE_PARAMS = ("ip", "username", "password", "password_script", "lanplus", "action",
-                     "plug", "port", "pcmk_host_list")
 CLEAN_ENV_DROP = ("CIB_shadow", "CIB_file", "CIB_shadow_dir")
 
 
@@ -50,70 +38,16 @@ def run(argv: list[str], *, env: Optional[Mapping[str, str]] = None,
                           env=_env(env), check=False)
 
 
-def _stub_ocf(name: str, params: Iterable[str]) -> str:
-    ps = "".join(
-        f'<parameter name="{p}"><longdesc lang="en">{p}</longdesc>'
-        f'<shortdesc lang="en">{p}</shortdesc><content type="string"/></parameter>'
-        for p in params)
-    xml = (f'<?xml version="1.0"?><resource-agent name="{name}" version="0.1">'
-           '<version>1.1</version><longdesc lang="en">stub</longdesc>'
-           f'<shortdesc lang="en">stub</shortdesc><parameters>{ps}</parameters><actions>'
-           '<action name="start" timeout="20s"/><action name="stop" timeout="20s"/>'
-           '<action name="monitor" timeout="20s" interval="10s" depth="0"/>'
-           '<action name="meta-data" timeout="5s"/><action name="validate-all" timeout="5s"/>'
-           '</actions></resource-agent>')
-    return f"#!/bin/sh\n# stub of ocf:hakit:{name} (metadata only)\ncat <<'EOF'\n{xml}\nEOF\n"
-
-
-def _stub_fence() -> str:
-    ps = "".join(
-        f'<parameter name="{p}" unique="0" required="0"><getopt mixed="--{p}"/>'
-        f'<content type="string"/><shortdesc lang="en">{p}</shortdesc></parameter>'
-        for p in STUB_FENCE_PARAMS)
-    xml = ('<?xml version="1.0" ?><resource-agent name="fence_hakit" shortdesc="stub">'
-           f'<longdesc>stub</longdesc><parameters>{ps}</parameters><actions>'
-           '<action name="on"/><action name="off"/><action name="reboot"/>'
-           '<action name="status"/><action name="monitor"/><action name="metadata"/>'
-           '<action name="validate-all"/></actions></resource-agent>')
-    return f"#!/bin/sh\n# stub of fence_hakit (metadata only)\ncat <<'EOF'\n{xml}\nEOF\n"
-
-
-def _wrapper(agent: Path) -> str:
-    return f'#!/bin/sh\nPYTHONPATH={LIB} exec /usr/bin/python3 {agent} "$@"\n'
-
-
-@dataclass(frozen=True)
 class AgentLayer:
-    """Directories to overlay on /usr/lib/ocf/resource.d and /usr/sbin."""
+    """Runs pcs and crmsh where they see the hakit agents as `make install` lays them out
+    (``StagedInstall``: an overlay in a private mount namespace; the host is untouched)."""
 
-    ocf: Path
-    sbin: Path
-    real: tuple[str, ...]  # agents taken from agents/ rather than stubbed
-
-    @classmethod
-    def build(cls, where: Path) -> AgentLayer:
-        ocf, sbin = where / "ocf", where / "sbin"
-        (ocf / "hakit").mkdir(parents=True)
-        sbin.mkdir()
-        real = []
-        targets = [(ocf / "hakit" / n, n, _stub_ocf(n, ps)) for n, ps in STUB_PARAMS.items()]
-        targets.append((sbin / "fence_hakit", "fence_hakit", _stub_fence()))
-        for path, name, stub in targets:
-            agent = AGENTS / name
-            if agent.is_file():
-                path.write_text(_wrapper(agent))
-                real.append(name)
-            else:
-                path.write_text(stub)
-            path.chmod(0o755)
-        return cls(ocf, sbin, tuple(real))
+    def __init__(self, installed: StagedInstall) -> None:
+        self._installed = installed
 
     def run(self, argv: list[str], *, env: Optional[Mapping[str, str]] = None,
             timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        """Run argv where Pacemaker, pcs and crmsh see the agents (own mount namespace)."""
-        return run(["/usr/bin/unshare", "--mount", "--propagation", "private", "--",
-                    sys.executable, str(HERE / "overlay.py"), str(self.ocf), str(self.sbin),
-                    "--", *argv], env=env, timeout=timeout)
+        return run(self._installed.argv(argv), env=env, timeout=timeout)
 
 
 def empty_cib(path: Path, nodes: Iterable[str] = NODES) -> Path:

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import io
-import os
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from hakit.snippets.cli import run
+from tests.harness.installed import StagedInstall
 from tests.snippets.cluster import AgentLayer, empty_cib
 
 
@@ -24,12 +22,9 @@ def generate(*argv: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def layer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentLayer]:
-    """The hakit agents (real ones from agents/ where present, else metadata stubs), to be
-    overlaid in a private mount namespace while crmsh or pcs runs."""
-    if os.geteuid() != 0 or shutil.which("unshare") is None:
-        pytest.skip("needs root and unshare (a private mount namespace for the agents)")
-    yield AgentLayer.build(tmp_path_factory.mktemp("agents"))
+def layer(staged_install: StagedInstall) -> AgentLayer:
+    """The installed hakit agents, seen by crmsh and pcs (and only by them)."""
+    return AgentLayer(staged_install)
 
 
 @pytest.fixture
