@@ -216,6 +216,12 @@ fatal signal handlers = false
 admin socket = {d}/run/$cluster-$name.$pid.asok
 log file = {d}/log/$cluster-$name.$pid.log
 keyring = {d}/client.admin.keyring
+# Bounded client I/O: when this throwaway cluster is stopped under a still-mapped image, an
+# rbd-fuse client's writes fail instead of blocking forever, which would leave every
+# sync() on the machine (mkfs, a container's halt, the loop device's flush) stuck in D state.
+rados osd op timeout = 30
+rados mon op timeout = 30
+client mount timeout = 30
 """)
         for sub in ("run", "log"):
             (d / sub).mkdir()
