@@ -12,21 +12,27 @@ Rules enforced here, for every agent:
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
-import traceback
-from collections.abc import Mapping, Sequence
-from typing import Optional, TextIO
 
 from hakit.deadline import Deadline
 from hakit.errors import ExitCode, HakitError, NotInstalledError, UnimplementedError
-from hakit.ocf import metadata
-from hakit.ocf.agent import Agent, Context
+from hakit.ocf.agent import Context
 from hakit.ocf.environment import OcfEnvironment
-from hakit.ocf.log import make_logger
-from hakit.ocf.params import Values, parse_values
+from hakit.ocf.lazylog import LazyLogger
+from hakit.ocf.params import parse_values
 from hakit.runner import Runner, mask
+
+# Every action is a new process: what only some actions need (metadata's xml.etree,
+# traceback, logging) is imported where it is used (start-up cost: see BENCHMARKS.md).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import logging
+    from collections.abc import Mapping, Sequence
+    from typing import Optional, TextIO
+
+    from hakit.ocf.agent import Agent
+    from hakit.ocf.params import Values
 
 #: Actions the framework answers without parameters.
 INFO_ACTIONS = ("meta-data", "usage", "help", "methods")
@@ -119,6 +125,8 @@ def run(agent: Agent, argv: Sequence[str], environ: Mapping[str, str],
     err = stderr or sys.stderr
     action = argv[1] if len(argv) > 1 else ""
     if action == "meta-data":
+        from hakit.ocf import metadata  # noqa: PLC0415 - start-up cost
+
         out.write(metadata.build(agent))
         return ExitCode.SUCCESS
     if action in ("usage", "help", "--help"):
@@ -134,7 +142,7 @@ def run(agent: Agent, argv: Sequence[str], environ: Mapping[str, str],
     env = OcfEnvironment.read(action, agent.name, environ)
     secrets: list[str] = [env.raw_params.get(p.name, "") for p in agent.params if p.secret]
     secrets = [s for s in secrets if s]
-    log = make_logger(f"hakit-{agent.name}({env.instance})", env.logging, secrets, err)
+    log = LazyLogger(f"hakit-{agent.name}({env.instance})", env.logging, secrets, err)
     runner = Runner(log, secrets=secrets, fail_which=env.fail_have_binary)
     try:
         code = _perform(agent, env, log, runner)
@@ -142,6 +150,8 @@ def run(agent: Agent, argv: Sequence[str], environ: Mapping[str, str],
     except HakitError as exc:
         code, reason = exc.exit_code, exc.reason
     except Exception as exc:
+        import traceback  # noqa: PLC0415 - start-up cost: only after a crash
+
         log.debug("%s", "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
         code = ExitCode.ERR_GENERIC
         reason = f"internal error during {action}: {type(exc).__name__}: {exc}"
