@@ -140,3 +140,81 @@ class _NamedTupleMeta(type):
 class NamedTuple(metaclass=_NamedTupleMeta):
     """Run-time stand-in for ``typing.NamedTuple`` (class syntax, fields with defaults,
     methods and properties) built on ``collections.namedtuple``."""
+
+
+class _IntEnumMeta(type):
+    """Makes the int attributes of an ``IntEnum`` subclass its members."""
+
+    _member_map_: dict[str, Any]
+    _value2member_map_: dict[int, Any]
+
+    def __new__(mcs, name: str, bases: tuple[type, ...], namespace: dict[str, Any]) -> Any:
+        values = {key: value for key, value in namespace.items()
+                  if not key.startswith("_") and type(value) is int}
+        cls: Any = super().__new__(mcs, name, bases, {k: v for k, v in namespace.items()
+                                                       if k not in values})
+        cls._member_map_ = {}
+        cls._value2member_map_ = {}
+        for key, value in values.items():
+            member = cls._value2member_map_.get(value)
+            if member is None:  # the first name of a value is its member, later ones aliases
+                member = int.__new__(cls, value)
+                member._name_ = key
+                cls._value2member_map_[value] = member
+                cls._member_map_[key] = member
+            type.__setattr__(cls, key, member)
+        return cls
+
+    def __call__(cls, value: object) -> Any:
+        try:
+            return cls._value2member_map_[value]  # type: ignore[index]
+        except (KeyError, TypeError):
+            raise ValueError(f"{value!r} is not a valid {cls.__qualname__}") from None
+
+    def __getitem__(cls, name: str) -> Any:
+        return cls._member_map_[name]
+
+    @property
+    def __members__(cls) -> dict[str, Any]:
+        return dict(cls._member_map_)
+
+    def __iter__(cls) -> Any:
+        return iter(list(cls._member_map_.values()))
+
+    def __len__(cls) -> int:
+        return len(cls._member_map_)
+
+    def __contains__(cls, member: object) -> bool:
+        return isinstance(member, cls) and getattr(member, "_name_", None) in cls._member_map_
+
+    def __setattr__(cls, name: str, value: object) -> None:
+        if name in cls.__dict__.get("_member_map_", {}):
+            raise AttributeError(f"cannot reassign member {name!r}")
+        super().__setattr__(name, value)
+
+
+class IntEnum(int, metaclass=_IntEnumMeta):
+    """Run-time stand-in for ``enum.IntEnum`` (``enum`` costs 3.6 ms of CPU to import):
+    members are ints with ``name`` and ``value``; ``Cls(value)``, ``Cls[name]``, iteration,
+    ``len`` and ``in`` work as for an enum; ``str`` and ``format`` are the int's (as
+    ``enum.IntEnum`` since Python 3.11); the first name of a value wins, later ones are
+    aliases."""
+
+    _name_: str
+
+    @property
+    def name(self) -> str:
+        return self._name_
+
+    @property
+    def value(self) -> int:
+        return int(self)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}.{self._name_}: {int(self)}>"
+
+    __str__ = int.__repr__
+    __format__ = int.__format__
+
+    def __reduce_ex__(self, _protocol: object) -> tuple[Any, tuple[int]]:
+        return type(self), (int(self),)
