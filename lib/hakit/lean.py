@@ -145,7 +145,8 @@ class NamedTuple(metaclass=_NamedTupleMeta):
 class _IntEnumMeta(type):
     """Makes the int attributes of an ``IntEnum`` subclass its members."""
 
-    _member_map_: dict[str, Any]
+    _member_map_: dict[str, Any]  # canonical names only (iteration)
+    _names_: dict[str, Any]  # aliases too (lookup by name, __members__)
     _value2member_map_: dict[int, Any]
 
     def __new__(mcs, name: str, bases: tuple[type, ...], namespace: dict[str, Any]) -> Any:
@@ -154,6 +155,7 @@ class _IntEnumMeta(type):
         cls: Any = super().__new__(mcs, name, bases, {k: v for k, v in namespace.items()
                                                        if k not in values})
         cls._member_map_ = {}
+        cls._names_ = {}
         cls._value2member_map_ = {}
         for key, value in values.items():
             member = cls._value2member_map_.get(value)
@@ -162,6 +164,7 @@ class _IntEnumMeta(type):
                 member._name_ = key
                 cls._value2member_map_[value] = member
                 cls._member_map_[key] = member
+            cls._names_[key] = member
             type.__setattr__(cls, key, member)
         return cls
 
@@ -172,11 +175,11 @@ class _IntEnumMeta(type):
             raise ValueError(f"{value!r} is not a valid {cls.__qualname__}") from None
 
     def __getitem__(cls, name: str) -> Any:
-        return cls._member_map_[name]
+        return cls._names_[name]
 
     @property
     def __members__(cls) -> dict[str, Any]:
-        return dict(cls._member_map_)
+        return dict(cls._names_)
 
     def __iter__(cls) -> Any:
         return iter(list(cls._member_map_.values()))
@@ -188,7 +191,7 @@ class _IntEnumMeta(type):
         return isinstance(member, cls) and getattr(member, "_name_", None) in cls._member_map_
 
     def __setattr__(cls, name: str, value: object) -> None:
-        if name in cls.__dict__.get("_member_map_", {}):
+        if name in cls.__dict__.get("_names_", {}):
             raise AttributeError(f"cannot reassign member {name!r}")
         super().__setattr__(name, value)
 
