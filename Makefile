@@ -30,6 +30,15 @@ SUSHY_PIPS := sushy-tools bcrypt
 OCF_AGENTS   := $(filter-out agents/fence_%,$(wildcard agents/*))
 FENCE_AGENTS := $(wildcard agents/fence_*)
 
+# Agents run as `python3 -S` (docs/developing.md, "Start-up cost") and name Debian's
+# dist-packages themselves; another PYTHON_SITELIB (where hakit goes) is added before it.
+DEBIAN_SITELIB := /usr/lib/python3/dist-packages
+ifeq ($(PYTHON_SITELIB),$(DEBIAN_SITELIB))
+INSTALL_AGENT := cat
+else
+INSTALL_AGENT := sed -e 's|^sys.path.append("$(DEBIAN_SITELIB)")$$|sys.path += ["$(PYTHON_SITELIB)", "$(DEBIAN_SITELIB)"]|'
+endif
+
 .PHONY: help deps test lint unit bench demo install uninstall clean
 
 help:
@@ -79,8 +88,10 @@ demo: deps
 install:
 	install -d $(DESTDIR)$(OCF_ROOT)/resource.d/hakit $(DESTDIR)$(SBINDIR) $(DESTDIR)$(PYTHON_SITELIB)
 	install -D -m 0755 bin/hakit-snippet $(DESTDIR)$(BINDIR)/hakit-snippet
-	@for a in $(OCF_AGENTS); do install -m 0755 $$a $(DESTDIR)$(OCF_ROOT)/resource.d/hakit/; done
-	@for a in $(FENCE_AGENTS); do install -m 0755 $$a $(DESTDIR)$(SBINDIR)/; done
+	@for a in $(OCF_AGENTS); do $(INSTALL_AGENT) $$a > $(DESTDIR)$(OCF_ROOT)/resource.d/hakit/$$(basename $$a) \
+		&& chmod 0755 $(DESTDIR)$(OCF_ROOT)/resource.d/hakit/$$(basename $$a); done
+	@for a in $(FENCE_AGENTS); do $(INSTALL_AGENT) $$a > $(DESTDIR)$(SBINDIR)/$$(basename $$a) \
+		&& chmod 0755 $(DESTDIR)$(SBINDIR)/$$(basename $$a); done
 	cd lib && find hakit -name '__pycache__' -prune -o -type f \( -name '*.py' -o -name '*.dtd' -o -name py.typed \) -print \
 		| while read -r f; do install -D -m 0644 "$$f" "$(DESTDIR)$(PYTHON_SITELIB)/$$f"; done
 

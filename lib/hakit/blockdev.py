@@ -11,10 +11,7 @@ import errno
 import mmap
 import os
 import stat
-from dataclasses import dataclass
-from typing import Optional
 
-from hakit.deadline import Deadline
 from hakit.errors import ArgsError, GenericError
 from hakit.ext4sb import (
     SUPERBLOCK_OFFSET,
@@ -24,12 +21,19 @@ from hakit.ext4sb import (
     parse_mmp,
     parse_superblock,
 )
-from hakit.runner import Runner
+from hakit.lean import frozen
+
+TYPE_CHECKING = False  # typing's, without importing typing (start-up cost: BENCHMARKS.md)
+if TYPE_CHECKING:
+    from typing import Optional
+
+    from hakit.deadline import Deadline
+    from hakit.runner import Runner
 
 _ALIGN = 4096  # O_DIRECT needs buffers, offsets and sizes aligned to the logical block size
 
 
-@dataclass(frozen=True)
+@frozen
 class DeviceSpec:
     """The admin's ``device``: a path, or a filesystem UUID or label to look up."""
 
@@ -55,7 +59,7 @@ def parse_spec(text: str) -> DeviceSpec:
     return DeviceSpec("path", text)
 
 
-@dataclass(frozen=True)
+@frozen
 class Device:
     """A block device found on this host."""
 

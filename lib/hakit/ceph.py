@@ -14,13 +14,8 @@ the time left, never a hang.  The bindings' exceptions become ``hakit.errors``:
 from __future__ import annotations
 
 import errno
-import json
-from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any, Optional
 
-from hakit.deadline import Deadline
 from hakit.errors import (
     ActionTimeout,
     ArgsError,
@@ -29,12 +24,20 @@ from hakit.errors import (
     HakitError,
     NotInstalledError,
 )
+from hakit.lean import frozen
+
+TYPE_CHECKING = False  # typing's, without importing typing (start-up cost: BENCHMARKS.md)
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import Any, Optional
+
+    from hakit.deadline import Deadline
 
 #: librados needs a little time even when the deadline is almost spent.
 MIN_TIMEOUT = 1.0
 
 
-@dataclass(frozen=True)
+@frozen
 class Access:
     """How to reach the cluster and who to be; secrets stay in files, never in argv."""
 
@@ -58,7 +61,7 @@ class Access:
         return args
 
 
-@dataclass(frozen=True)
+@frozen
 class ImageSpec:
     """An image, optionally in a namespace and at a snapshot."""
 
@@ -72,7 +75,7 @@ class ImageSpec:
         return f"{text}@{self.snap}" if self.snap else text
 
 
-@dataclass(frozen=True)
+@frozen
 class Watcher:
     """A client watching the image header (it has the image open)."""
 
@@ -80,7 +83,7 @@ class Watcher:
     client_id: int  # the N in client.N
 
 
-@dataclass(frozen=True)
+@frozen
 class BlocklistEntry:
     address: str
     until: str  # as Ceph prints it (UTC)
@@ -232,6 +235,8 @@ class Cluster:
         return ioctx
 
     def _mon(self, command: dict[str, object], doing: str) -> str:
+        import json  # noqa: PLC0415 - start-up cost: see BENCHMARKS.md
+
         self._deadline.check(doing)
         try:
             ret, out, status = self._handle.mon_command(json.dumps(command), b"",
@@ -258,6 +263,8 @@ def parse_blocklist(text: str) -> list[BlocklistEntry]:
     text = text.strip()
     if not text:
         return []
+    import json  # noqa: PLC0415 - start-up cost: see BENCHMARKS.md
+
     try:
         doc, _ = json.JSONDecoder().raw_decode(text)
     except ValueError as exc:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import time
-from typing import Callable, Optional, TypeVar
 
 from hakit.errors import ActionTimeout
 
-T = TypeVar("T")
+#: typing.TYPE_CHECKING without importing typing (start-up cost: see BENCHMARKS.md).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Callable, Optional, TypeVar
+
+    T = TypeVar("T")
 
 
 class Deadline:

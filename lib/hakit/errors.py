@@ -7,7 +7,11 @@ an exit code and an ``ocf-exit-reason:`` line.
 
 from __future__ import annotations
 
-from enum import IntEnum
+TYPE_CHECKING = False  # typing's, without importing typing (start-up cost: BENCHMARKS.md)
+if TYPE_CHECKING:
+    from enum import IntEnum
+else:  # enum's import costs more than a monitor's work; type checkers see the real one
+    from hakit.lean import IntEnum
 
 
 class ExitCode(IntEnum):

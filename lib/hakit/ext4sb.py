@@ -7,8 +7,12 @@ Layouts follow the kernel's ``struct ext4_super_block`` and ``struct mmp_struct`
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
-from typing import Optional
+
+from hakit.lean import frozen
+
+TYPE_CHECKING = False  # typing's, without importing typing (start-up cost: BENCHMARKS.md)
+if TYPE_CHECKING:
+    from typing import Optional
 
 SUPERBLOCK_OFFSET = 1024
 SUPERBLOCK_SIZE = 1024
@@ -60,7 +64,7 @@ def _cstring(raw: bytes) -> str:
     return raw.split(b"\0", 1)[0].decode("utf-8", errors="replace")
 
 
-@dataclass(frozen=True)
+@frozen
 class Superblock:
     """What hakit needs from an ext2/3/4 superblock."""
 
@@ -150,7 +154,7 @@ def parse_superblock(raw: bytes) -> Superblock:
     )
 
 
-@dataclass(frozen=True)
+@frozen
 class MmpBlock:
     """The multi-mount protection block a mounting node keeps updating."""
 

@@ -8,18 +8,34 @@ unescaped here, so callers compare real paths.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+from hakit.lean import frozen
+
+TYPE_CHECKING = False  # typing's, without importing typing (start-up cost: BENCHMARKS.md)
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 #: What the kernel's ``mangle()`` escapes in mountinfo paths.
 _ESCAPED = " \t\n\\"
-_OCTAL = re.compile(r"\\([0-7]{3})")
+_OCTAL_DIGITS = "01234567"
 
 
 def unescape(field: str) -> str:
-    """Undo the kernel's octal escapes (``\\040`` -> space)."""
-    return _OCTAL.sub(lambda m: chr(int(m.group(1), 8)), field)
+    """Undo the kernel's octal escapes (``\\040`` -> space).
+
+    Every backslash followed by three octal digits is one character; written without re,
+    whose import costs more than a monitor's work (start-up cost: see BENCHMARKS.md).
+    """
+    if "\\" not in field:
+        return field
+    parts = field.split("\\")
+    out = [parts[0]]
+    for part in parts[1:]:
+        code = part[:3]
+        if len(code) == 3 and all(ch in _OCTAL_DIGITS for ch in code):
+            out.append(chr(int(code, 8)) + part[3:])
+        else:
+            out.append("\\" + part)
+    return "".join(out)
 
 
 def escape(text: str) -> str:
@@ -27,7 +43,7 @@ def escape(text: str) -> str:
     return "".join(f"\\{ord(ch):03o}" if ch in _ESCAPED else ch for ch in text)
 
 
-@dataclass(frozen=True)
+@frozen
 class MountEntry:
     """One line of mountinfo."""
 

@@ -13,16 +13,15 @@ from __future__ import annotations
 
 import errno
 import os
-import re
-from collections.abc import Mapping
-from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TYPE_CHECKING
 
 from hakit.errors import GenericError
+from hakit.lean import frozen
 
+TYPE_CHECKING = False  # typing's, without importing typing (start-up cost: BENCHMARKS.md)
 if TYPE_CHECKING:
     import ctypes
+    from collections.abc import Mapping
 
 # <linux/mount.h>
 MS_RDONLY = 1
@@ -62,10 +61,10 @@ USERSPACE_OPTIONS = frozenset({"defaults", "auto", "noauto", "nofail", "_netdev"
 #: Options that change what mount(2) does; the agent only makes new mounts.
 REFUSED_OPTIONS = frozenset({"remount", "bind", "rbind", "move", "loop", "offset",
                              "sizelimit", "encryption"})
-_DATA_OPTION = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]*(=[^,\s]*)?")
+_DATA_OPTION = r"[A-Za-z0-9_][A-Za-z0-9_.+-]*(=[^,\s]*)?"
 
 
-@dataclass(frozen=True)
+@frozen
 class MountOptions:
     """Options split into mount(2)'s flags and the filesystem's data string."""
 
@@ -93,7 +92,9 @@ def parse_options(text: str) -> MountOptions:
             flag, on = FLAG_OPTIONS[option]
             flags = flags | flag if on else flags & ~flag
             continue
-        if not _DATA_OPTION.fullmatch(option):
+        import re  # noqa: PLC0415 - start-up cost: only options for the filesystem need it
+
+        if not re.fullmatch(_DATA_OPTION, option):
             raise ValueError(f"has an option that cannot be parsed: {option!r}")
         data.append(option)
     return MountOptions(flags, ",".join(data))

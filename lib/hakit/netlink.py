@@ -9,18 +9,25 @@ module alone imports it and turns its errors into ``hakit.errors``.
 
 from __future__ import annotations
 
+# _socket, not socket: socket's import (enum conversions) costs 6 ms of CPU per action,
+# more than a monitor's netlink work (start-up cost: see BENCHMARKS.md).
+import _socket
 import errno
 import ipaddress
 import os
-import socket
 import struct
-from collections.abc import Iterator
-from typing import NamedTuple, Optional, Union
 
 from hakit.errors import GenericError
 
-IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
-IPNetwork = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import NamedTuple, Optional, Union
+
+    IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
+    IPNetwork = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
+else:
+    from hakit.lean import NamedTuple
 
 NETLINK_ROUTE = 0
 NLMSG_ERROR = 2
@@ -136,9 +143,9 @@ def split_messages(data: bytes) -> Iterator[tuple[int, int, int, bytes]]:
 
 
 def _ip(family: int, raw: bytes) -> IPAddress:
-    if family == socket.AF_INET and len(raw) == 4:
+    if family == _socket.AF_INET and len(raw) == 4:
         return ipaddress.IPv4Address(raw)
-    if family == socket.AF_INET6 and len(raw) == 16:
+    if family == _socket.AF_INET6 and len(raw) == 16:
         return ipaddress.IPv6Address(raw)
     raise ValueError(f"address of {len(raw)} bytes for family {family}")
 
@@ -185,7 +192,7 @@ def parse_route(payload: bytes) -> Optional[Route]:
     if RTA_DST in attrs:
         dst = _ip(family, attrs[RTA_DST])
     else:
-        dst = _ip(family, bytes(4 if family == socket.AF_INET else 16))
+        dst = _ip(family, bytes(4 if family == _socket.AF_INET else 16))
     oif = struct.unpack("=i", attrs[RTA_OIF])[0] if len(attrs.get(RTA_OIF, b"")) == 4 else None
     network = ipaddress.ip_network(f"{dst}/{dst_len}", strict=False)
     return Route(network, oif)
@@ -198,8 +205,8 @@ def _request(kind: int, flags: int, body: bytes, timeout: float) -> list[tuple[i
     """Send one request and collect ``(type, payload)`` replies until it is answered."""
     seq = 1
     try:
-        sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC,
-                             NETLINK_ROUTE)
+        sock = _socket.socket(_socket.AF_NETLINK, _socket.SOCK_RAW | _socket.SOCK_CLOEXEC,
+                              NETLINK_ROUTE)
     except OSError as exc:
         raise GenericError(f"cannot open a netlink socket: {exc.strerror}") from exc
     replies: list[tuple[int, bytes]] = []
@@ -223,7 +230,7 @@ def _request(kind: int, flags: int, body: bytes, timeout: float) -> list[tuple[i
                 replies.append((mtype, payload))
                 if not flags & NLM_F_DUMP:
                     return replies
-    except socket.timeout as exc:
+    except _socket.timeout as exc:
         raise GenericError("netlink did not answer in time") from exc
     except ValueError as exc:
         raise GenericError(f"unreadable netlink reply: {exc}") from exc
@@ -232,7 +239,7 @@ def _request(kind: int, flags: int, body: bytes, timeout: float) -> list[tuple[i
 
 
 def addresses(family: int, timeout: float = 5.0) -> list[Address]:
-    """Every address of ``family`` (socket.AF_INET or AF_INET6) on every interface."""
+    """Every address of ``family`` (AF_INET or AF_INET6) on every interface."""
     body = _IFADDRMSG.pack(family, 0, 0, 0, 0)
     try:
         replies = _request(RTM_GETADDR, NLM_F_DUMP, body, timeout)
@@ -251,7 +258,7 @@ def addresses(family: int, timeout: float = 5.0) -> list[Address]:
 
 def link(index: int, timeout: float = 5.0) -> Optional[Link]:
     """The interface with ``index``, or None when there is none."""
-    return _get_link(_IFINFOMSG.pack(socket.AF_UNSPEC, 0, index, 0, 0), timeout)
+    return _get_link(_IFINFOMSG.pack(_socket.AF_UNSPEC, 0, index, 0, 0), timeout)
 
 
 def link_by_name(name: str, timeout: float = 5.0) -> Optional[Link]:
@@ -259,7 +266,7 @@ def link_by_name(name: str, timeout: float = 5.0) -> Optional[Link]:
     raw = name.encode() + b"\0"
     attr = _RTATTR.pack(_RTATTR.size + len(raw), IFLA_IFNAME) + raw
     attr += b"\0" * (-len(attr) % 4)
-    return _get_link(_IFINFOMSG.pack(socket.AF_UNSPEC, 0, 0, 0, 0) + attr, timeout)
+    return _get_link(_IFINFOMSG.pack(_socket.AF_UNSPEC, 0, 0, 0, 0) + attr, timeout)
 
 
 def _get_link(body: bytes, timeout: float) -> Optional[Link]:

@@ -10,25 +10,25 @@ client's address) lives in ``/run/hakit/rbd/KEY/``.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import signal
-import threading
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 from hakit.ceph import Access, ImageSpec
 from hakit.deadline import Deadline
 from hakit.errors import ActionTimeout, GenericError
+from hakit.lean import frozen
 from hakit.ocf.agent import Context
 from hakit.runner import CommandFailed
+
+TYPE_CHECKING = False  # typing's, without importing typing (start-up cost: BENCHMARKS.md)
+if TYPE_CHECKING:
+    from typing import Optional
 
 #: How much of a device monitor reads to prove it answers.
 PROBE_BYTES = 4096
 
 
-@dataclass(frozen=True)
+@frozen
 class Layout:
     """Where the stable device links and the runtime state live (tests use temporary ones)."""
 
@@ -47,7 +47,7 @@ class Layout:
         return self.run_root / "@".join([spec.pool, spec.namespace, spec.image])
 
 
-@dataclass(frozen=True)
+@frozen
 class Mapped:
     """A mapping found on this node."""
 
@@ -65,6 +65,8 @@ def parse_device_list(text: str) -> list[dict[str, str]]:
     if not text:
         return []
     try:
+        import json  # noqa: PLC0415 - start-up cost: see BENCHMARKS.md
+
         doc = json.loads(text)
     except ValueError as exc:
         raise GenericError(f"cannot parse 'rbd device list' output: {exc}") from exc
@@ -158,6 +160,8 @@ def readable(path: str, deadline: Deadline, cap: float = 10.0) -> None:
                 os.close(fd)
         except OSError as exc:
             outcome.append(exc)
+
+    import threading  # noqa: PLC0415 - start-up cost: see BENCHMARKS.md
 
     worker = threading.Thread(target=probe, name="read-probe", daemon=True)
     worker.start()
@@ -382,6 +386,8 @@ class FuseMapper:
 
         def gone() -> Optional[bool]:
             return None if process_is(pid, "rbd-fuse") else True
+
+        import signal  # noqa: PLC0415 - start-up cost: see BENCHMARKS.md
 
         for sig in (signal.SIGTERM, signal.SIGKILL):
             with contextlib.suppress(ActionTimeout):

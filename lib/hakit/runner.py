@@ -7,24 +7,26 @@ child's whole process group.  Secrets are masked in everything logged.
 
 from __future__ import annotations
 
-import contextlib
-import logging
 import os
-import shutil
-import signal
-import subprocess
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Optional
 
-from hakit.deadline import Deadline
 from hakit.errors import ActionTimeout, GenericError, NotInstalledError
+from hakit.lean import frozen
+
+#: typing.TYPE_CHECKING without importing typing (start-up cost: see BENCHMARKS.md).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import logging
+    import subprocess
+    from collections.abc import Mapping, Sequence
+    from typing import Optional
+
+    from hakit.deadline import Deadline
 
 #: Where system binaries live on the hosts hakit supports; the caller's PATH is not trusted.
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
-@dataclass(frozen=True)
+@frozen
 class Completed:
     """A finished command."""
 
@@ -88,7 +90,13 @@ class Runner:
             return None
         if os.path.isabs(name):
             return name if os.access(name, os.X_OK) else None
-        return shutil.which(name, path=SYSTEM_PATH)
+        # shutil.which's search, without importing shutil (start-up cost: BENCHMARKS.md).
+        candidates = [name] if os.path.dirname(name) else [
+            os.path.join(directory, name) for directory in SYSTEM_PATH.split(":")]
+        for path in candidates:
+            if os.access(path, os.F_OK | os.X_OK) and not os.path.isdir(path):
+                return path
+        return None
 
     def require(self, name: str) -> str:
         """The absolute path of ``name``; NotInstalledError when it is missing."""
@@ -114,6 +122,8 @@ class Runner:
         CommandFailed.  A child still running at the limit is killed with its process group
         and ActionTimeout is raised.
         """
+        import subprocess  # noqa: PLC0415 - start-up cost: see BENCHMARKS.md
+
         full = (self.require(argv[0]), *argv[1:])
         shown = mask(" ".join(full), self._secrets)
         limit = deadline.timeout(timeout)
@@ -168,6 +178,8 @@ class Runner:
         ``output`` (or discarded).  The caller records the PID (a pidfile) and later stops
         it by that PID; secrets go in files or ``env``, never in ``argv``.
         """
+        import subprocess  # noqa: PLC0415 - start-up cost: see BENCHMARKS.md
+
         full = (self.require(argv[0]), *argv[1:])
         shown = mask(" ".join(full), self._secrets)
         child_env = dict(self._env)
@@ -191,8 +203,13 @@ class Runner:
 
     @staticmethod
     def _kill_group(proc: subprocess.Popen[str]) -> None:
-        with contextlib.suppress(ProcessLookupError):
+        import signal  # noqa: PLC0415 - start-up cost: see BENCHMARKS.md
+        import subprocess  # noqa: PLC0415
+
+        try:
             os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
         try:
             proc.communicate(timeout=5)
         except subprocess.TimeoutExpired:  # pragma: no cover - a D-state child

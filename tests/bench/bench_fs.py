@@ -100,8 +100,8 @@ def main() -> str:
                            capture_output=True, timeout=60)
             rows: list[Stats] = []
             pairs: list[tuple[Stats, Stats]] = []
-            floor = measure("python3 + import hakit.ocf.dispatch (no action)",
-                            [PY, "-c", "import hakit.ocf.dispatch"],
+            floor = measure("python3 -S + import hakit.ocf.dispatch (no action)",
+                            [PY, "-S", "-c", "import hakit.ocf.dispatch"],
                             _env(device, directory, 0, {}), runs=40)
             run_once([str(HAKIT), "start"], _env(device, directory, 0, {}))
             for level in (0, 10, 20):

@@ -90,8 +90,10 @@ def main() -> str:
         base = [
             _monitor("python3 -c pass (interpreter start)", host.exec_argv(
                 ["/usr/bin/python3", "-c", "pass"]), {}),
-            _monitor("python3 importing hakit.ocf.dispatch", host.exec_argv(
-                ["/usr/bin/python3", "-c", "import hakit.ocf.dispatch"]), {}),
+            _monitor("python3 -S -c pass (as the agents start)", host.exec_argv(
+                ["/usr/bin/python3", "-S", "-c", "pass"]), {}),
+            _monitor("python3 -S importing hakit.ocf.dispatch", host.exec_argv(
+                ["/usr/bin/python3", "-S", "-c", "import hakit.ocf.dispatch"]), {}),
         ]
     finally:
         pool.cleanup()

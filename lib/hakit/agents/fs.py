@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import errno
 import os
-import signal
 import time
-from typing import Optional
 
-from hakit import blockdev, holders, mountinfo, mounting
+from hakit import blockdev, mountinfo, mounting
 from hakit.blockdev import Device, DeviceSpec
 from hakit.errors import (
     ActionTimeout,
@@ -41,6 +39,11 @@ from hakit.ocf.params import (
     Signal,
     Values,
 )
+
+TYPE_CHECKING = False  # typing's, without importing typing (start-up cost: BENCHMARKS.md)
+if TYPE_CHECKING:
+    import signal
+    from typing import Optional
 
 #: The file monitor depth 20 writes, fsyncs and reads back, at the top of the mount.
 STATUS_FILE = ".hakit-fs-status"
@@ -410,6 +413,8 @@ def _unmount_all(tree: list[mountinfo.MountEntry]) -> list[mountinfo.MountEntry]
 def _signal_holders(ctx: Context, tree: list[mountinfo.MountEntry],
                     sig: signal.Signals) -> list[str]:
     """Send ``sig`` to every process holding a mount of ``tree``; describe them."""
+    from hakit import holders  # noqa: PLC0415 - start-up cost: only stop needs it
+
     mounts = [(os.makedev(e.major, e.minor), e.mount_id) for e in tree]
     # force_unmount=true also counts references through other mounts of our own
     # filesystem (tree[0]'s device), never of a submount's, which may be a bind of /.

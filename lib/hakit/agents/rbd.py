@@ -8,9 +8,6 @@ image is mapped (krbd, nbd, or rbd-fuse + loop) and exposed as ``/dev/hakit/POOL
 from __future__ import annotations
 
 import os
-import xml.etree.ElementTree as ET
-from collections.abc import Mapping
-from typing import Optional, Union
 
 from hakit import ceph
 from hakit.ceph import Access, ImageSpec
@@ -38,6 +35,11 @@ from hakit.rbd_map import (
     saved_client,
     unexpose,
 )
+
+TYPE_CHECKING = False  # typing's, without importing typing (start-up cost: BENCHMARKS.md)
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Optional, Union
 
 #: Environment variable that overrides Pacemaker's stonith-enabled for break_lock=auto
 #: (tests, and nodes where crm_attribute cannot reach the CIB): "true" or "false".
@@ -151,6 +153,8 @@ def parse_stonith_enabled(xml_text: str) -> Optional[bool]:
     None when Pacemaker could not be asked (no cluster); True when the CIB has no value,
     as stonith-enabled defaults to true (Pacemaker Explained, cluster options).
     """
+    import xml.etree.ElementTree as ET  # noqa: PLC0415 - start-up cost: BENCHMARKS.md
+
     try:
         # The output of Pacemaker's own tool on this node, not untrusted input.
         root = ET.fromstring(xml_text)  # noqa: S314
@@ -219,7 +223,8 @@ def record_owner(ctx: Context, spec: ImageSpec, layout: Layout) -> None:
 
 
 # ----- handlers -------------------------------------------------------------------------
-Mapper = Union[FuseMapper, KernelMapper]
+if TYPE_CHECKING:
+    Mapper = Union[FuseMapper, KernelMapper]
 
 
 def _mapper(ctx: Context, layout: Layout) -> Mapper:

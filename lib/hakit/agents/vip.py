@@ -8,12 +8,12 @@ and one link lookup.  stop removes exactly the configured address and nothing el
 
 from __future__ import annotations
 
+# _socket, not socket: the constants are all this module needs, and socket's import
+# (enum conversions) costs 6 ms of CPU per action (start-up cost: see BENCHMARKS.md).
+import _socket
 import ipaddress
-import socket
-from collections.abc import Callable
-from typing import NamedTuple, Optional
 
-from hakit import announce, netlink, netns
+from hakit import netlink, netns
 from hakit.errors import (
     ActionTimeout,
     ArgsError,
@@ -28,13 +28,23 @@ from hakit.ocf.params import (
     Boolean,
     Duration,
     Integer,
-    IPAddress,
     Name,
     Param,
     ParamType,
     String,
     Values,
 )
+
+# typing and the announcement code (start only) stay out of monitor's imports.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import NamedTuple, Optional
+
+    from hakit import announce
+    from hakit.ocf.params import IPAddress
+else:
+    from hakit.lean import NamedTuple
 
 #: IFA_CACHEINFO's "forever", what ``preferred_lft=forever`` stands for.
 FOREVER = 0xFFFFFFFF
@@ -91,6 +101,20 @@ class Lifetime(ParamType[int]):
 
 
 IFNAME_PATTERN = r"(?!\.{1,2}$)[A-Za-z0-9_.+-]{1,15}"
+_IFNAME_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.+-"
+
+
+class InterfaceName(String):
+    """IFNAME_PATTERN, accepted without re: every monitor parses ``nic``, and importing
+    re costs more than the monitor's work (start-up cost: see BENCHMARKS.md)."""
+
+    def __init__(self) -> None:
+        super().__init__(IFNAME_PATTERN, "an interface name (up to 15 letters, digits, _ . + -)")
+
+    def parse(self, raw: str) -> str:
+        if 1 <= len(raw) <= IFNAME_MAX and raw not in (".", "..") and not raw.strip(_IFNAME_CHARS):
+            return raw
+        return super().parse(raw)  # rejects it, with String's reason
 
 IP = Param("ip", Address(), "Virtual IP address",
            "The IPv4 or IPv6 address to float between nodes.", required=True,
@@ -100,8 +124,7 @@ CIDR_NETMASK = Param(
     "The address's prefix length (e.g. 24 or 64). When unset, the prefix of the route that "
     "covers the address is used, as IPaddr2 does.")
 NIC = Param(
-    "nic", String(IFNAME_PATTERN, "an interface name (up to 15 letters, digits, _ . + -)"),
-    "Network interface",
+    "nic", InterfaceName(), "Network interface",
     "The interface to put the address on. When unset, the interface whose route covers the "
     "address is used; start fails with a clear reason when there is none or several.")
 LABEL = Param(
@@ -157,7 +180,7 @@ class Target(NamedTuple):
 
 
 def _family(address: IPAddress) -> int:
-    return socket.AF_INET if address.version == 4 else socket.AF_INET6
+    return _socket.AF_INET if address.version == 4 else _socket.AF_INET6
 
 
 def _label(values: Values, nic: str) -> str:
@@ -256,6 +279,7 @@ def _announce(ctx: Context, link: netlink.Link, count: int) -> None:
     address = ctx.params[IP]
     if count <= 0 or len(link.mac) != 6:
         return  # no Ethernet address: no ARP/NDP neighbours to tell
+    from hakit import announce  # noqa: PLC0415 - start-up cost: see BENCHMARKS.md
 
     def send() -> None:
         # Best effort, as IPaddr2's send_arp: the address is configured either way, and
@@ -278,6 +302,8 @@ def _dad_timeout(ctx: Context) -> float:
 
 
 def _add_ipv4(ctx: Context, target: Target, address: ipaddress.IPv4Address) -> None:
+    from hakit import announce  # noqa: PLC0415 - start-up cost: see BENCHMARKS.md
+
     link = target.link
     if ctx.params[DAD] and len(link.mac) != 6:
         ctx.log.warning("%s has no Ethernet address: no ARP probing for %s", link.name, address)
@@ -298,6 +324,8 @@ def _add(ctx: Context, target: Target, *, label: str = "", nodad: bool = False) 
 
 
 def _add_ipv6(ctx: Context, target: Target, address: ipaddress.IPv6Address) -> None:
+    from hakit import announce  # noqa: PLC0415 - start-up cost: see BENCHMARKS.md
+
     link = target.link
     if not ctx.params[DAD]:
         _add(ctx, target, nodad=True)
@@ -322,7 +350,7 @@ def _wait_for_dad(ctx: Context, link: netlink.Link, watch: announce.NdpWatch) ->
 
     def settled() -> Optional[str]:
         watch.drain()
-        for entry in netlink.addresses(socket.AF_INET6, _timeout(ctx)):
+        for entry in netlink.addresses(_socket.AF_INET6, _timeout(ctx)):
             if entry.address == address and entry.ifindex == link.ifindex:
                 if entry.dadfailed:
                     return "failed"

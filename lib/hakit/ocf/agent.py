@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-import logging
-from dataclasses import dataclass
-from typing import Callable, Optional
+from hakit.lean import frozen
 
-from hakit.deadline import Deadline
-from hakit.errors import ExitCode
-from hakit.ocf.environment import OcfEnvironment
-from hakit.ocf.params import Param, Values
-from hakit.runner import Runner
+TYPE_CHECKING = False  # typing's, without importing typing (start-up cost: BENCHMARKS.md)
+if TYPE_CHECKING:
+    import logging
+    from typing import Callable, Optional
+
+    from hakit.deadline import Deadline
+    from hakit.errors import ExitCode
+    from hakit.ocf.environment import OcfEnvironment
+    from hakit.ocf.params import Param, Values
+    from hakit.runner import Runner
 
 
-@dataclass(frozen=True)
+@frozen
 class Action:
     """An action as advertised in the metadata (OCF 1.1 ``<action>``)."""
 
@@ -24,7 +27,7 @@ class Action:
     role: Optional[str] = None  # "Promoted"/"Unpromoted", for promotable agents
 
 
-@dataclass(frozen=True)
+@frozen
 class Context:
     """Everything a handler needs for one action; made by ``dispatch`` and passed down."""
 
@@ -47,16 +50,30 @@ class Context:
         return self.env.instance
 
 
-#: A handler does the action and returns its exit code (None means success), or raises
-#: one of ``hakit.errors``.
-Handler = Callable[[Context], Optional[ExitCode]]
-#: Pure cross-parameter checks (validate-all depth 0); raise ConfigError/ParamError.
-Validator = Callable[[Values], None]
-#: Checks of this host (validate-all depth 10, and before start); raise ArgsError etc.
-EnvironmentCheck = Callable[[Context], None]
+if TYPE_CHECKING:
+    #: A handler does the action and returns its exit code (None means success), or
+    #: raises one of ``hakit.errors``.
+    Handler = Callable[[Context], Optional[ExitCode]]
+    #: Pure cross-parameter checks (validate-all depth 0); raise ConfigError/ParamError.
+    Validator = Callable[[Values], None]
+    #: Checks of this host (validate-all depth 10, and before start); raise ArgsError etc.
+    EnvironmentCheck = Callable[[Context], None]
+else:
+    def __getattr__(name: str) -> object:
+        """The type aliases above, built with typing only when imported at run time."""
+        if name not in ("Handler", "Validator", "EnvironmentCheck"):
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        from typing import Callable, Optional  # noqa: PLC0415 - start-up cost
+
+        from hakit.errors import ExitCode  # noqa: PLC0415
+        from hakit.ocf.params import Values  # noqa: PLC0415
+
+        return {"Handler": Callable[[Context], Optional[ExitCode]],
+                "Validator": Callable[[Values], None],
+                "EnvironmentCheck": Callable[[Context], None]}[name]
 
 
-@dataclass(frozen=True)
+@frozen
 class Agent:
     """A resource agent, declared."""
 

@@ -12,21 +12,28 @@ Rules enforced here, for every agent:
 
 from __future__ import annotations
 
-import logging
+import atexit
 import os
 import sys
-import traceback
-from collections.abc import Mapping, Sequence
-from typing import Optional, TextIO
 
 from hakit.deadline import Deadline
 from hakit.errors import ExitCode, HakitError, NotInstalledError, UnimplementedError
-from hakit.ocf import metadata
-from hakit.ocf.agent import Agent, Context
+from hakit.ocf.agent import Context
 from hakit.ocf.environment import OcfEnvironment
-from hakit.ocf.log import make_logger
-from hakit.ocf.params import Values, parse_values
+from hakit.ocf.lazylog import LazyLogger
+from hakit.ocf.params import parse_values
 from hakit.runner import Runner, mask
+
+# Every action is a new process: what only some actions need (metadata's xml.etree,
+# traceback, logging) is imported where it is used (start-up cost: see BENCHMARKS.md).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import logging
+    from collections.abc import Mapping, Sequence
+    from typing import NoReturn, Optional, TextIO
+
+    from hakit.ocf.agent import Agent
+    from hakit.ocf.params import Values
 
 #: Actions the framework answers without parameters.
 INFO_ACTIONS = ("meta-data", "usage", "help", "methods")
@@ -119,6 +126,8 @@ def run(agent: Agent, argv: Sequence[str], environ: Mapping[str, str],
     err = stderr or sys.stderr
     action = argv[1] if len(argv) > 1 else ""
     if action == "meta-data":
+        from hakit.ocf import metadata  # noqa: PLC0415 - start-up cost
+
         out.write(metadata.build(agent))
         return ExitCode.SUCCESS
     if action in ("usage", "help", "--help"):
@@ -134,7 +143,7 @@ def run(agent: Agent, argv: Sequence[str], environ: Mapping[str, str],
     env = OcfEnvironment.read(action, agent.name, environ)
     secrets: list[str] = [env.raw_params.get(p.name, "") for p in agent.params if p.secret]
     secrets = [s for s in secrets if s]
-    log = make_logger(f"hakit-{agent.name}({env.instance})", env.logging, secrets, err)
+    log = LazyLogger(f"hakit-{agent.name}({env.instance})", env.logging, secrets, err)
     runner = Runner(log, secrets=secrets, fail_which=env.fail_have_binary)
     try:
         code = _perform(agent, env, log, runner)
@@ -142,6 +151,8 @@ def run(agent: Agent, argv: Sequence[str], environ: Mapping[str, str],
     except HakitError as exc:
         code, reason = exc.exit_code, exc.reason
     except Exception as exc:
+        import traceback  # noqa: PLC0415 - start-up cost: only after a crash
+
         log.debug("%s", "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
         code = ExitCode.ERR_GENERIC
         reason = f"internal error during {action}: {type(exc).__name__}: {exc}"
@@ -162,3 +173,27 @@ def run(agent: Agent, argv: Sequence[str], environ: Mapping[str, str],
 def main(agent: Agent) -> int:
     """Entry point for an agent executable: ``sys.exit(main(AGENT))``."""
     return run(agent, sys.argv, os.environ)
+
+
+def finish(code: int) -> NoReturn:
+    """End the agent process with exit status ``code``, as ``sys.exit`` would but without
+    the interpreter's teardown.
+
+    Freeing every module at exit costs about 2 ms of CPU, and a monitor runs every few
+    seconds on every node (start-up cost: see BENCHMARKS.md).  What an exit must do still
+    happens: output is flushed and the ``atexit`` handlers run (logging's shutdown among
+    them).  While another non-daemon thread runs, this is a plain ``sys.exit``, which
+    waits for it.
+    """
+    threading = sys.modules.get("threading")
+    if threading is not None and any(
+            t.is_alive() and not t.daemon and t is not threading.main_thread()
+            for t in threading.enumerate()):
+        sys.exit(code)
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass  # a closed pipe: nothing more can be said
+    os._exit(code)

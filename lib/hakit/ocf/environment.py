@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Optional
+from hakit.lean import frozen
+
+TYPE_CHECKING = False  # typing's, without importing typing (start-up cost: BENCHMARKS.md)
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Optional
 
 RESKEY = "OCF_RESKEY_"
 META = "CRM_meta_"
 DEFAULT_EXIT_REASON_PREFIX = "ocf-exit-reason:"
+
+#: The default of OcfEnvironment.logging: no HA_* variables (shared, read-only by its type).
+_NO_VARIABLES: Mapping[str, str] = {}
 
 
 def _int(text: Optional[str], default: int) -> int:
@@ -18,7 +24,7 @@ def _int(text: Optional[str], default: int) -> int:
         return default
 
 
-@dataclass(frozen=True)
+@frozen
 class OcfEnvironment:
     """The OCF variables of one agent invocation, read once in ``main``."""
 
@@ -33,7 +39,7 @@ class OcfEnvironment:
     exit_reason_prefix: str
     fail_have_binary: bool  # ocf-tester's OCF_TESTER_FAIL_HAVE_BINARY
     ra_version_major: Optional[str]
-    logging: Mapping[str, str] = field(default_factory=dict)  # HA_* logging variables
+    logging: Mapping[str, str] = _NO_VARIABLES  # HA_* logging variables
 
     @property
     def is_probe(self) -> bool:

@@ -9,13 +9,14 @@ from __future__ import annotations
 import logging
 import logging.handlers
 import sys
-from collections.abc import Mapping, Sequence
-from typing import Optional, TextIO
 
+from hakit.ocf.lazylog import debug_enabled
 from hakit.runner import mask
 
-_FACILITIES = logging.handlers.SysLogHandler.facility_names
-
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from typing import Optional, TextIO
 
 class MaskSecrets(logging.Filter):
     """Replaces secret strings in every record's final message."""
@@ -43,7 +44,7 @@ def make_logger(
     pacemaker-execd records, to HA_LOGFILE, and to syslog when HA_LOGFACILITY names a
     facility; debug lines only with HA_debug=1, or to HA_DEBUGLOG.
     """
-    debug = ha_env.get("HA_debug", "0") not in ("", "0", "false", "no")
+    debug = debug_enabled(ha_env)
     logger = logging.Logger(tag, logging.DEBUG)
     secret_filter = MaskSecrets(secrets)
     stamp = logging.Formatter(f"%(asctime)s {tag}[%(process)d]: %(levelname)s: %(message)s",
@@ -66,9 +67,10 @@ def make_logger(
             except OSError:
                 pass  # an unwritable log file must not fail the action
     facility = ha_env.get("HA_LOGFACILITY", "").lower()
-    if facility in _FACILITIES:
+    facilities = logging.handlers.SysLogHandler.facility_names
+    if facility in facilities:
         try:
-            handler = logging.handlers.SysLogHandler("/dev/log", _FACILITIES[facility])
+            handler = logging.handlers.SysLogHandler("/dev/log", facilities[facility])
             add(handler, logging.DEBUG if debug else logging.INFO,
                 logging.Formatter(f"{tag}[%(process)d]: %(levelname)s: %(message)s"))
         except OSError:

@@ -7,21 +7,38 @@ A ``Param[T]`` names a parameter and its ``ParamType[T]``; ``parse_values`` turn
 
 from __future__ import annotations
 
-import ipaddress
-import re
-import signal
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import ClassVar, Generic, Optional, TypeVar, Union
-
 from hakit.errors import ParamError
+from hakit.lean import frozen
+
+# re, ipaddress and signal are imported by the parsers that need them, and typing not at
+# all at run time (start-up cost: see BENCHMARKS.md and hakit.lean).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import ipaddress
+    import re
+    import signal
+    from collections.abc import Iterable, Mapping
+    from typing import ClassVar, Generic, Optional, TypeVar, Union
+
+    IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
+    IPInterface = Union[ipaddress.IPv4Interface, ipaddress.IPv6Interface]
+else:
+    from hakit.lean import Generic, TypeVar
+
+    def __getattr__(name: str) -> object:
+        """IPAddress and IPInterface for run-time importers, built on first use."""
+        if name not in ("IPAddress", "IPInterface"):
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        import ipaddress  # noqa: PLC0415
+        from typing import Union  # noqa: PLC0415
+
+        if name == "IPAddress":
+            return Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
+        return Union[ipaddress.IPv4Interface, ipaddress.IPv6Interface]
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
 U = TypeVar("U")
-
-IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
-IPInterface = Union[ipaddress.IPv4Interface, ipaddress.IPv6Interface]
 
 
 class ParamType(Generic[T_co]):
@@ -46,17 +63,27 @@ class String(ParamType[str]):
     """Free text, optionally restricted by a regular expression."""
 
     def __init__(self, pattern: Optional[str] = None, what: str = "", max_length: int = 4096):
-        self._regex = re.compile(pattern) if pattern else None
+        self._pattern = pattern or None
+        self._compiled: Optional[re.Pattern[str]] = None  # compiled on first parse
         self._what = what
         self._max = max_length
+
+    @property
+    def _regex(self) -> Optional[re.Pattern[str]]:
+        if self._pattern is not None and self._compiled is None:
+            import re  # noqa: PLC0415 - start-up cost: see BENCHMARKS.md
+
+            self._compiled = re.compile(self._pattern)
+        return self._compiled
 
     def parse(self, raw: str) -> str:
         if len(raw) > self._max:
             raise ValueError(f"is longer than {self._max} characters")
         if "\n" in raw or "\0" in raw:
             raise ValueError("must be a single line")
-        if self._regex is not None and not self._regex.fullmatch(raw):
-            raise ValueError(f"must be {self._what or 'of the form ' + self._regex.pattern}, "
+        regex = self._regex
+        if regex is not None and not regex.fullmatch(raw):
+            raise ValueError(f"must be {self._what or 'of the form ' + regex.pattern}, "
                              f"got {raw!r}")
         return raw
 
@@ -75,7 +102,9 @@ class Integer(ParamType[int]):
 
     def parse(self, raw: str) -> int:
         text = raw.strip()
-        if not re.fullmatch(r"[+-]?[0-9]{1,18}", text):
+        digits = text[1:] if text[:1] in ("+", "-") else text
+        # [+-]?[0-9]{1,18}, without re (start-up cost: see BENCHMARKS.md)
+        if not (1 <= len(digits) <= 18 and digits.isascii() and digits.isdigit()):
             raise ValueError(f"must be an integer, got {raw!r}")
         value = int(text)
         if self.minimum is not None and value < self.minimum:
@@ -130,13 +159,15 @@ class Select(ParamType[str]):
         return self._choices
 
 
-class Address(ParamType[IPAddress]):
+class Address(ParamType["IPAddress"]):
     """An IPv4 or IPv6 address without a prefix."""
 
     def __init__(self, version: Optional[int] = None):
         self._version = version
 
     def parse(self, raw: str) -> IPAddress:
+        import ipaddress  # noqa: PLC0415 - start-up cost: see BENCHMARKS.md
+
         try:
             addr = ipaddress.ip_address(raw.strip())
         except ValueError:
@@ -146,10 +177,12 @@ class Address(ParamType[IPAddress]):
         return addr
 
 
-class Interface(ParamType[IPInterface]):
+class Interface(ParamType["IPInterface"]):
     """An IP address with an optional /prefix (default: host prefix)."""
 
     def parse(self, raw: str) -> IPInterface:
+        import ipaddress  # noqa: PLC0415 - start-up cost: see BENCHMARKS.md
+
         try:
             return ipaddress.ip_interface(raw.strip())
         except ValueError:
@@ -170,9 +203,23 @@ class AbsolutePath(ParamType[str]):
         return "/" + "/".join(parts)
 
 
-_DURATION = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*(ms|msec|s|sec|m|min|h|hr)?", re.IGNORECASE)
 _UNIT_SECONDS = {"ms": 0.001, "msec": 0.001, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0,
                  "h": 3600.0, "hr": 3600.0}
+
+
+def _duration_seconds(text: str) -> Optional[float]:
+    """``[0-9]+(.[0-9]+)? *UNIT?`` in seconds, or None; a parser rather than re, whose
+    import costs more than a monitor's work (start-up cost: see BENCHMARKS.md)."""
+    number = text.rstrip("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+    unit = text[len(number):].lower() or "s"
+    number = number.rstrip()
+    if unit not in _UNIT_SECONDS:
+        return None
+    whole, dot, fraction = number.partition(".")
+    for digits in (whole, fraction) if dot else (whole,):
+        if not (digits and digits.isascii() and digits.isdigit()):
+            return None
+    return float(number) * _UNIT_SECONDS[unit]
 
 
 class Duration(ParamType[float]):
@@ -183,10 +230,9 @@ class Duration(ParamType[float]):
         self.maximum = maximum
 
     def parse(self, raw: str) -> float:
-        match = _DURATION.fullmatch(raw.strip())
-        if not match:
+        seconds = _duration_seconds(raw.strip())
+        if seconds is None:
             raise ValueError(f"must be a duration such as 5, 5s, 250ms or 2min, got {raw!r}")
-        seconds = float(match.group(1)) * _UNIT_SECONDS[(match.group(2) or "s").lower()]
         if seconds < self.minimum:
             raise ValueError(f"must be at least {self.minimum:g}s, got {raw!r}")
         if self.maximum is not None and seconds > self.maximum:
@@ -205,15 +251,25 @@ class Name(String):
         super().__init__(pattern, what, max_length)
 
 
+_COMMAS_OR_SPACES = r"[,\s]+"
+
+
 class ListOf(ParamType[tuple[U, ...]], Generic[U]):
     """Items of one type separated by commas and/or spaces."""
 
-    def __init__(self, item: ParamType[U], separator: str = r"[,\s]+"):
+    def __init__(self, item: ParamType[U], separator: str = _COMMAS_OR_SPACES):
         self._item = item
-        self._sep = re.compile(separator)
+        self._sep = separator
+
+    def _split(self, text: str) -> list[str]:
+        if self._sep == _COMMAS_OR_SPACES:  # the common case, without re (start-up cost)
+            return text.replace(",", " ").split()
+        import re  # noqa: PLC0415 - start-up cost: see BENCHMARKS.md
+
+        return re.split(self._sep, text)
 
     def parse(self, raw: str) -> tuple[U, ...]:
-        items = [part for part in self._sep.split(raw.strip()) if part]
+        items = [part for part in self._split(raw.strip()) if part]
         parsed = []
         for part in items:
             try:
@@ -226,10 +282,12 @@ class ListOf(ParamType[tuple[U, ...]], Generic[U]):
         return "A list separated by commas or spaces."
 
 
-class Signal(ParamType[signal.Signals]):
+class Signal(ParamType["signal.Signals"]):
     """A signal by name (TERM, SIGTERM) or number."""
 
     def parse(self, raw: str) -> signal.Signals:
+        import signal  # noqa: PLC0415 - start-up cost: see BENCHMARKS.md
+
         text = raw.strip().upper()
         try:
             if text.isdigit():
@@ -239,7 +297,7 @@ class Signal(ParamType[signal.Signals]):
             raise ValueError(f"must be a signal name or number, got {raw!r}") from None
 
 
-@dataclass(frozen=True)
+@frozen
 class Param(Generic[T_co]):
     """One instance parameter as declared by an agent."""
 
