@@ -5,15 +5,22 @@ socket to the container's monitor process (``lxc-start``), so none of them spawn
 or touches cgroups: they work the same on cgroup v1, hybrid and v2-only hosts.  The binding
 reports most failures as ``False``; this module turns them, and its exceptions, into
 ``hakit.errors``.
+
+Only python3-lxc's C extension ``_lxc`` is used: the package's Python wrapper (``lxc``)
+imports ``subprocess`` (with ``locale``, ``re``, ``enum``, ``threading``...), 18 ms of CPU
+on the build VM, more than a whole monitor's work (start-up cost: see BENCHMARKS.md).  The
+four wrapper methods hakit needs are thin and are done here: ``get_config_item`` (a list
+value ends in a newline), ``get_ips`` and ``set_config_item`` (direct calls) and ``wait``
+(states are passed upper-case).
 """
 
 from __future__ import annotations
 
-import importlib
-from types import ModuleType
-from typing import Optional
-
 from hakit.errors import ConfigError, GenericError, NotInstalledError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Optional
 
 #: States ``lxc_container.state`` reports (lxc/state.c).
 STOPPED = "STOPPED"
@@ -29,12 +36,12 @@ THAWED = "THAWED"
 _BINDING_ERRORS = (RuntimeError, OSError, ValueError, TypeError, SystemError, KeyError)
 
 
-def _binding() -> ModuleType:
-    """The python3-lxc module, imported on first use so meta-data works without it."""
+def _binding() -> Any:
+    """python3-lxc's C extension, imported on first use so meta-data works without it."""
     try:
-        return importlib.import_module("lxc")
+        return __import__("_lxc")
     except ImportError as exc:
-        raise NotInstalledError("python3-lxc is not installed (import lxc failed)") from exc
+        raise NotInstalledError("python3-lxc is not installed (import _lxc failed)") from exc
 
 
 class Container:
@@ -49,9 +56,9 @@ class Container:
         self.name = name
         self.lxcpath = lxcpath
         self.config = config
-        lxc = _binding()
+        binding = _binding()
         try:
-            self._c = lxc.Container(name, lxcpath)
+            self._c: Any = binding.Container(name, lxcpath)
             if config is not None:
                 self._c.clear_config()
                 loaded = self._c.load_config(config)
@@ -100,9 +107,11 @@ class Container:
             value = self._c.get_config_item(key)
         except _BINDING_ERRORS:
             return ""  # an unknown key for this LXC version: treat as unset
-        if isinstance(value, (list, tuple)):
-            return str(value[0]) if value else ""
-        return "" if value is False or value is None else str(value)
+        if value is False or value is None:
+            return ""
+        text = str(value)
+        # liblxc joins the values of a list key with newlines, ending in one.
+        return text.rstrip("\n").split("\n")[0] if text.endswith("\n") else text
 
     def set_halt_signal(self, signum: int) -> None:
         """Use ``signum`` for the next ``shutdown`` (only in this process's loaded copy)."""

@@ -5,11 +5,14 @@ Nothing here touches the system; the agent and its tests feed these text.
 
 from __future__ import annotations
 
-import re
-import shlex
-from typing import Optional
+from hakit.ocf.params import Name, ParamType
 
-from hakit.ocf.params import ParamType
+# Every action is a new process and parses every parameter: re and shlex are imported only
+# where a failed start's log is read or a health command is split (start-up cost: see
+# docs/developing.md).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Optional
 
 #: Storage backends whose ``lxc.rootfs.path`` names a directory after ``type:``
 #: (lxc.container.conf(5), "ROOT FILE SYSTEM").
@@ -21,7 +24,7 @@ _LAYERED_BACKENDS = ("overlay", "overlayfs", "aufs")
 
 #: One line of LXC's log:
 #: "lxc-start NAME 20261123195432.837 ERROR    conf - ../src/lxc/conf.c:func:123 - text".
-_LOG_LINE = re.compile(
+_LOG_LINE = (
     r"^\S+ \S+ [0-9.]+ (?P<level>[A-Z]+)\s+(?P<module>\S+) - "
     r"(?:(?P<source>\S+:\S+:[0-9]+) - )?(?P<text>.*)$")
 _ERROR_LEVELS = frozenset({"ERROR", "CRIT", "ALERT", "FATAL"})
@@ -62,9 +65,12 @@ def log_errors(text: str) -> list[str]:
     Used to explain a failed start: ``lxc-start -d`` only says "failed to start" on stderr,
     the cause is in its log file.
     """
+    import re  # noqa: PLC0415 - start-up cost
+
+    pattern = re.compile(_LOG_LINE)
     found: list[str] = []
     for line in text.splitlines():
-        match = _LOG_LINE.match(line)
+        match = pattern.match(line)
         if (match and match.group("level") in _ERROR_LEVELS
                 and match.group("module") not in _BOILERPLATE_MODULES):
             message = match.group("text").strip()
@@ -86,6 +92,26 @@ def excerpt(text: str, limit: int = 300) -> str:
     return "..." + flat[-(limit - 3):]
 
 
+#: ``hakit.ocf.params.Name``'s default pattern, which ContainerName accepts without re.
+NAME_PATTERN = r"[A-Za-z0-9_][A-Za-z0-9_.+-]*"
+_NAME_FIRST = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_"
+_NAME_CHARS = _NAME_FIRST + ".+-"
+
+
+class ContainerName(Name):
+    """A ``Name`` (NAME_PATTERN, up to 255 characters) accepted without re: every monitor
+    parses ``name``, and importing re costs more than the monitor's work (start-up cost:
+    see docs/developing.md)."""
+
+    def __init__(self) -> None:
+        super().__init__("a container name", NAME_PATTERN)
+
+    def parse(self, raw: str) -> str:
+        if 1 <= len(raw) <= 255 and raw[0] in _NAME_FIRST and not raw.strip(_NAME_CHARS):
+            return raw
+        return super().parse(raw)  # rejects it, with Name's reason
+
+
 class CommandLine(ParamType[tuple[str, ...]]):
     """A command line split like a POSIX shell would (quotes, backslashes), but never run by
     one: the words become an argv."""
@@ -93,6 +119,8 @@ class CommandLine(ParamType[tuple[str, ...]]):
     def parse(self, raw: str) -> tuple[str, ...]:
         if "\n" in raw or "\0" in raw:
             raise ValueError("must be a single line")
+        import shlex  # noqa: PLC0415 - start-up cost
+
         try:
             words = tuple(shlex.split(raw))
         except ValueError as exc:

@@ -9,10 +9,12 @@ matching Pacemaker's view that nothing runs there.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
-from typing import Optional
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Optional
 
 #: Where markers live; /run is emptied at boot (FHS 3.0, 3.15).
 RUNTIME_DIR = "/run/hakit/lxc"
@@ -67,5 +69,7 @@ class StartMarker:
         return parse_record(text)
 
     def remove(self) -> None:
-        with contextlib.suppress(FileNotFoundError):
+        try:
             os.unlink(self.path)
+        except FileNotFoundError:
+            pass  # already gone: nothing to remove
