@@ -50,7 +50,10 @@ def frozen(cls: C) -> C:
     ``@dataclass(frozen=True)``: positional or keyword ``__init__`` with the class-level
     values as defaults, field-wise ``==`` and ``hash``, and a ``repr``."""
     names = _fields(cls)
-    defaults = {name: vars(cls)[name] for name in names if name in vars(cls)}
+    # A subclass inherits its bases' defaults, as with dataclasses.
+    defaults: dict[str, object] = {}
+    for klass in reversed(cls.__mro__):
+        defaults.update((name, vars(klass)[name]) for name in names if name in vars(klass))
     qualname = cls.__qualname__
 
     def __init__(self: object, *args: object, **kwargs: object) -> None:

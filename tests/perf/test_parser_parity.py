@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from hakit import mountinfo
 from hakit.agents.vip import IFNAME_PATTERN, InterfaceName
-from hakit.ocf.params import Duration, Integer, ListOf, String
+from hakit.lxcconf import NAME_PATTERN, ContainerName
+from hakit.ocf.params import Duration, Integer, ListOf, Name, String
 
 DURATION = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*(ms|msec|s|sec|m|min|h|hr)?", re.IGNORECASE)
 UNITS = {"ms": 0.001, "msec": 0.001, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0,
@@ -61,3 +62,9 @@ def test_interface_name_as_the_pattern(raw: str) -> None:
 def test_list_split_as_the_regex(raw: str) -> None:
     expected = tuple(p for p in re.split(r"[,\s]+", raw.strip()) if p)
     assert ListOf(String()).parse(raw) == expected
+
+
+@given(st.text(alphabet=ASCII + "é", max_size=18) | st.from_regex(NAME_PATTERN, fullmatch=True)
+       | st.text(alphabet="ab.", min_size=250, max_size=260))
+def test_container_name_as_the_pattern(raw: str) -> None:
+    assert _parsed(ContainerName(), raw) == _parsed(Name("a container name"), raw)

@@ -8,6 +8,7 @@ PYTHONPROFILEIMPORTTIME is set, which also honours the agent's own shebang.
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -19,6 +20,7 @@ from tests.fs.conftest import Ext4
 from tests.harness.loopdev import LoopPool
 from tests.harness.netns import NetnsPool
 from tests.harness.ocf import AGENTS, Result, agent_env
+from tests.lxc.conftest import ContainerPool
 
 #: Modules (top-level packages) no recurring monitor may import: each costs more CPU than
 #: the monitor's own work.  ``site`` pins the shebang's -S.
@@ -27,6 +29,15 @@ HEAVY = frozenset({
     "threading", "shutil", "xml", "re", "socket", "enum", "traceback", "ctypes", "json",
     "contextlib", "tempfile", "pathlib", "pyroute2", "rados", "rbd",
 })
+
+
+#: The python3-lxc package's wrapper (``lxc``, which imports subprocess): hakit.containers
+#: uses its C extension ``_lxc`` alone.
+LXC_WRAPPER = frozenset({"lxc"})
+#: The fence agents (installed in sbin/, kept next to the OCF agents in the tree).
+FENCE_AGENTS = (AGENTS / "fence_hakit", AGENTS / "fence_hakit_redfish")
+#: What fencing itself needs and metadata must not import.
+FENCE_LIBRARIES = frozenset({"pyghmi", "requests", "urllib3", "certifi", "ssl", "http"})
 
 
 def imported(stderr: str) -> set[str]:
@@ -50,7 +61,8 @@ def run_traced(argv: Sequence[str], params: Mapping[str, str], *, interval_ms: i
 
 
 def test_shebangs_skip_site() -> None:
-    for agent in (AGENTS / "vip", AGENTS / "fs", AGENTS / "rbd"):
+    for agent in (AGENTS / "vip", AGENTS / "fs", AGENTS / "rbd", AGENTS / "lxc",
+                  *FENCE_AGENTS):
         assert agent.read_text().splitlines()[0] == "#!/usr/bin/python3 -S", agent
 
 
@@ -100,3 +112,48 @@ def test_meta_data_needs_no_logging_or_runner() -> None:
         result, modules = run_traced([str(AGENTS / name), "meta-data"], {})
         assert result.rc == 0
         assert modules & (HEAVY - needed) == set(), name
+
+
+@pytest.fixture
+def lxc_pool(tmp_path: Path) -> Iterator[ContainerPool]:
+    if os.geteuid() != 0:
+        pytest.skip("needs root (LXC containers)")
+    pool = ContainerPool(tmp_path / "lxc")
+    try:
+        yield pool
+    finally:
+        pool.cleanup()
+
+
+def test_lxc_monitor_imports_nothing_heavy(lxc_pool: ContainerPool) -> None:
+    ct = lxc_pool.create()
+    params = ct.params()
+    agent = str(AGENTS / "lxc")
+    # A probe of a stopped container (rc 7, logged at debug level only) and of one that was
+    # never defined.
+    for probed in (params, dict(params, name="hk-absent")):
+        result, modules = run_traced([agent, "monitor"], probed, interval_ms=0)
+        assert result.rc == 7, result.stderr[-2000:]
+        assert "hakit" in modules
+        assert modules & (HEAVY | LXC_WRAPPER) == set()
+    started, _ = run_traced([agent, "start"], params, interval_ms=0)
+    assert started.rc == 0, started.stderr[-2000:]
+    try:
+        for interval in (10000, 0):  # the recurring monitor, and a probe finding it running
+            result, modules = run_traced([agent, "monitor"], params, interval_ms=interval)
+            assert result.rc == 0, result.stderr[-2000:]
+            assert "hakit" in modules and "_lxc" in modules
+            assert modules & (HEAVY | LXC_WRAPPER) == set(), interval
+    finally:
+        run_traced([agent, "stop"], params, interval_ms=0)
+
+
+def test_fence_metadata_needs_no_transport_or_site() -> None:
+    for agent in FENCE_AGENTS:
+        proc = subprocess.run([str(agent), "-o", "metadata"], capture_output=True, text=True,
+                              timeout=60, check=False,
+                              env=agent_env({}, extra={"PYTHONPROFILEIMPORTTIME": "1"}))
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        modules = imported(proc.stderr)
+        assert "hakit" in modules
+        assert modules & (FENCE_LIBRARIES | {"site"}) == set(), agent.name

@@ -33,8 +33,6 @@ from hakit.fence.options import (
     String,
     option,
 )
-from hakit.fence.redfish import Endpoint, RedfishPower
-from hakit.fence.redfish import connect as redfish_connect
 from hakit.ocf.params import AbsolutePath, Duration, Values
 
 IPPORT = option("ipport", Integer(1, 65535), "TCP port to use for connection with device",
@@ -90,6 +88,11 @@ def connect(ctx: FenceContext) -> Iterator[PowerDevice]:
     pin = params.get(SSL_FINGERPRINT)
     if params[SSL_INSECURE]:
         ctx.log.warning("ssl_insecure: the BMC's certificate is not verified")
+    # requests (with urllib3, ssl, http, email...) only when a BMC is contacted: metadata
+    # and option parsing stay cheap (start-up cost: see docs/developing.md).
+    from hakit.fence.redfish import Endpoint, RedfishPower  # noqa: PLC0415
+    from hakit.fence.redfish import connect as redfish_connect  # noqa: PLC0415
+
     endpoint = Endpoint(
         host=params[IP], port=params[IPPORT], username=params.get(USERNAME) or "",
         password=resolve_password(ctx, ctx.environ), verify=_verify(params),

@@ -8,16 +8,22 @@ An option has one canonical name (what the metadata and ``Values`` use) and olde
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Optional, TypeVar
-
+from hakit.lean import frozen
 from hakit.ocf.params import Boolean, Duration, Integer, Param, ParamType, Select, String
+
+# Param is a hakit.lean record, so Option is one too (a dataclass would not see Param's
+# fields); typing only for type checkers (start-up cost: see docs/developing.md).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Optional, TypeVar
+else:
+    from hakit.lean import TypeVar
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
 
 
-@dataclass(frozen=True)
+@frozen
 class Option(Param[T_co]):
     """One fence-agent option."""
 
