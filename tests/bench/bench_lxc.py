@@ -99,8 +99,17 @@ def main() -> str:
                      "health_command": "pidof init"}, 60000, {"OCF_CHECK_LEVEL": "10"})
         theirs = _env({"container": name, "config": config, "log": f"/tmp/{name}.hb.log"},
                       30000)
+        probe = _env({"name": name, "log_file": f"/tmp/{name}.hakit.log"}, 0)
+        theirs_probe = _env({"container": name, "config": config,
+                             "log": f"/tmp/{name}.hb.log"}, 0)
         try:
+            # The probe (interval 0) is how Pacemaker meets a stopped container: on every
+            # node but the one running it, at every cluster start and resource change.
             stopped = [
+                measure("hakit probe (stopped)", [HAKIT, "monitor"], probe, expect=(7,)),
+                measure("heartbeat probe (stopped)", [HEARTBEAT, "monitor"], theirs_probe,
+                        expect=(7,)),
+                # A recurring monitor finding it stopped (a failure, with its reason logged).
                 measure("hakit monitor (stopped)", [HAKIT, "monitor"], ours, expect=(7,)),
                 measure("heartbeat monitor (stopped)", [HEARTBEAT, "monitor"], theirs,
                         expect=(7,)),
@@ -116,19 +125,22 @@ def main() -> str:
                         deep),
             ]
             run_once([HAKIT, "stop"], ours)
+            dist = "import sys; sys.path.append('/usr/lib/python3/dist-packages'); "
             snippets = [
-                ("pass (interpreter floor)", "pass"),
-                ("import _lxc; Container(NAME).state (the work itself)",
-                 f"import _lxc; _lxc.Container({name!r}, {DEFAULT_LXCPATH!r}).state"),
-                ("import typing", "import typing"),
-                ("import dataclasses", "import dataclasses"),
-                ("import logging.handlers", "import logging.handlers"),
-                ("import subprocess", "import subprocess"),
-                ("import hakit.agents.lxc, hakit.ocf.dispatch, lxc",
-                 "import hakit.agents.lxc, hakit.ocf.dispatch, lxc"),
+                ("", "pass (interpreter floor)", "pass"),
+                ("-S ", "pass (interpreter floor, as the agent starts)", "pass"),
+                ("-S ", "import _lxc; Container(NAME).state (the work itself)",
+                 f"{dist}import _lxc; _lxc.Container({name!r}, {DEFAULT_LXCPATH!r}).state"),
+                ("-S ", "import lxc (python3-lxc's wrapper, no longer used)",
+                 f"{dist}import lxc"),
+                ("-S ", "import hakit.agents.lxc, hakit.ocf.dispatch",
+                 f"{dist}import hakit.agents.lxc, hakit.ocf.dispatch"),
+                ("-S ", "import logging.handlers", "import logging.handlers"),
+                ("-S ", "import subprocess", "import subprocess"),
             ]
-            floor = [measure(f"python3 -c '{label}'", ["/usr/bin/python3", "-c", code], ours)
-                     for label, code in snippets]
+            floor = [measure(f"python3 {flag}-c '{label}'",
+                             ["/usr/bin/python3", *flag.split(), "-c", code], ours)
+                     for flag, label, code in snippets]
             floor.append(measure("lxc-info -s -n NAME", ["/usr/bin/lxc-info", "-s", "-n", name],
                                  ours))
         finally:
@@ -144,6 +156,7 @@ def main() -> str:
         table(rows), "",
         f"- {ratio(running[0], running[1])}",
         f"- {ratio(stopped[0], stopped[1])}",
+        f"- {ratio(stopped[2], stopped[3])}",
         f"- {ratio(hk_start, hb_start)}",
         f"- {ratio(hk_stop, hb_stop)}", "",
         "Where a hakit monitor's CPU goes:", "",
