@@ -1,4 +1,4 @@
-"""ocf:hakit:container against the agent contract (RNG, golden metadata, ocf-tester, idempotence)."""
+"""ocf:hakit:container against the agent contract (RNG, golden metadata, ocf-tester)."""
 
 from __future__ import annotations
 
