@@ -12,6 +12,7 @@ import contextlib
 import os
 import secrets
 import shutil
+import signal
 import subprocess
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -59,6 +60,20 @@ def _need_root_and_ceph() -> None:
             pytest.skip(f"{program} is not installed")
 
 
+def _kill_leftover_fuse(pool: str) -> None:
+    """SIGKILL the rbd-fuse daemons the tests started for ``pool`` that are still there, by
+    the PID in their pidfile: once the cluster is gone, their I/O would hang forever and
+    leave whatever sits on the loop device in uninterruptible sleep."""
+    for pidfile in Path("/run/hakit/rbd").glob(f"{pool}@*/rbd-fuse.pid"):
+        with contextlib.suppress(ValueError, OSError):
+            pid = int(pidfile.read_text().split()[0])
+            if Path(f"/proc/{pid}/comm").read_text().strip() == "rbd-fuse":
+                os.kill(pid, signal.SIGKILL)
+        mnt = pidfile.parent / "mnt"
+        if os.path.ismount(mnt):
+            _run("/usr/bin/umount", "-l", str(mnt), check=False)
+
+
 @pytest.fixture(scope="session")
 def ceph_env() -> Iterator[CephEnv]:
     """A running one-node cluster for the whole session, stopped by PID at the end."""
@@ -70,7 +85,10 @@ def ceph_env() -> Iterator[CephEnv]:
         keyring, secret = cluster.create_user("hakit", POOL)
         yield CephEnv(cluster, POOL, "hakit", keyring, secret)
     finally:
-        cluster.stop()
+        try:
+            _kill_leftover_fuse(POOL)
+        finally:
+            cluster.stop()
 
 
 @dataclass
