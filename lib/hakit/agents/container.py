@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 
 #: Part of start's time kept back for undoing the steps that succeeded (at most this much).
 UNDO_RESERVE_MAX = 30.0
+#: Part of stop's time a layer leaves to the layers below it (at most this much): the
+#: container's clean shutdown would otherwise use it all, leaving nothing for the unmount.
+LOWER_RESERVE_MAX = 30.0
 
 NAME = Param("name", Name("a container name"), "Container name",
              "The container's name (lxc-start -n). Its filesystem is mounted at "
@@ -57,7 +60,7 @@ IP = Param("ip", Address(), "Virtual IP address",
 PARAMS: tuple[Param[object], ...] = (
     NAME, rbd.POOL, IMAGE, rbd.NAMESPACE, rbd.CEPHCONF, rbd.USER, rbd.KEYRING,
     rbd.DEVICE_TYPE, rbd.BREAK_LOCK, fs.FSCK, MOUNT_OPTIONS, LXCPATH, lxc.HEALTH_COMMAND,
-    lxc.LOG_FILE, IP, vip.CIDR_NETMASK, vip.NIC, vip.NETWORK_NAMESPACE,
+    lxc.STOP_TIMEOUT, lxc.LOG_FILE, IP, vip.CIDR_NETMASK, vip.NIC, vip.NETWORK_NAMESPACE,
 )
 
 #: The layers, bottom first: start runs them in this order, stop in reverse.
@@ -125,6 +128,7 @@ def layers(values: Values) -> list[Layer]:
         Layer(CONTAINER, lxc.AGENT, _values(lxc.AGENT.params, {
             "name": name, "lxcpath": values[LXCPATH],
             "health_command": values.get(lxc.HEALTH_COMMAND),
+            "stop_timeout": values.get(lxc.STOP_TIMEOUT),
             "log_file": values.get(lxc.LOG_FILE),
         })),
     ]
@@ -213,9 +217,14 @@ def start(ctx: Context) -> None:
 
 def _stop_layers(ctx: Context, steps: list[Layer]) -> Optional[str]:
     """Stop ``steps`` top first; None when all stopped, else why the first one could not."""
-    for layer in reversed(steps):
+    for index in range(len(steps) - 1, -1, -1):
+        layer = steps[index]
+        deadline = ctx.deadline
+        if index > 0:
+            left = deadline.remaining()
+            deadline = deadline.within(left - min(LOWER_RESERVE_MAX, left / 3))
         try:
-            layer.call(layer.agent.stop, ctx)
+            layer.call(layer.agent.stop, ctx, deadline)
         except Exception as exc:
             # The layers below cannot go while this one holds them (a running container
             # keeps its filesystem busy, a mount keeps the mapping): stop here, loudly.
