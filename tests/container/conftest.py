@@ -114,7 +114,7 @@ class Stack:
                   "cephconf": str(self.env.cluster.conf), "user": self.env.user,
                   "keyring": str(self.env.keyring), "device_type": "fuse",
                   "lxcpath": str(self.lxcpath), "log_file": str(self.log),
-                  "stop_timeout": "3s"}  # busybox init ignores the halt signal
+                  "stop_timeout": "3s"}  # short clean-shutdown wait: quick stops
         if self.netns is not None:
             values.update(ip=VIP4, cidr_netmask="24", nic="eth0",
                           network_namespace=self.netns.name)
