@@ -114,7 +114,9 @@ class Stack:
                   "cephconf": str(self.env.cluster.conf), "user": self.env.user,
                   "keyring": str(self.env.keyring), "device_type": "fuse",
                   "lxcpath": str(self.lxcpath), "log_file": str(self.log),
-                  "stop_timeout": "3s"}  # short clean-shutdown wait: quick stops
+                  # Kill at once: busybox init's clean shutdown calls sync(2), which waits
+                  # for every filesystem on the host, including other tests' stuck ones.
+                  "stop_timeout": "0"}
         if self.netns is not None:
             values.update(ip=VIP4, cidr_netmask="24", nic="eth0",
                           network_namespace=self.netns.name)
