@@ -67,7 +67,8 @@ def _break(stack: Stack, layer: str) -> None:
     if layer == "map":
         stack.device.unlink()  # the /dev/hakit link the mount is made from
     elif layer == "mount":
-        subprocess.run(["/usr/bin/mount", "-o", "remount,ro", str(stack.directory)],
+        # Another filesystem mounted over the container's hides it.
+        subprocess.run(["/usr/bin/mount", "-t", "tmpfs", "hakit-test", str(stack.directory)],
                        check=True, timeout=30)
     elif layer == "container":
         subprocess.run(["/usr/bin/lxc-stop", "-k", "-P", str(stack.lxcpath), "-n", stack.name],
