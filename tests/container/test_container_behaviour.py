@@ -120,3 +120,20 @@ def test_lock_of_a_dead_holder_is_taken_over(stack: Stack, ceph_env: CephEnv) ->
     deep = stack.agent("monitor", interval_ms=60000, extra_env={"OCF_CHECK_LEVEL": "10"})
     assert deep.rc == 0, deep.stderr
     assert stack.agent("stop", timeout_ms=TIMEOUT_MS).rc == 0
+
+
+def test_stop_that_cannot_unmount_fails_naming_the_layer(stack: Stack) -> None:
+    # A file held open by the agent's own caller (this test) is never signalled: the unmount
+    # cannot complete, and stop must fail loudly (Pacemaker then fences), not report success.
+    assert stack.agent("start", timeout_ms=TIMEOUT_MS).rc == 0
+    held = open(stack.directory / "config", encoding="utf-8")  # noqa: SIM115
+    try:
+        stopped = stack.agent("stop", timeout_ms=10000)
+        assert stopped.rc == 1, stopped.stderr
+        assert stopped.reason.startswith("stop failed at step mount:"), stopped.reason
+        assert stack.mounted() and stack.mapped()  # nothing below a stuck layer is touched
+    finally:
+        held.close()
+    again = stack.agent("stop", timeout_ms=TIMEOUT_MS)
+    assert again.rc == 0, again.stderr
+    assert stack.anything_up() == []
