@@ -255,6 +255,10 @@ def monitor(ctx: Context) -> None:
         except NotRunningError as exc:
             down.append((layer.name, exc.reason))
             continue
+        except NotInstalledError as exc:
+            # Kept as such: the dispatcher turns it into rc 7 for a probe (a node without
+            # the software cannot be running the resource).
+            raise NotInstalledError(f"{layer.name}: {exc.reason}") from exc
         except HakitError as exc:
             raise StepFailed(f"{layer.name}: {exc.reason}", exc.exit_code) from exc
         up.append(layer.name)
