@@ -6,9 +6,15 @@ packet sockets and pyroute2 all act inside it without further ado.
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 from hakit.errors import ArgsError, GenericError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the monitor path
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import Optional
 
 NETNS_RUN_DIR = "/run/netns"
 CLONE_NEWNET = 0x40000000
@@ -48,3 +54,29 @@ def enter(name: str) -> None:
         raise GenericError(f"cannot enter network namespace {name!r}: {exc.strerror}") from exc
     finally:
         os.close(fd)
+
+
+@contextlib.contextmanager
+def inside(name: Optional[str]) -> Iterator[None]:
+    """Run the body in network namespace ``name`` (when given), then come back.
+
+    For agents that do more than networking (ocf:hakit:container): liblxc's command socket
+    is an abstract socket, scoped to the network namespace, and Ceph must be reached from
+    the host's, so only the VIP's own step may run inside the namespace.
+    """
+    if not name:
+        yield
+        return
+    # setns(2) moves only the calling thread: remember this thread's namespace.
+    home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        enter(name)
+        yield
+    finally:
+        try:
+            _setns(home)
+        except OSError as exc:
+            raise GenericError(f"cannot return from network namespace {name!r}: "
+                               f"{exc.strerror}") from exc
+        finally:
+            os.close(home)

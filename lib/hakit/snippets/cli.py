@@ -87,6 +87,9 @@ def _add_container(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ceph-user", type=CEPH_USER, help="cephx user (rbd user=)")
     parser.add_argument("--cephconf", type=PATH, help="ceph.conf path (rbd cephconf=)")
     parser.add_argument("--keyring", type=PATH, help="keyring path (rbd keyring=)")
+    parser.add_argument("--shape", choices=("group", "composite"), default="group",
+                        help="group: rbd, fs, lxc (and vip) primitives in a group; composite: "
+                             "one ocf:hakit:container resource (ext4 only); default group")
 
 
 def _parser() -> _Parser:
@@ -95,7 +98,8 @@ def _parser() -> _Parser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
-    p = sub.add_parser("stack", help="one container: rbd -> fs -> lxc -> vip, as a group")
+    p = sub.add_parser("stack", help="one container: rbd -> fs -> lxc -> vip, as a group (or "
+                       "one composite resource)")
     p.add_argument("--name", type=NAME, required=True, help="container name (LXC name)")
     p.add_argument("--image", type=IMAGE, required=True, help="RBD image, POOL/IMAGE")
     p.add_argument("--ip", type=IP, help="service address with prefix, e.g. 198.18.0.10/24 "
@@ -145,11 +149,13 @@ def _stack_spec(args: argparse.Namespace, name: str, image: inputs.Image,
     return stacks.StackSpec(name=name, image=image, ip=ip, nic=args.nic,
                             health_command=args.health, fstype=args.fstype,
                             ceph_user=args.ceph_user, cephconf=args.cephconf,
-                            keyring=args.keyring)
+                            keyring=args.keyring, shape=args.shape)
 
 
 def _build(parser: _Parser, args: argparse.Namespace) -> Config:
     """The configuration the arguments ask for; cross-argument errors go to parser.error."""
+    if getattr(args, "shape", "group") == "composite" and args.fstype != "ext4":
+        parser.error("argument --fstype: --shape composite mounts ext4 only")
     if args.command == "stack":
         preferred = args.prefer or args.nodes[0]
         if preferred not in args.nodes:

@@ -1,7 +1,8 @@
 """Turn checked inputs into configurations: the container stack, fencing, placement, the
 VIP in front of load balancers.
 
-Ids: a container NAME gives NAME-rbd, NAME-fs, NAME-lxc, NAME-vip in group NAME-stack; a node
+Ids: a container NAME gives NAME-rbd, NAME-fs, NAME-lxc, NAME-vip in group NAME-stack (or, with
+shape "composite", the single ocf:hakit:container resource NAME-stack); a node
 N gives the fencing device fence-N (and fence-N-redfish).
 
 Timeouts are the worst case of each action, not its usual time, because a timed-out stop
@@ -51,6 +52,14 @@ LXC_OPS_NO_HEALTH = LXC_OPS[:3]
 # vip: IPv4 conflict detection (RFC 5227: up to ~9 s of probes) or IPv6 DAD, then
 # gratuitous ARP / unsolicited NA; the monitor only reads netlink.
 VIP_OPS = (Op("start", "0", "30s"), Op("stop", "0", "30s"), Op("monitor", "10s", "20s"))
+# container (the composite, one resource per container): start and stop do every layer's
+# work in turn, so their timeouts are the sums of the four primitives' (90+300+120+30 and
+# 90+120+180+30). Depth 0 checks all layers cheaply every 10 s; depth 10 adds the Ceph lock
+# check and health_command; depth 20 also the fs write check (each deeper one includes the
+# shallower, so they are on separate intervals).
+CONTAINER_OPS = (Op("start", "0", "540s"), Op("stop", "0", "420s"),
+                 Op("monitor", "10s", "30s"), Op("monitor", "60s", "90s", depth=10),
+                 Op("monitor", "120s", "90s", depth=20))
 # fence devices: the monitor asks the BMC for power status over the LAN (IPMI retries).
 FENCE_OPS = (Op("monitor", "60s", "60s"),)
 
@@ -61,6 +70,10 @@ FENCE_OPS = (Op("monitor", "60s", "60s"),)
 STACK_META = (("resource-stickiness", "100"), ("migration-threshold", "3"),
               ("failure-timeout", "10min"))
 PREFER_SCORE = "100"
+# The composite is one resource: its stickiness alone must outweigh the preferred location,
+# as the group's four members' (400) do.
+COMPOSITE_META = (("resource-stickiness", "200"), ("migration-threshold", "3"),
+                  ("failure-timeout", "10min"))
 
 
 @dataclass(frozen=True)
@@ -76,6 +89,7 @@ class StackSpec:
     ceph_user: Optional[str] = None
     cephconf: Optional[str] = None
     keyring: Optional[str] = None
+    shape: str = "group"  # "group" of four primitives, or one ocf:hakit:container
 
 
 def device_path(image: Image) -> str:
@@ -118,6 +132,35 @@ def stack_group(spec: StackSpec, meta: tuple[tuple[str, str], ...] = STACK_META)
                          + ", in this order")
 
 
+def composite(spec: StackSpec, meta: tuple[tuple[str, str], ...] = COMPOSITE_META) -> Primitive:
+    """The whole stack as one ocf:hakit:container resource, with the id the group would have
+    (NAME-stack), so placement and load-balancer constraints apply to either shape."""
+    params: list[tuple[str, str]] = [("name", spec.name), ("pool", spec.image.pool)]
+    if spec.image.image != spec.name:
+        params.append(("image", spec.image.image))
+    for key, value in (("user", spec.ceph_user), ("cephconf", spec.cephconf),
+                       ("keyring", spec.keyring), ("health_command", spec.health_command)):
+        if value:
+            params.append((key, value))
+    if spec.ip is not None:
+        params += [("ip", str(spec.ip.ip)), ("cidr_netmask", str(spec.ip.network.prefixlen))]
+        if spec.nic:
+            params.append(("nic", spec.nic))
+    return Primitive(f"{spec.name}-stack", "ocf:hakit:container", tuple(params),
+                     CONTAINER_OPS, meta=meta,
+                     comment=f"container {spec.name}: Ceph image {spec.image}, mapped, "
+                             "mounted, started" + (", reachable" if spec.ip else "")
+                             + ", as one resource")
+
+
+def stack_resource(spec: StackSpec, meta: Optional[tuple[tuple[str, str], ...]] = None,
+                   ) -> Union[Group, Primitive]:
+    """The container's stack in the shape asked for."""
+    if spec.shape == "composite":
+        return composite(spec, meta or COMPOSITE_META)
+    return stack_group(spec, meta or STACK_META)
+
+
 def prefer(name: str, node: str) -> Location:
     """Run NAME's stack on NODE when it can (one preferred node per container: the id does
     not name the node, so a later preference replaces an earlier one)."""
@@ -128,7 +171,7 @@ def prefer(name: str, node: str) -> Location:
 def stack(spec: StackSpec, preferred: str) -> Config:
     """A container's stack and its preferred node."""
     return Config(f"hakit stack for container {spec.name}",
-                  (stack_group(spec), prefer(spec.name, preferred)))
+                  (stack_resource(spec), prefer(spec.name, preferred)))
 
 
 def fencing(bmcs: tuple[tuple[str, IPAddress], ...], username: str, password_script: str,
@@ -196,11 +239,12 @@ def load_balancer(name: str, ip: IPInterface, nic: Optional[str],
     A container whose health_command fails once (migration-threshold=1) leaves the node.
     """
     first, second = backends
-    lb_meta = (("resource-stickiness", "100"), ("migration-threshold", "1"),
+    stickiness = "200" if first.shape == "composite" else "100"
+    lb_meta = (("resource-stickiness", stickiness), ("migration-threshold", "1"),
                ("failure-timeout", "10min"))
     vip_id = f"{name}-vip"
     items: list[Item] = [
-        stack_group(first, lb_meta), stack_group(second, lb_meta),
+        stack_resource(first, lb_meta), stack_resource(second, lb_meta),
         Primitive(vip_id, "ocf:hakit:vip", vip(vip_id, ip, nic).params, VIP_OPS,
                   meta=(("resource-stickiness", "100"),),
                   comment="the service address, with whichever balancer runs"),
