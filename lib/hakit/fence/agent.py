@@ -1,0 +1,43 @@
+"""How a fence agent is declared: its options and how to reach its device."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+from hakit.fence.device import Connector
+from hakit.fence.options import COMMON, IGNORED, Option
+from hakit.ocf.params import Values
+
+#: Pure cross-option checks; raise ConfigError/ParamError.
+Validator = Callable[[Values], None]
+
+#: Actions the generic driver performs against a single-port device, in metadata order.
+POWER_ACTIONS = ("on", "off", "reboot", "status", "monitor")
+#: Actions answered without touching a device.
+INFO_ACTIONS = ("metadata", "manpage", "validate-all")
+
+
+@dataclass(frozen=True)
+class FenceAgent:
+    """A fence agent, declared."""
+
+    name: str  # the executable's name, e.g. "fence_hakit"
+    version: str
+    shortdesc: str
+    longdesc: str
+    vendor_url: str
+    options: tuple[Option[object], ...]  # the protocol's own options; COMMON are added
+    connect: Connector
+    validate: Optional[Validator] = None
+    symlinks: tuple[tuple[str, str], ...] = ()  # (name, shortdesc) of alternative names
+
+    def all_options(self) -> tuple[Option[object], ...]:
+        """Every option accepted, advertised or not, protocol options first."""
+        return self.options + COMMON + IGNORED
+
+    def advertised_options(self) -> tuple[Option[object], ...]:
+        return tuple(o for o in self.all_options() if o.advertised)
+
+    def actions(self) -> tuple[str, ...]:
+        return POWER_ACTIONS + INFO_ACTIONS
