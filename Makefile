@@ -78,6 +78,7 @@ demo: deps
 
 install:
 	install -d $(DESTDIR)$(OCF_ROOT)/resource.d/hakit $(DESTDIR)$(SBINDIR) $(DESTDIR)$(PYTHON_SITELIB)
+	install -D -m 0755 bin/hakit-snippet $(DESTDIR)$(BINDIR)/hakit-snippet
 	@for a in $(OCF_AGENTS); do install -m 0755 $$a $(DESTDIR)$(OCF_ROOT)/resource.d/hakit/; done
 	@for a in $(FENCE_AGENTS); do install -m 0755 $$a $(DESTDIR)$(SBINDIR)/; done
 	cd lib && find hakit -name '__pycache__' -prune -o -type f \( -name '*.py' -o -name '*.dtd' -o -name py.typed \) -print \
@@ -88,6 +89,7 @@ uninstall:
 	-rmdir $(DESTDIR)$(OCF_ROOT)/resource.d/hakit 2>/dev/null
 	@for a in $(FENCE_AGENTS); do rm -f $(DESTDIR)$(SBINDIR)/$$(basename $$a); done
 	rm -rf $(DESTDIR)$(PYTHON_SITELIB)/hakit
+	rm -f $(DESTDIR)$(BINDIR)/hakit-snippet
 
 clean:
 	rm -rf $(VENV) $(SUSHY_VENV) $(STAMPS) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -1,0 +1,233 @@
+"""``hakit-snippet``: print a filled-in Pacemaker configuration (crmsh or pcs).
+
+Bad input (a name, address or node list that does not parse, or options that contradict
+each other) prints one clear error and the usage to stderr and returns 2; never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from collections.abc import Sequence
+from typing import Any, Callable, NoReturn, Optional, TextIO, TypeVar
+
+from hakit.snippets import crm, inputs, pcs, stacks
+from hakit.snippets.model import Config
+
+T = TypeVar("T")
+PROG = "hakit-snippet"
+
+
+class _UsageError(Exception):
+    """argparse wanted to exit; carries the status (2 for errors, 0 for --help)."""
+
+    def __init__(self, status: int, message: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser that raises instead of calling sys.exit (the library never exits)."""
+
+    def exit(self, status: int = 0, message: Optional[str] = None) -> NoReturn:
+        raise _UsageError(status, message or "")
+
+    def print_help(self, file: Any = None) -> None:
+        """--help: hand the text to run(), which writes it to its own stdout."""
+        raise _UsageError(0, self.format_help())
+
+    def error(self, message: str) -> NoReturn:
+        raise _UsageError(2, f"{self.format_usage()}{self.prog}: error: {message}\n")
+
+
+def _typed(parse: Callable[[str], T], what: str) -> Callable[[str], T]:
+    """Wrap an inputs.* checker so argparse shows its message (not just 'invalid value')."""
+
+    def convert(raw: str) -> T:
+        try:
+            return parse(raw)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from exc
+
+    convert.__name__ = what
+    return convert
+
+
+NAME = _typed(inputs.name, "name")
+NODES = _typed(inputs.node_list, "nodes")
+NODE = _typed(inputs.node, "node")
+IMAGE = _typed(inputs.image, "image")
+IP = _typed(inputs.interface, "address")
+NIC = _typed(inputs.nic, "nic")
+PATH = _typed(inputs.absolute_path, "path")
+COMMAND = _typed(inputs.command_line, "command")
+CEPH_USER = _typed(inputs.ceph_user, "user")
+NODE_ADDRESS = _typed(inputs.node_address, "NODE=ADDRESS")
+NAME_IMAGE = _typed(inputs.name_image, "NAME=POOL/IMAGE")
+NAME_NODE = _typed(inputs.name_node, "NAME=NODE")
+NAMES = _typed(inputs.name_list, "names")
+
+
+def _add_format(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--format", choices=("crm", "pcs"), default="crm",
+                        help="crmsh syntax (crm configure load update FILE) or a pcs script "
+                             "(sh FILE; sh FILE CIBFILE edits a file only); default crm")
+
+
+def _add_container(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--nic", type=NIC, help="interface for the address (default: the "
+                        "one whose subnet holds it)")
+    parser.add_argument("--health", type=COMMAND, metavar="COMMAND",
+                        help="the lxc agent's health_command, checked at monitor depth 10, "
+                             "e.g. '/usr/bin/curl -fsS http://127.0.0.1/'")
+    parser.add_argument("--fstype", default="ext4", choices=("ext4", "xfs"))
+    parser.add_argument("--ceph-user", type=CEPH_USER, help="cephx user (rbd user=)")
+    parser.add_argument("--cephconf", type=PATH, help="ceph.conf path (rbd cephconf=)")
+    parser.add_argument("--keyring", type=PATH, help="keyring path (rbd keyring=)")
+
+
+def _parser() -> _Parser:
+    parser = _Parser(prog=PROG, description="Print a filled-in Pacemaker configuration for "
+                     "hakit: load it with crmsh or run it as a pcs script.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    p = sub.add_parser("stack", help="one container: rbd -> fs -> lxc -> vip, as a group")
+    p.add_argument("--name", type=NAME, required=True, help="container name (LXC name)")
+    p.add_argument("--image", type=IMAGE, required=True, help="RBD image, POOL/IMAGE")
+    p.add_argument("--ip", type=IP, help="service address with prefix, e.g. 198.18.0.10/24 "
+                   "(omit for a stack without an address)")
+    p.add_argument("--nodes", type=NODES, required=True, help="cluster nodes, comma-separated")
+    p.add_argument("--prefer", type=NODE, help="preferred node (default: the first of --nodes)")
+    _add_container(p)
+    _add_format(p)
+
+    p = sub.add_parser("fencing", help="one fence_hakit device per node, stonith-enabled")
+    p.add_argument("--bmc", type=NODE_ADDRESS, action="append", required=True,
+                   metavar="NODE=ADDRESS", help="a node and its BMC's IPMI address (repeat "
+                   "for every node)")
+    p.add_argument("--redfish", type=NODE_ADDRESS, action="append", default=[],
+                   metavar="NODE=ADDRESS", help="a second way to fence NODE (fencing "
+                   "topology: IPMI first, then Redfish)")
+    p.add_argument("--username", default="hakit", help="BMC user (default hakit)")
+    p.add_argument("--password-script", type=PATH, default="/etc/hakit/bmc-password",
+                   help="a root-only script printing the BMC password (default "
+                        "/etc/hakit/bmc-password); the password never enters the CIB")
+    _add_format(p)
+
+    p = sub.add_parser("placement", help="preferred nodes, anti-affinity, spreading")
+    p.add_argument("--nodes", type=NODES, required=True, help="cluster nodes, comma-separated")
+    p.add_argument("--prefer", type=NAME_NODE, action="append", default=[],
+                   metavar="NAME=NODE", help="run container NAME on NODE when it can")
+    p.add_argument("--apart", type=NAMES, action="append", default=[], metavar="A,B",
+                   help="containers A and B never share a node")
+    p.add_argument("--spread", type=NAMES, metavar="A,B,C",
+                   help="prefer each container on the next node, round-robin")
+    _add_format(p)
+
+    p = sub.add_parser("lb", help="two load-balancer containers, one VIP that follows a "
+                       "running one")
+    p.add_argument("--name", type=NAME, required=True, help="prefix of the VIP's id")
+    p.add_argument("--ip", type=IP, required=True, help="service address with prefix")
+    p.add_argument("--backend", type=NAME_IMAGE, action="append", required=True,
+                   metavar="NAME=POOL/IMAGE", help="a balancer container (give two)")
+    p.add_argument("--nodes", type=NODES, required=True, help="cluster nodes, comma-separated")
+    _add_container(p)
+    _add_format(p)
+    return parser
+
+
+def _stack_spec(args: argparse.Namespace, name: str, image: inputs.Image,
+                ip: Optional[inputs.IPInterface]) -> stacks.StackSpec:
+    return stacks.StackSpec(name=name, image=image, ip=ip, nic=args.nic,
+                            health_command=args.health, fstype=args.fstype,
+                            ceph_user=args.ceph_user, cephconf=args.cephconf,
+                            keyring=args.keyring)
+
+
+def _build(parser: _Parser, args: argparse.Namespace) -> Config:
+    """The configuration the arguments ask for; cross-argument errors go to parser.error."""
+    if args.command == "stack":
+        preferred = args.prefer or args.nodes[0]
+        if preferred not in args.nodes:
+            parser.error(f"argument --prefer: {preferred!r} is not one of --nodes")
+        return stacks.stack(_stack_spec(args, args.name, args.image, args.ip), preferred)
+    if args.command == "fencing":
+        bmcs = tuple(args.bmc)
+        nodes = [n for n, _ in bmcs]
+        if len(set(nodes)) != len(nodes):
+            parser.error("argument --bmc: a node is given twice")
+        if len(nodes) < 2:
+            parser.error("argument --bmc: give every node (at least two)")
+        unknown = [n for n, _ in args.redfish if n not in nodes]
+        if unknown:
+            parser.error(f"argument --redfish: {unknown[0]!r} has no --bmc")
+        return stacks.fencing(bmcs, args.username, args.password_script, tuple(args.redfish))
+    if args.command == "placement":
+        return _placement(parser, args)
+    return _load_balancer(parser, args)
+
+
+def _placement(parser: _Parser, args: argparse.Namespace) -> Config:
+    for name, node in args.prefer:
+        if node not in args.nodes:
+            parser.error(f"argument --prefer: {node!r} (for {name}) is not one of --nodes")
+    pairs = []
+    for names in args.apart:
+        if len(names) != 2:
+            parser.error("argument --apart: give exactly two names, A,B")
+        pairs.append((names[0], names[1]))
+    if not (args.prefer or pairs or args.spread):
+        parser.error("give at least one of --prefer, --apart, --spread")
+    return stacks.placement(args.nodes, tuple(args.prefer), tuple(pairs),
+                            tuple(args.spread or ()))
+
+
+def _load_balancer(parser: _Parser, args: argparse.Namespace) -> Config:
+    if len(args.backend) != 2:
+        parser.error("argument --backend: give exactly two balancer containers")
+    if args.backend[0][0] == args.backend[1][0]:
+        parser.error("argument --backend: the two containers need different names")
+    if len(args.nodes) < 2:
+        parser.error("argument --nodes: two balancers need at least two nodes")
+    specs = tuple(_stack_spec(args, name, image, None) for name, image in args.backend)
+    return stacks.load_balancer(args.name, args.ip, args.nic, (specs[0], specs[1]),
+                                args.nodes)
+
+
+def run(argv: Sequence[str], out: TextIO, err: TextIO) -> int:
+    """Parse ``argv`` (without the program name), print the configuration, return 0 or 2."""
+    parser = _parser()
+    try:
+        args = parser.parse_args(list(argv))
+        config = _build(parser, args)
+    except _UsageError as exc:
+        (err if exc.status else out).write(exc.message)
+        return exc.status
+    if args.format == "crm":
+        out.write(crm.render(config, _crm_header(argv)))
+    else:
+        out.write(pcs.render(config, f"generated by: {PROG} " + shlex.join(argv)))
+    return 0
+
+
+def _crm_header(argv: Sequence[str]) -> str:
+    """The command line without '--' (crmsh keeps comments as XML comments)."""
+    words = []
+    for word in argv:
+        if word.startswith("--"):
+            option, sep, value = word[2:].partition("=")
+            words.append(f"{option}={shlex.quote(value)}" if sep else f"{option}=")
+        elif words and words[-1].endswith("="):
+            words[-1] += shlex.quote(word)
+        else:
+            words.append(word)
+    return (f"generated by: {PROG} " + " ".join(words)
+            + "")
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """The console entry point."""
+    return run(sys.argv[1:] if argv is None else argv, sys.stdout, sys.stderr)
