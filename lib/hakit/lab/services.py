@@ -1,0 +1,151 @@
+"""The lab's services beyond the bare cluster: Ceph, BMCs + fence_hakit, hakit installed.
+
+``LabServices`` is the lab's fencing hook (``hakit.lab.fencing.FencingHook``).  When the
+first node's namespace exists it starts the one-node Ceph cluster in the hub namespace,
+stages ``make install`` and writes the nodes' /etc files (``hakit.lab.image``); for every
+node it starts a BMC (``hakit.lab.bmc``); once the cluster has formed it loads one
+fence_hakit device per node from the snippets generator, which also sets
+``stonith-enabled=true``.  (The seed CIB keeps fencing off until then: a DC with fencing
+on and no device yet would try, and fail, to fence a node still joining.)
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Optional
+
+from hakit.deadline import Deadline
+from hakit.errors import GenericError
+from hakit.lab import bmc, image, install, stack
+from hakit.lab.ceph import CephCluster
+from hakit.lab.fencing import power_commands, power_env
+
+if TYPE_CHECKING:
+    from hakit.lab.cluster import Lab
+    from hakit.lab.layout import LabNode
+
+#: How long the stonith devices may take to start once configured.
+DEVICES_TIMEOUT = 60.0
+DEV_HAKIT = Path("/dev/hakit")
+DEV_HAKIT_MARKER = "made-dev-hakit"  # in the state dir: down removes /dev/hakit if empty
+
+
+class LabServices:
+    """Ceph in the hub, a BMC per node, hakit on every node, fence_hakit devices."""
+
+    def __init__(self) -> None:
+        self.ceph: Optional[CephCluster] = None
+
+    def cluster_properties(self) -> dict[str, str]:
+        return {"stonith-enabled": "false"}
+
+    def node_created(self, lab: Lab, node: LabNode) -> None:
+        if self.ceph is None:
+            self._shared(lab)
+        self._start_bmc(lab, node)
+
+    def _shared(self, lab: Lab) -> None:
+        lay, step = lab.layout, lab.progress.step
+        names = stack.stack_names(lay)
+        with step(f"Ceph: one mon, mgr and OSD in {lay.hub_netns} on {lay.hub_address.ip}"):
+            self.ceph = CephCluster(address=str(lay.hub_address.ip), netns=lay.hub_netns,
+                                    base=lay.state_dir).start()
+            (lay.state_dir / "ceph.json").write_text(json.dumps({"dir": str(self.ceph.dir)}))
+            self.ceph.create_pool(names.pool)
+            keyring, _ = self.ceph.create_user(stack.CEPH_USER, names.pool)
+        with step("hakit staged (make install DESTDIR) for every node's private mounts"):
+            install.stage(lab.runner, Deadline(120), image.stage_dir(lay.state_dir))
+            self._write_etc(lab, keyring)
+            if not DEV_HAKIT.exists():
+                # The mount point of each node's private /dev/hakit (an empty directory in
+                # the host's devtmpfs); removed again by down.
+                DEV_HAKIT.mkdir(mode=0o755)
+                (lay.state_dir / DEV_HAKIT_MARKER).touch()
+
+    def _write_etc(self, lab: Lab, keyring: Path) -> None:
+        assert self.ceph is not None
+        etc = image.etc_dir(lab.layout.state_dir)
+        ceph_dir, hakit_dir = etc / "ceph", etc / "hakit"
+        ceph_dir.mkdir(parents=True)
+        hakit_dir.mkdir(mode=0o700)
+        # The nodes' client configuration: no admin socket or log file (the cluster's own
+        # paths are under the state directory, hidden by each node's /run).
+        Path(ceph_dir / Path(stack.CEPH_CONF).name).write_text(
+            f"[global]\nfsid = {self.ceph.fsid}\nmon host = {self.ceph.mon_host}\n"
+            "auth cluster required = cephx\nauth service required = cephx\n"
+            "auth client required = cephx\nms bind msgr1 = false\n"
+            "mon client hunt interval = 0.5\n\n[client]\nadmin socket =\n"
+            "log file = /dev/null\n")
+        target = ceph_dir / Path(stack.CEPH_KEYRING).name
+        shutil.copyfile(keyring, target)
+        target.chmod(0o600)
+        # The container's mount point on every node (ocf:hakit:fs mounts, never creates).
+        names = stack.stack_names(lab.layout)
+        (image.image_dir(lab.layout.state_dir) / image.MKDIRS).write_text(
+            f"/var/lib/lxc/{names.container}\n")
+        password = f"hk{secrets.token_hex(6)}"
+        script = hakit_dir / Path(stack.PASSWORD_SCRIPT).name
+        script.write_text(bmc.password_script(password))
+        script.chmod(0o700)
+        (lab.layout.state_dir / "bmcs").mkdir(mode=0o700, exist_ok=True)
+        (lab.layout.state_dir / "bmcs" / "password").write_text(password)
+
+    def _start_bmc(self, lab: Lab, node: LabNode) -> None:
+        lay = lab.layout
+        address = stack.bmc_address(lay, node)
+        with lab.progress.step(f"BMC of {node.name}: ipmi_sim on {address.ip}:623 "
+                               f"in {lay.hub_netns}"):
+            lab.runner.run(["ip", "-n", lay.hub_netns, "addr", "add", str(address),
+                            "dev", "br0"], lab._dl())
+            sim = bmc.LabBmc(bmc.bmc_dir(lay.state_dir, node.name), address)
+            bmc.record_address(sim)
+            off, on = power_commands(lab, node.name)
+            password = (lay.state_dir / "bmcs" / "password").read_text()
+            sim.start(lay.hub_netns, password, off, on, power_env(), lab._dl())
+
+    def cluster_formed(self, lab: Lab) -> None:
+        lay = lab.layout
+        with lab.progress.step("fencing: a fence_hakit device per node (hakit-snippet "
+                               "fencing), stonith-enabled=true"):
+            text = lab.runner.run(stack.fencing_snippet_argv(sys.executable, lay),
+                                  lab._dl(), env=snippet_env()).stdout
+            load(lab, lay.nodes[0].name, text)
+            devices = [f"fence-{n.name}" for n in lay.nodes]
+            lab.wait_for(lambda st: all(
+                any(r.id == d and r.role == "Started" for r in st.resources)
+                for d in devices), DEVICES_TIMEOUT, "waiting for the fence devices")
+
+    def teardown(self, lab: Lab) -> None:
+        """Nothing beyond Lab.down: it kills every process in the hub namespace."""
+
+
+def snippet_env() -> dict[str, str]:
+    return {"PYTHONPATH": power_env()["PYTHONPATH"]}
+
+
+def load(lab: Lab, node: str, crm_text: str) -> None:
+    """``crm configure load update`` of ``crm_text`` on ``node`` (through a file in its /run)."""
+    path = f"/run/hakit-lab-{secrets.token_hex(4)}.crm"
+    lab.run_on(node, ["tee", path], stdin=crm_text)
+    try:
+        res = lab.run_on(node, ["crm", "configure", "load", "update", path], check=False,
+                         timeout=60)
+        if not res.ok:
+            raise GenericError(f"crm configure load failed: {res.stderr.strip()[-400:]}")
+    finally:
+        lab.run_on(node, ["rm", "-f", path], check=False)
+
+
+def undo_dev_hakit(state_dir: Path) -> None:
+    """Remove /dev/hakit if this lab made it and it is empty."""
+    if (state_dir / DEV_HAKIT_MARKER).exists():
+        try:
+            DEV_HAKIT.rmdir()
+        except OSError:
+            pass
+
+
