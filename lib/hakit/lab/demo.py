@@ -61,7 +61,7 @@ class DemoResult:
 
 def stack_state(state: ClusterState, names: stack.StackNames) -> Optional[str]:
     """The node where every stack resource is started, or None."""
-    where = set()
+    where: set[str] = set()
     for rid in names.resources():
         found = [r for r in state.resources if r.id == rid]
         if not found or found[0].role != "Started" or found[0].failed or not found[0].nodes:

@@ -18,7 +18,7 @@ from typing import Optional
 
 from hakit.deadline import Deadline
 from hakit.errors import GenericError, NotInstalledError
-from hakit.lab import image, network, procs
+from hakit.lab import image, leftovers, network, procs
 from hakit.lab.layout import NODE_BINDS, PACEMAKER_SUBDIRS, LabNode
 from hakit.runner import SYSTEM_PATH, Completed, Runner
 
@@ -162,7 +162,9 @@ def power_off(runner: Runner, deadline: Deadline, node: LabNode) -> int:
     mounts vanish with it.  Returns how many processes were killed.
     """
     holder = holder_of(node)
+    loops: list[str] = []
     if holder is not None:
+        loops = fuse_loops(holder)
         abort_fuse(runner, deadline, holder)
     killed = 0
     for _ in range(20):  # pacemakerd may fork a child between listing and killing
@@ -178,6 +180,10 @@ def power_off(runner: Runner, deadline: Deadline, node: LabNode) -> int:
         killed += len(found)
     else:
         raise GenericError(f"processes of {node.name} keep appearing")
+    # Loop devices belong to the kernel, not the node's namespace: detach the ones the
+    # node had over its fuse files, as a power loss would make them vanish.
+    for loop in loops:
+        runner.run(["losetup", "--detach", loop], deadline, check=False)
     for what in DAEMONS:
         node.pidfile(what).unlink(missing_ok=True)
     node.dir.joinpath(HUNG).unlink(missing_ok=True)
@@ -187,8 +193,8 @@ def power_off(runner: Runner, deadline: Deadline, node: LabNode) -> int:
 FUSECTL = "/sys/fs/fuse/connections"
 
 
-def fuse_connections(mountinfo: str) -> list[int]:
-    """The fuse connection numbers (minor device) of the fuse mounts in ``mountinfo`` (pure)."""
+def fuse_mounts(mountinfo: str) -> list[tuple[int, str]]:
+    """(connection number, mount point) of each fuse mount in ``mountinfo`` (pure)."""
     found = []
     for line in mountinfo.splitlines():
         fields = line.split()
@@ -197,8 +203,28 @@ def fuse_connections(mountinfo: str) -> list[int]:
         fstype = fields[fields.index("-") + 1]
         major, _, minor = fields[2].partition(":")
         if (fstype == "fuse" or fstype.startswith("fuse.")) and major == "0" \
-                and minor.isdigit() and int(minor) not in found:
-            found.append(int(minor))
+                and minor.isdigit():
+            found.append((int(minor), fields[4].replace("\\040", " ")))
+    return found
+
+
+def fuse_loops(holder: procs.Proc, sys_block: Path = Path("/sys/block")) -> list[str]:
+    """Loop devices over files on the node's fuse mounts (matched by path, then by the
+    back file's device: another node of the lab may use the same path)."""
+    try:
+        mounts = fuse_mounts(Path(f"/proc/{holder.pid}/mountinfo").read_text())
+    except OSError:
+        return []
+    found = []
+    for entry in sorted(sys_block.glob("loop*")):
+        try:
+            back = (entry / "loop" / "backing_file").read_text().strip()
+        except OSError:
+            continue
+        for conn, point in mounts:
+            if back.startswith(point.rstrip("/") + "/") and \
+                    leftovers.loop_backing_dev(f"/dev/{entry.name}") == (0, conn):
+                found.append(f"/dev/{entry.name}")
     return found
 
 
@@ -215,7 +241,7 @@ def abort_fuse(runner: Runner, deadline: Deadline, holder: procs.Proc) -> None:
         text = Path(f"/proc/{holder.pid}/mountinfo").read_text()
     except OSError:
         return
-    conns = fuse_connections(text)
+    conns = sorted({conn for conn, _ in fuse_mounts(text)})
     if not conns:
         return
     if not run_on(runner, deadline, holder, ["mountpoint", "-q", FUSECTL], check=False).ok:
