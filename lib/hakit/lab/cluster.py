@@ -273,6 +273,12 @@ class Lab:
             self.fencing.teardown(self)
         # BMCs, Ceph and BMC power-ons still waiting out their delay live in the hub: they
         # go first, so that no delayed power-on can boot a node that is being removed.
+        # Fuse first: with Ceph gone, rbd-fuse would block every access to its files.
+        with step("fuse connections of every node aborted"):
+            for n in lay.nodes:
+                holder = node.holder_of(n)
+                if holder is not None:
+                    node.abort_fuse(self.runner, self._dl(), holder)
         with step(f"hub {lay.hub_netns}: BMCs, Ceph, pending power-ons"):
             self._kill_netns(lay.hub_netns)
         for n in lay.nodes:

@@ -9,12 +9,8 @@ ocf:hakit:rbd set up over rbd-fuse's image file, and the cgroups LXC made for th
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
-import os
-import struct
 from pathlib import Path
-from typing import Optional
 
 from hakit.deadline import Deadline
 from hakit.runner import Runner
@@ -37,26 +33,6 @@ def lab_loop_devices(losetup_json: str, pool: str) -> list[str]:
         if back.startswith(prefix):
             found.append(str(dev["name"]))
     return found
-
-
-LOOP_GET_STATUS64 = 0x4C05
-LOOP_INFO64_SIZE = 232
-
-
-def loop_backing_dev(device: str) -> Optional[tuple[int, int]]:
-    """(major, minor) of the filesystem holding a loop device's back file, or None."""
-    try:
-        fd = os.open(device, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
-        return None
-    try:
-        info = fcntl.ioctl(fd, LOOP_GET_STATUS64, bytes(LOOP_INFO64_SIZE))
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-    dev = int(struct.unpack_from("=Q", info, 0)[0])
-    return os.major(dev), os.minor(dev)
 
 
 def detach_loop_devices(runner: Runner, deadline: Deadline, pool: str) -> list[str]:

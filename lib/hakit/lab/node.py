@@ -18,7 +18,7 @@ from typing import Optional
 
 from hakit.deadline import Deadline
 from hakit.errors import GenericError, NotInstalledError
-from hakit.lab import image, leftovers, network, procs
+from hakit.lab import image, network, procs
 from hakit.lab.layout import NODE_BINDS, PACEMAKER_SUBDIRS, LabNode
 from hakit.runner import SYSTEM_PATH, Completed, Runner
 
@@ -164,8 +164,8 @@ def power_off(runner: Runner, deadline: Deadline, node: LabNode) -> int:
     holder = holder_of(node)
     loops: list[str] = []
     if holder is not None:
-        loops = fuse_loops(holder)
         abort_fuse(runner, deadline, holder)
+        loops = fuse_loops(holder)
     killed = 0
     for _ in range(20):  # pacemakerd may fork a child between listing and killing
         found = {p for p in (procs.identify(pid) for pid in
@@ -209,8 +209,12 @@ def fuse_mounts(mountinfo: str) -> list[tuple[int, str]]:
 
 
 def fuse_loops(holder: procs.Proc, sys_block: Path = Path("/sys/block")) -> list[str]:
-    """Loop devices over files on the node's fuse mounts (matched by path, then by the
-    back file's device: another node of the lab may use the same path)."""
+    """Loop devices over files on the node's fuse mounts, matched by path.
+
+    No ioctl: once the fuse connection is aborted (or its daemon hangs on a dead Ceph),
+    LOOP_GET_STATUS64 on such a loop device blocks.  Another node with the same path
+    would match too; in the lab only one node maps the image at a time (fencing).
+    """
     try:
         mounts = fuse_mounts(Path(f"/proc/{holder.pid}/mountinfo").read_text())
     except OSError:
@@ -221,10 +225,8 @@ def fuse_loops(holder: procs.Proc, sys_block: Path = Path("/sys/block")) -> list
             back = (entry / "loop" / "backing_file").read_text().strip()
         except OSError:
             continue
-        for conn, point in mounts:
-            if back.startswith(point.rstrip("/") + "/") and \
-                    leftovers.loop_backing_dev(f"/dev/{entry.name}") == (0, conn):
-                found.append(f"/dev/{entry.name}")
+        if any(back.startswith(point.rstrip("/") + "/") for _, point in mounts):
+            found.append(f"/dev/{entry.name}")
     return found
 
 
