@@ -93,7 +93,7 @@ class LabBmc:
     def pidfile(self) -> Path:
         return self.workdir / "ipmi_sim.pid"
 
-    def start(self, hub_netns: str, password: str, off: list[str], on: list[str],
+    def start(self, hub_netns: str, password: str, *, off: list[str], on: list[str],
               env: dict[str, str], deadline: Deadline) -> procs.Proc:
         """Write the simulator's files and start it detached in ``hub_netns``."""
         d = self.workdir

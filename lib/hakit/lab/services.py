@@ -67,7 +67,8 @@ class LabServices:
                 (lay.state_dir / DEV_HAKIT_MARKER).touch()
 
     def _write_etc(self, lab: Lab, keyring: Path) -> None:
-        assert self.ceph is not None
+        if self.ceph is None:
+            raise GenericError("Ceph is not running")
         etc = image.etc_dir(lab.layout.state_dir)
         ceph_dir, hakit_dir = etc / "ceph", etc / "hakit"
         ceph_dir.mkdir(parents=True)
@@ -105,7 +106,8 @@ class LabServices:
             bmc.record_address(sim)
             off, on = power_commands(lab, node.name)
             password = (lay.state_dir / "bmcs" / "password").read_text()
-            sim.start(lay.hub_netns, password, off, on, power_env(), lab._dl())
+            sim.start(lay.hub_netns, password, off=off, on=on, env=power_env(),
+                      deadline=lab._dl())
 
     def cluster_formed(self, lab: Lab) -> None:
         lay = lab.layout

@@ -26,7 +26,7 @@ IMAGE_SIZE = "64M"
 #: The lab's Ceph client files, inside each node's /etc (see hakit.lab.image).
 CEPH_CONF = "/etc/ceph/hakit-lab.conf"
 CEPH_KEYRING = "/etc/ceph/hakit-lab.keyring"
-PASSWORD_SCRIPT = "/etc/hakit/bmc-password"
+PASSWORD_SCRIPT = "/etc/hakit/bmc-password"  # noqa: S105 - a path, not a password
 CEPH_USER = "hakitlab"
 HEALTH_COMMAND = f"/bin/wget -q -O /dev/null http://127.0.0.1:{HTTP_PORT}/"
 
@@ -76,7 +76,7 @@ def container_config(names: StackNames, template_config: str) -> str:
     keep = [line for line in template_config.splitlines()
             if not line.startswith(("lxc.rootfs.path", "lxc.net.", "lxc.log.", "lxc.apparmor."))]
     where = f"/var/lib/lxc/{names.container}"
-    return "\n".join(keep + [
+    return "\n".join([*keep,
         f"lxc.rootfs.path = dir:{where}/rootfs",
         "# the lab node's own network namespace (never the host's): the VIP reaches httpd",
         "lxc.net.0.type = none",
@@ -84,7 +84,7 @@ def container_config(names: StackNames, template_config: str) -> str:
         "lxc.cap.drop = net_admin",
         "lxc.apparmor.profile = unconfined",
         f"lxc.log.file = {where}/lxc.log",
-    ]) + "\n"
+                      ]) + "\n"
 
 
 #: busybox's inittab runs rcS, whose udhcpc would reconfigure the node's eth0 (the
@@ -130,7 +130,7 @@ def fencing_snippet_argv(python: str, layout: LabLayout) -> list[str]:
     argv = [python, "-m", "hakit.snippets", "fencing"]
     for n in layout.nodes:
         argv += ["--bmc", f"{n.name}={bmc_address(layout, n).ip}"]
-    return argv + ["--username", "hakit", "--password-script", PASSWORD_SCRIPT]
+    return [*argv, "--username", "hakit", "--password-script", PASSWORD_SCRIPT]
 
 
 def with_fuse(snippet: str, rbd_id: str) -> str:
@@ -148,7 +148,8 @@ def with_fuse(snippet: str, rbd_id: str) -> str:
             stripped = line.rstrip()
             tail = " \\" if stripped.endswith("\\") else ""
             body = stripped[:-1].rstrip() if tail else stripped
-            line = f"{body} device_type=fuse{tail}"
+            out.append(f"{body} device_type=fuse{tail}")
             in_rbd = False
+            continue
         out.append(line)
     return "\n".join(out) + "\n"
