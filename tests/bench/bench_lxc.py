@@ -116,14 +116,21 @@ def main() -> str:
                         deep),
             ]
             run_once([HAKIT, "stop"], ours)
-            floor = [
-                measure("python3 -c pass (interpreter floor)", ["/usr/bin/python3", "-c",
-                                                                "pass"], ours),
-                measure("python3 -c 'import hakit.agents.lxc, hakit.ocf.dispatch, lxc'",
-                        ["/usr/bin/python3", "-c",
-                         "import hakit.agents.lxc, hakit.ocf.dispatch, lxc"], ours),
-                measure("lxc-info -s -n NAME", ["/usr/bin/lxc-info", "-s", "-n", name], ours),
+            snippets = [
+                ("pass (interpreter floor)", "pass"),
+                ("import _lxc; Container(NAME).state (the work itself)",
+                 f"import _lxc; _lxc.Container({name!r}, {DEFAULT_LXCPATH!r}).state"),
+                ("import typing", "import typing"),
+                ("import dataclasses", "import dataclasses"),
+                ("import logging.handlers", "import logging.handlers"),
+                ("import subprocess", "import subprocess"),
+                ("import hakit.agents.lxc, hakit.ocf.dispatch, lxc",
+                 "import hakit.agents.lxc, hakit.ocf.dispatch, lxc"),
             ]
+            floor = [measure(f"python3 -c '{label}'", ["/usr/bin/python3", "-c", code], ours)
+                     for label, code in snippets]
+            floor.append(measure("lxc-info -s -n NAME", ["/usr/bin/lxc-info", "-s", "-n", name],
+                                 ours))
         finally:
             for suffix in ("hakit", "hb"):
                 path = f"/tmp/{name}.{suffix}.log"

@@ -8,7 +8,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from tests.harness.ocf import run_agent
+from tests.harness.ocf import agent_env, run_agent
 from tests.lxc.conftest import AGENT, STUBBORN_INIT, BusyboxContainer, ContainerPool
 
 NOT_RUNNING = 7
@@ -105,6 +105,8 @@ def test_init_orphaned_by_a_dead_lxc_monitor_is_failed_and_stopped(
         result = container.agent("monitor", interval_ms=10000)
         assert result.rc == 1
         assert f"init (PID {init}) still runs" in result.reason
+        refused = container.agent("start")  # a second copy would share the rootfs
+        assert (refused.rc, "stop it first" in refused.reason) == (1, True)
         stop = container.agent("stop")
         assert stop.rc == 0, stop.stderr
         assert not Path(f"/proc/{init}").exists()
@@ -225,3 +227,28 @@ def test_explicit_config_file(container: BusyboxContainer, tmp_path: Path) -> No
     assert "did not shut down cleanly" not in stop.stderr
     assert container.state() == "STOPPED"
     (tmp_path / "moved.conf").rename(container.config)
+
+
+def test_frozen_container_fails_monitor_and_is_killed_by_stop(
+        container: BusyboxContainer) -> None:
+    assert container.agent("start").rc == 0
+    subprocess.run(["/usr/bin/lxc-freeze", "-P", str(container.lxcpath), "-n", container.name],
+                   check=True, timeout=30)
+    monitor = container.agent("monitor", interval_ms=10000)
+    assert (monitor.rc, "FROZEN" in monitor.reason) == (1, True)
+    assert container.agent("stop").rc == 0
+    assert container.state() == "STOPPED"
+
+
+def test_depth_0_monitor_runs_no_program(container: BusyboxContainer, tmp_path: Path) -> None:
+    assert container.agent("start").rc == 0
+    trace = tmp_path / "process.trace"
+    spawning = ("execve", "fork", "vfork", "clone", "clone3")
+    env = agent_env(container.params(), interval_ms=10000)
+    proc = subprocess.run(["/usr/bin/strace", "-f", "-qq", "-e", "trace=" + ",".join(spawning),
+                           "-o", str(trace), str(AGENT), "monitor"], env=env,
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
+    calls = [line for line in trace.read_text().splitlines()
+             if any(f"{call}(" in line for call in spawning)]
+    assert len(calls) == 1, calls  # the agent's own execve: no fork, no program

@@ -1,7 +1,7 @@
 """The seeds' layout: the container's own ext4 filesystem mounted at LXCPATH/NAME.
 
-ocf:hakit:fs would mount it (start fs -> lxc, stop lxc -> fs); until that agent lands, the
-test mounts the loop device itself, in the same order.
+ocf:hakit:fs mounts it (start fs -> lxc, stop lxc -> fs) when that agent is in the tree;
+without it the test mounts the loop device itself, in the same order.
 """
 
 from __future__ import annotations
@@ -14,13 +14,14 @@ from pathlib import Path
 
 import pytest
 from tests.harness.loopdev import LoopPool
-from tests.harness.ocf import run_agent
+from tests.harness.ocf import AGENTS, run_agent
 from tests.lxc.conftest import AGENT, BASE_CONFIG, LXC_CREATE
 
 from hakit.startmarker import StartMarker
 
 MOUNT = "/usr/bin/mount"
 UMOUNT = "/usr/bin/umount"
+FS_AGENT = AGENTS / "fs"
 
 
 class SeedDisk:
@@ -32,11 +33,27 @@ class SeedDisk:
         self.name = name
         self.mountpoint = lxcpath / name
 
+    @property
+    def fs_params(self) -> dict[str, str]:
+        return {"device": self.device, "directory": str(self.mountpoint), "fstype": "ext4"}
+
     def mount(self) -> None:
-        subprocess.run([MOUNT, "-t", "ext4", self.device, str(self.mountpoint)], check=True,
-                       timeout=30)
+        """start fs: through ocf:hakit:fs when present, else mount(8)."""
+        if FS_AGENT.exists():
+            result = run_agent(FS_AGENT, "start", self.fs_params)
+            assert result.rc == 0, result.stderr
+        else:
+            subprocess.run([MOUNT, "-t", "ext4", self.device, str(self.mountpoint)],
+                           check=True, timeout=30)
+
+    def release(self) -> bool:
+        """stop fs: through ocf:hakit:fs when present, else umount(8); whether it worked."""
+        if FS_AGENT.exists():
+            return run_agent(FS_AGENT, "stop", self.fs_params).rc == 0 and not self.mounted()
+        return self.umount().returncode == 0
 
     def umount(self) -> subprocess.CompletedProcess[str]:
+        """A plain umount(8), which fails on a busy filesystem (never kills anything)."""
         return subprocess.run([UMOUNT, str(self.mountpoint)], capture_output=True, text=True,
                               check=False, timeout=30)
 
@@ -59,6 +76,8 @@ def seed_disk(loop_pool: LoopPool, tmp_path: Path) -> Iterator[SeedDisk]:
         subprocess.run(["/usr/bin/lxc-stop", "-k", "-P", path, "-n", name],
                        capture_output=True, check=False, timeout=60)
         StartMarker(path, name).remove()
+        if FS_AGENT.exists():
+            run_agent(FS_AGENT, "stop", disk.fs_params)
         while disk.mounted():
             if disk.umount().returncode != 0:
                 subprocess.run([UMOUNT, "-l", str(disk.mountpoint)], check=False, timeout=30)
@@ -74,7 +93,7 @@ def test_container_on_its_own_filesystem(seed_disk: SeedDisk, tmp_path: Path) ->
     subprocess.run([LXC_CREATE, "-t", "busybox", "-P", str(seed_disk.lxcpath), "-n",
                     seed_disk.name, "-f", str(base)], capture_output=True, check=True,
                    timeout=60)
-    assert seed_disk.umount().returncode == 0
+    assert seed_disk.release()
 
     # fs not mounted on this node: not runnable here (rc 5), and a probe says stopped.
     unmounted = run_agent(AGENT, "start", params)
@@ -92,7 +111,7 @@ def test_container_on_its_own_filesystem(seed_disk: SeedDisk, tmp_path: Path) ->
 
     # stop lxc -> fs: after stop nothing holds the mount any more
     assert run_agent(AGENT, "stop", params).rc == 0
-    assert seed_disk.umount().returncode == 0
+    assert seed_disk.release()
     assert run_agent(AGENT, "monitor", params, interval_ms=0).rc == 7
     assert run_agent(AGENT, "stop", params).rc == 0
 

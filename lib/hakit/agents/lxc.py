@@ -241,6 +241,12 @@ def _start(ctx: Context) -> Optional[ExitCode]:
     if state == containers.RUNNING:
         ctx.log.info("container %s is already running", ct.name)
     else:
+        record = marker.read()
+        orphan = _orphaned_init(record) if record else None
+        if orphan is not None:
+            # A second copy on the same rootfs would corrupt it; stop kills the orphan.
+            raise GenericError(f"container {ct.name} has lost its LXC monitor process but its "
+                               f"init (PID {orphan}) still runs; stop it first")
         # Written before lxc-start: if the agent is killed mid-start, the next monitor
         # still reports a failure (rc 1) rather than a clean stop.
         marker.write()
@@ -412,8 +418,10 @@ AGENT = Agent(
         "shared storage mounted by ocf:hakit:fs at LXCPATH/NAME. start checks that the "
         "configuration and rootfs exist, runs lxc-start and waits until the container is "
         "RUNNING and, optionally, has an address and passes health_command. stop asks for a "
-        "clean shutdown, waits a bounded time, then kills. monitor (depth 0) asks liblxc "
-        "for the state without running any program; depth 10 also runs health_command. "
+        "clean shutdown (sending the halt signal again after 1, 3, 7... s), waits a bounded "
+        "time, then kills; it also kills a container whose LXC monitor process died. "
+        "monitor (depth 0) asks liblxc for the state without running any program; depth 10 "
+        "also runs health_command. "
         "A container that stopped without the cluster stopping it is reported as failed, "
         "not as stopped. No cgroup is mounted or touched: cgroup v1, hybrid and v2-only "
         "hosts work alike. migrate_to/migrate_from are not supported: Pacemaker moves the "
