@@ -104,3 +104,16 @@ def test_crm_comments_hold_no_double_dash() -> None:
     comments = [line for line in text.splitlines() if line.startswith("#")]
     assert comments
     assert all("--" not in line and not line.endswith("-") for line in comments)
+
+
+def test_closed_pipe_is_not_a_traceback() -> None:
+    """`hakit-snippet ... | head -0`: the reader is gone before anything is written."""
+    env = {"PYTHONPATH": str(LIB), "PATH": "/usr/bin:/bin"}
+    proc = subprocess.Popen([sys.executable, "-m", "hakit.snippets", *STACK],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    assert proc.wait(timeout=30) == 1
+    assert err == ""

@@ -7,6 +7,7 @@ each other) prints one clear error and the usage to stderr and returns 2; never 
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 from collections.abc import Sequence
@@ -230,4 +231,14 @@ def _crm_header(argv: Sequence[str]) -> str:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """The console entry point."""
-    return run(sys.argv[1:] if argv is None else argv, sys.stdout, sys.stderr)
+    try:
+        status = run(sys.argv[1:] if argv is None else argv, sys.stdout, sys.stderr)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (`hakit-snippet ... | head`): stop quietly. Point stdout at
+        # /dev/null so the interpreter's final flush does not raise again (Python docs,
+        # "Note on SIGPIPE").
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+    return status
