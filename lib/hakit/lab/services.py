@@ -11,17 +11,16 @@ on and no device yet would try, and fail, to fence a node still joining.)
 
 from __future__ import annotations
 
-import json
 import secrets
-import shutil
 import sys
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
 from hakit.deadline import Deadline
 from hakit.errors import GenericError
 from hakit.lab import bmc, image, install, stack
-from hakit.lab.ceph import CephCluster
+from hakit.lab.ceph import CephCluster, free_port
 from hakit.lab.fencing import power_commands, power_env
 
 if TYPE_CHECKING:
@@ -30,6 +29,7 @@ if TYPE_CHECKING:
 
 #: How long the stonith devices may take to start once configured.
 DEVICES_TIMEOUT = 60.0
+CEPH_TIMEOUT = 90.0
 DEV_HAKIT = Path("/dev/hakit")
 DEV_HAKIT_MARKER = "made-dev-hakit"  # in the state dir: down removes /dev/hakit if empty
 
@@ -39,6 +39,8 @@ class LabServices:
 
     def __init__(self) -> None:
         self.ceph: Optional[CephCluster] = None
+        self._ceph_thread: Optional[threading.Thread] = None
+        self._ceph_error: Optional[BaseException] = None
 
     def cluster_properties(self) -> dict[str, str]:
         return {"stonith-enabled": "false"}
@@ -49,26 +51,56 @@ class LabServices:
         self._start_bmc(lab, node)
 
     def _shared(self, lab: Lab) -> None:
+        """Ceph starts in a thread while the nodes boot: its clients' configuration (fixed
+        mon port, fsid) is written first, the user's key once the cluster runs."""
         lay, step = lab.layout, lab.progress.step
-        names = stack.stack_names(lay)
-        with step(f"Ceph: one mon, mgr and OSD in {lay.hub_netns} on {lay.hub_address.ip}"):
-            self.ceph = CephCluster(address=str(lay.hub_address.ip), netns=lay.hub_netns,
-                                    base=lay.state_dir).start()
-            (lay.state_dir / "ceph.json").write_text(json.dumps({"dir": str(self.ceph.dir)}))
-            self.ceph.create_pool(names.pool)
-            keyring, _ = self.ceph.create_user(stack.CEPH_USER, names.pool)
+        port = free_port(str(lay.hub_address.ip), lay.hub_netns)
+        self.ceph = CephCluster(address=str(lay.hub_address.ip), netns=lay.hub_netns,
+                                base=lay.state_dir, mon_port=port)
         with step("hakit staged (make install DESTDIR) for every node's private mounts"):
             install.stage(lab.runner, Deadline(120), image.stage_dir(lay.state_dir))
-            self._write_etc(lab, keyring)
+            self._write_etc(lab)
             if not DEV_HAKIT.exists():
                 # The mount point of each node's private /dev/hakit (an empty directory in
                 # the host's devtmpfs); removed again by down.
                 DEV_HAKIT.mkdir(mode=0o755)
                 (lay.state_dir / DEV_HAKIT_MARKER).touch()
+        self._ceph_thread = threading.Thread(target=self._start_ceph, args=(lab,),
+                                             name="lab-ceph", daemon=True)
+        self._ceph_thread.start()
 
-    def _write_etc(self, lab: Lab, keyring: Path) -> None:
+    def _start_ceph(self, lab: Lab) -> None:
+        try:
+            ceph = self.ceph
+            if ceph is None:
+                return
+            ceph.start()
+            names = stack.stack_names(lab.layout)
+            ceph.create_pool(names.pool)
+            keyring, _ = ceph.create_user(stack.CEPH_USER, names.pool)
+            # Into the same inode: the nodes' /etc overlays already show this file.
+            target = image.etc_dir(lab.layout.state_dir) / "ceph" / Path(stack.CEPH_KEYRING).name
+            with open(target, "wb") as out:
+                out.write(keyring.read_bytes())
+        except BaseException as exc:
+            self._ceph_error = exc
+
+    def _wait_ceph(self, lab: Lab) -> None:
+        if self._ceph_thread is None:
+            return
+        with lab.progress.step(f"Ceph: one mon, mgr and OSD in {lab.layout.hub_netns} on "
+                               f"{lab.layout.hub_address.ip} (started in parallel)"):
+            self._ceph_thread.join(CEPH_TIMEOUT)
+            if self._ceph_thread.is_alive():
+                raise GenericError("Ceph did not come up in time")
+            if self._ceph_error is not None:
+                raise GenericError(f"Ceph did not come up: {self._ceph_error}") \
+                    from self._ceph_error
+        self._ceph_thread = None
+
+    def _write_etc(self, lab: Lab) -> None:
         if self.ceph is None:
-            raise GenericError("Ceph is not running")
+            raise GenericError("Ceph is not configured")
         etc = image.etc_dir(lab.layout.state_dir)
         ceph_dir, hakit_dir = etc / "ceph", etc / "hakit"
         ceph_dir.mkdir(parents=True)
@@ -82,8 +114,7 @@ class LabServices:
             "mon client hunt interval = 0.5\n\n[client]\nadmin socket =\n"
             "log file = /dev/null\n")
         target = ceph_dir / Path(stack.CEPH_KEYRING).name
-        shutil.copyfile(keyring, target)
-        target.chmod(0o600)
+        target.touch(mode=0o600)  # filled in once Ceph runs
         # The container's mount point on every node (ocf:hakit:fs mounts, never creates).
         names = stack.stack_names(lab.layout)
         (image.image_dir(lab.layout.state_dir) / image.MKDIRS).write_text(
@@ -111,6 +142,7 @@ class LabServices:
 
     def cluster_formed(self, lab: Lab) -> None:
         lay = lab.layout
+        self._wait_ceph(lab)
         with lab.progress.step("fencing: a fence_hakit device per node (hakit-snippet "
                                "fencing), stonith-enabled=true"):
             text = lab.runner.run(stack.fencing_snippet_argv(sys.executable, lay),
