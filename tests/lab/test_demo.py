@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from hakit.lab import bmc, leftovers
+from hakit.lab import bmc, image, leftovers, node
 from hakit.lab.cluster import Lab
 from hakit.lab.demo import Demo, parse_fence_history, summary
 from hakit.lab.layout import make_layout
@@ -41,9 +41,13 @@ def test_demo_failover_through_fence_hakit(tmp_path: Path) -> None:
     lab = Lab(layout, Progress(sys.stdout), LabServices())
     names = stack_names(layout)
     try:
-        result = Demo(lab).run()
+        result = Demo(lab).run(move=True)
         assert "hakit lab" in result.page
         assert result.first_answering == result.first_node
+        # The planned move: the page came back from the target (downtime is a benchmark).
+        assert result.move is not None
+        src, dst, _ = result.move
+        assert dst not in (src, "?") and result.failover.victim == dst
         f = result.failover
         assert f.served is not None and f.new_node not in (None, f.victim)
         assert f.answering == f.new_node
@@ -79,6 +83,23 @@ def test_fence_history_parse() -> None:
     assert parse_fence_history(xml) == [{"action": "reboot", "target": "n1",
                                          "delegate": "n2", "status": "success"}]
     assert parse_fence_history("not xml") == []
+
+
+def test_fuse_mounts_and_image_mounts(tmp_path: Path) -> None:
+    info = ("36 35 98:0 / /mnt rw - ext4 /dev/x rw\n"
+            "40 35 0:52 / /run/hakit/rbd/p@@i/mnt rw,nosuid - fuse.rbd-fuse rbd-fuse rw\n"
+            "41 35 0:53 / /srv/a\\040b rw - fuse sshfs rw\n")
+    assert node.fuse_mounts(info) == [(52, "/run/hakit/rbd/p@@i/mnt"), (53, "/srv/a b")]
+    assert image.node_mounts(tmp_path) == []  # a lab without an image mounts nothing
+    (image.stage_dir(tmp_path) / "usr/sbin").mkdir(parents=True)
+    (image.stage_dir(tmp_path) / "usr/sbin/fence_hakit").touch()
+    image.etc_dir(tmp_path).mkdir()
+    (image.image_dir(tmp_path) / image.MKDIRS).write_text("/var/lib/lxc/x-web\n")
+    cmds = image.node_mounts(tmp_path)
+    targets = [c[-1] for c in cmds]
+    assert targets[:2] == ["/usr/sbin", "/etc"]  # the /etc overlay before corosync's bind
+    assert all(c[5].startswith("ro,lowerdir=") for c in cmds[:2])
+    assert targets[2:] == ["/var/lib/lxc", "/dev/hakit", "/var/lib/lxc/x-web"]
 
 
 def test_container_cgroup_names() -> None:

@@ -231,12 +231,13 @@ class Demo:
         answering = self.answering_node()
         lab.progress.note(f"VIP {self.names.vip.ip} answers from {answering}")
         moved = None
+        current = first
         if move:
             to, gap = self.planned_move(first)
             moved = (first, to, gap)
             lab.progress.note(f"planned move {first} -> {to}: page unavailable {gap:.2f}s")
-            first = to
-        failover = self.crash_and_recover(first)
+            current = to
+        failover = self.crash_and_recover(current)
         return DemoResult(first, answering, page, failover, moved)
 
 
