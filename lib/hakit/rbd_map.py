@@ -143,6 +143,43 @@ def loop_devices_for(layout: Layout, backing: str) -> list[str]:
     return found
 
 
+#: ioctl returning ``struct loop_info64``, whose first field is the backing file's st_dev.
+LOOP_GET_STATUS64 = 0x4C05
+LOOP_INFO64_SIZE = 232
+
+
+def loop_backing_dev(device: str) -> Optional[tuple[int, int]]:
+    """(major, minor) of the filesystem holding ``device``'s backing file, or None."""
+    import fcntl  # noqa: PLC0415 - start-up cost: only the fuse path asks
+    import struct  # noqa: PLC0415
+
+    try:
+        fd = os.open(device, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        info = fcntl.ioctl(fd, LOOP_GET_STATUS64, bytes(LOOP_INFO64_SIZE))
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    dev = int(struct.unpack_from("=Q", info, 0)[0])
+    return os.major(dev), os.minor(dev)
+
+
+def mount_dev(mountinfo: str, path: str) -> Optional[tuple[int, int]]:
+    """(major, minor) of the filesystem mounted at ``path`` per mountinfo, or None."""
+    for line in mountinfo.splitlines():
+        fields = line.split()
+        if len(fields) < 5 or ":" not in fields[2]:
+            continue
+        if _unescape_mountinfo(fields[4]) == path:
+            major, _, minor = fields[2].partition(":")
+            if major.isdigit() and minor.isdigit():
+                return int(major), int(minor)
+    return None
+
+
 def readable(path: str, deadline: Deadline, cap: float = 10.0) -> None:
     """Read the first block of ``path``; GenericError/ActionTimeout when it cannot.
 
@@ -306,11 +343,31 @@ class FuseMapper:
             return False
         return mounted_at(text, str(mnt)) is not None
 
+    def _own_loops(self, mnt: Path, image_file: Path) -> list[str]:
+        """Loop devices over this mount namespace's rbd-fuse file for the image.
+
+        The path alone is not enough: loop devices belong to the whole kernel, and another
+        mount namespace (a container host, or another node of the lab, which shares this
+        kernel) can have its own rbd-fuse mount at the same path.  A loop device is this
+        node's only when its back file lives on the filesystem mounted here at ``mnt``
+        (still listed after rbd-fuse died, until unmounted).
+        """
+        loops = loop_devices_for(self._layout, str(image_file))
+        if not loops:
+            return loops
+        try:
+            here = mount_dev(self._layout.mountinfo.read_text(), str(mnt))
+        except OSError:
+            return loops
+        if here is None:
+            return []
+        return [loop for loop in loops if loop_backing_dev(loop) in (here, None)]
+
     def find(self, spec: ImageSpec) -> Optional[Mapped]:
         """The loop device over this image's rbd-fuse file; GenericError when half there."""
         pidfile, mnt, image_file = self._paths(spec)
         pid = read_pid(pidfile)
-        loops = loop_devices_for(self._layout, str(image_file))
+        loops = self._own_loops(mnt, image_file)
         if pid is None and not loops:
             return None
         if pid is None or not process_is(pid, "rbd-fuse"):
@@ -356,7 +413,7 @@ class FuseMapper:
         """Detach the loop device, unmount, and stop rbd-fuse by its PID; escalate when busy."""
         ctx = self._ctx
         pidfile, mnt, image_file = self._paths(spec)
-        for loop in loop_devices_for(self._layout, str(image_file)):
+        for loop in self._own_loops(mnt, image_file):
             # On a busy loop device the kernel defers the detach until the last close.
             ctx.runner.run(["losetup", "--detach", loop], ctx.deadline, check=False)
         pid = read_pid(pidfile)

@@ -8,14 +8,18 @@ the agents where an admin's install puts them, and the host is never changed.
 
 from __future__ import annotations
 
+import logging
 import shutil
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
-from tests.harness.ocf import ROOT
+from hakit.deadline import Deadline
+from hakit.lab.install import TARGETS, stage, staged_dirs
+from hakit.runner import Runner
 
-TARGETS = ("/usr/lib/ocf/resource.d", "/usr/sbin", "/usr/lib/python3/dist-packages")
+__all__ = ["TARGETS", "StagedInstall"]
+
 OVERLAY_EXEC = Path(__file__).with_name("overlay_exec.py")
 
 
@@ -24,8 +28,7 @@ class StagedInstall:
         """``extra_ocf``: further files to place beside the agents in resource.d/hakit."""
         self.stage = workdir / "stage"
         self._work = workdir / "work"
-        subprocess.run(["make", "-s", "-C", str(ROOT), "install", f"DESTDIR={self.stage}"],
-                       check=True, capture_output=True, timeout=120)
+        stage(Runner(logging.getLogger("tests.installed")), Deadline(120), self.stage)
         hakit_dir = self.stage / "usr/lib/ocf/resource.d/hakit"
         hakit_dir.mkdir(parents=True, exist_ok=True)
         for extra in extra_ocf:
@@ -34,10 +37,7 @@ class StagedInstall:
     def argv(self, command: Sequence[str]) -> list[str]:
         """``command`` wrapped to run with the staged install overlaid."""
         specs = []
-        for index, target in enumerate(TARGETS):
-            upper = self.stage / target.lstrip("/")
-            if not upper.is_dir() or not any(upper.iterdir()):
-                continue
+        for index, (upper, target) in enumerate(staged_dirs(self.stage)):
             work = self._work / str(index)
             work.mkdir(parents=True, exist_ok=True)
             specs.append(f"{target}={upper}:{work}")

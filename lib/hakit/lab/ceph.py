@@ -52,16 +52,19 @@ class CephCluster:
     """One mon (``a``), one mgr (``x``), one OSD (``0``) with memstore; cephx required."""
 
     def __init__(self, *, address: str = "127.0.0.1", netns: Optional[str] = None,
-                 base: Optional[Path] = None, osd_bytes: int = 1 << 30) -> None:
+                 base: Optional[Path] = None, osd_bytes: int = 1 << 30,
+                 mon_port: int = 0) -> None:
         """``netns`` names a network namespace to run the daemons and commands in (the
-        lab's); ``address`` must then be one of that namespace's addresses."""
+        lab's); ``address`` must then be one of that namespace's addresses.  ``mon_port``
+        fixes the monitor's port (0: a free one at start), so clients can be configured
+        before the cluster runs."""
         self.address = address
         self.netns = netns
         self.fsid = str(uuid.uuid4())
         self._base = base
         self._osd_bytes = osd_bytes
         self.dir = Path()
-        self.mon_port = 0
+        self.mon_port = mon_port
         self._pidfiles: list[Path] = []
         self.started_pids: list[int] = []  # every daemon started, for checks after stop
 
@@ -172,7 +175,7 @@ class CephCluster:
 
     # ----- internals -----------------------------------------------------------------
     def _write_conf(self) -> None:
-        self.mon_port = free_port(self.address, self.netns)
+        self.mon_port = self.mon_port or free_port(self.address, self.netns)
         d = self.dir
         self.conf.write_text(f"""[global]
 fsid = {self.fsid}

@@ -13,6 +13,7 @@ from typing import Optional
 
 from hakit.errors import HakitError
 from hakit.lab.cluster import Lab
+from hakit.lab.demo import Demo, summary
 from hakit.lab.layout import (
     DEFAULT_NAME,
     DEFAULT_STATE_DIR,
@@ -22,6 +23,7 @@ from hakit.lab.layout import (
     make_layout,
 )
 from hakit.lab.progress import Progress
+from hakit.lab.services import LabServices
 from hakit.lab.status import render
 
 
@@ -48,7 +50,12 @@ def _parser() -> argparse.ArgumentParser:
                       help="seconds to wait first (a BMC's power-on delay)")
     sub.add_parser("heal", help="reconnect partitioned nodes").add_argument("node", nargs="?")
     sub.add_parser("down", help="remove everything the lab made (idempotent)")
-    sub.add_parser("demo", help="the full demo (not available yet)")
+    demo = sub.add_parser("demo", help="lab + Ceph + BMCs + the hakit stack; crash its "
+                          "node and time the failover; then down")
+    demo.add_argument("--keep", action="store_true",
+                      help="leave the lab running afterwards (remove it with 'down')")
+    demo.add_argument("--move", action="store_true",
+                      help="also time a planned move (crm_resource --move) first")
     return p
 
 
@@ -57,6 +64,24 @@ def _layout(args: argparse.Namespace) -> LabLayout:
     if (args.state_dir / "lab.json").exists():
         return layout_from_manifest(args.state_dir)
     return make_layout(args.name, args.state_dir, args.subnet)
+
+
+def _demo(args: argparse.Namespace, progress: Progress) -> int:
+    lab = Lab(make_layout(args.name, args.state_dir, args.subnet), progress, LabServices())
+    ok = False
+    try:
+        result = Demo(lab).run(move=args.move)
+        for line in summary(result):
+            print(line)
+        ok = True
+    finally:
+        if not args.keep:
+            progress.note("tearing the lab down")
+            lab.down()
+        elif ok:
+            print(f"the lab is still up: python3 -m hakit.lab --state-dir {args.state_dir} "
+                  "status | down")
+    return 0
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -90,13 +115,11 @@ def main(argv: Optional[list[str]] = None) -> int:
         elif args.command == "down":
             lab.down()
         else:  # demo
-            print("the full demo (Ceph, BMCs, the hakit stack) is not available yet; "
-                  "'up' brings up the cluster", file=sys.stderr)
-            return 1
+            return _demo(args, progress)
     except (HakitError, KeyError, ValueError, OSError) as exc:
         reason = exc.reason if isinstance(exc, HakitError) else str(exc).strip("'\"")
         print(f"hakit-lab: error: {reason}", file=sys.stderr)
-        if args.command == "up":
+        if args.command in ("up", "demo"):
             print("hakit-lab: run 'down' to remove what was made", file=sys.stderr)
         return 1
     return 0

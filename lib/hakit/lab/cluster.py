@@ -11,11 +11,13 @@ from typing import Callable, Optional
 
 from hakit.deadline import Deadline
 from hakit.errors import ActionTimeout, GenericError, HakitError
-from hakit.lab import network, node, procs
+from hakit.lab import leftovers, network, node, procs
 from hakit.lab.config import DC_DEADTIME, corosync_conf, seed_cib
 from hakit.lab.fencing import FencingHook, NoFencing
 from hakit.lab.layout import LabLayout, LabNode
 from hakit.lab.progress import Progress
+from hakit.lab.services import undo_dev_hakit
+from hakit.lab.stack import stack_names
 from hakit.lab.status import ClusterState, parse_crm_mon
 from hakit.runner import Completed, Runner
 
@@ -221,7 +223,9 @@ class Lab:
         """Kill every process in the node's namespaces (power loss); returns how many."""
         n = self.layout.node(name)
         with self.progress.step(f"crash {name}: kill every process in its namespaces"):
-            return node.power_off(self.runner, self._dl(), n)
+            killed = node.power_off(self.runner, self._dl(), n)
+            network.unplug(self.runner, self._dl(), n)
+            return killed
 
     def hang(self, name: str) -> int:
         """Freeze every process on the node (SIGSTOP); returns how many."""
@@ -234,6 +238,7 @@ class Lab:
         n = self.layout.node(name)
         if node.holder_of(n) is not None:
             raise GenericError(f"node {name} is already on")
+        network.plug(self.runner, self._dl(), n)
         self._boot_os(n)
         with self.progress.step(f"node {name}: corosync"):
             self._start_corosync(n)
@@ -266,16 +271,29 @@ class Lab:
         step = self.progress.step
         with step("fencing teardown"):
             self.fencing.teardown(self)
+        # BMCs, Ceph and BMC power-ons still waiting out their delay live in the hub: they
+        # go first, so that no delayed power-on can boot a node that is being removed.
+        # Fuse first: with Ceph gone, rbd-fuse would block every access to its files.
+        with step("fuse connections of every node aborted"):
+            for n in lay.nodes:
+                holder = node.holder_of(n)
+                if holder is not None:
+                    node.abort_fuse(self.runner, self._dl(), holder)
+        with step(f"hub {lay.hub_netns}: BMCs, Ceph, pending power-ons"):
+            self._kill_netns(lay.hub_netns)
         for n in lay.nodes:
             with step(f"node {n.name}: stop every process"):
                 node.power_off(self.runner, self._dl(), n)
         with step("namespaces"):
             for name in self._netns_names():
-                for pid in network.netns_pids(self.runner, self._dl(), name):
-                    proc = procs.identify(pid)
-                    if proc is not None:
-                        procs.kill_all([proc], self._dl(), f"stopping {pid} in {name}")
+                self._kill_netns(name)
                 network.delete_netns(self.runner, self._dl(), name)
+        names = stack_names(lay)
+        with step(f"loop devices of pool {names.pool}, cgroups of container "
+                  f"{names.container}"):
+            leftovers.detach_loop_devices(self.runner, self._dl(), names.pool)
+            leftovers.remove_container_cgroups(names.container)
+            undo_dev_hakit(lay.state_dir)
         with step(f"state directory {lay.state_dir}"):
             # Only a directory this lab made (it holds the manifest) is removed wholesale.
             if lay.manifest.exists():
@@ -283,6 +301,14 @@ class Lab:
             else:
                 with contextlib.suppress(FileNotFoundError, OSError):
                     lay.state_dir.rmdir()
+
+    def _kill_netns(self, name: str) -> None:
+        if not network.netns_exists(name):
+            return
+        for pid in network.netns_pids(self.runner, self._dl(), name):
+            proc = procs.identify(pid)
+            if proc is not None:
+                procs.kill_all([proc], self._dl(), f"stopping {pid} in {name}")
 
     def _netns_names(self) -> list[str]:
         return [n.netns for n in self.layout.nodes] + [self.layout.hub_netns]

@@ -67,6 +67,28 @@ def attach_node(runner: Runner, deadline: Deadline, layout: LabLayout, node: Lab
     runner.run(["ip", "-n", node.netns, "link", "set", NODE_IF, "up"], deadline)
 
 
+def unplug(runner: Runner, deadline: Deadline, node: LabNode) -> None:
+    """A powered-off machine answers nothing: eth0 down and without addresses (its kernel
+    would otherwise keep answering ARP for a VIP the node held when it died)."""
+    if not netns_exists(node.netns):
+        return
+    runner.run(["ip", "-n", node.netns, "link", "set", NODE_IF, "down"], deadline, check=False)
+    runner.run(["ip", "-n", node.netns, "addr", "flush", "dev", NODE_IF], deadline, check=False)
+
+
+def plug(runner: Runner, deadline: Deadline, node: LabNode) -> None:
+    """The node's eth0 configured again at power-on (after ``unplug``); idempotent."""
+    have = runner.run(["ip", "-n", node.netns, "-o", "addr", "show", "dev", NODE_IF],
+                      deadline).stdout
+    if f" {node.address} " not in have:
+        runner.run(["ip", "-n", node.netns, "addr", "add", str(node.address), "dev", NODE_IF],
+                   deadline)
+    if f" {node.address6} " not in have:
+        runner.run(["ip", "-n", node.netns, "addr", "add", str(node.address6), "dev", NODE_IF,
+                    "nodad"], deadline)
+    runner.run(["ip", "-n", node.netns, "link", "set", NODE_IF, "up"], deadline)
+
+
 def partition(runner: Runner, deadline: Deadline, layout: LabLayout, node: LabNode) -> None:
     """Cut the node off the bridge, as a failed switch port would.
 

@@ -18,7 +18,7 @@ from typing import Optional
 
 from hakit.deadline import Deadline
 from hakit.errors import GenericError, NotInstalledError
-from hakit.lab import network, procs
+from hakit.lab import image, network, procs
 from hakit.lab.layout import NODE_BINDS, PACEMAKER_SUBDIRS, LabNode
 from hakit.runner import SYSTEM_PATH, Completed, Runner
 
@@ -120,8 +120,11 @@ def mount_private(runner: Runner, deadline: Deadline, node: LabNode,
     """Bind the node's directories, set its hostname, and give it its own /run and /dev/shm.
 
     The bind mounts come first: the default state directory is under /run, which the
-    node's tmpfs /run then hides.
+    node's tmpfs /run then hides.  A lab with an image (``hakit.lab.image``) mounts it
+    before everything else: the /etc overlay must lie under the /etc/corosync bind.
     """
+    for argv in image.node_mounts(node.dir.parent.parent):
+        run_on(runner, deadline, holder, argv)
     for key, target in NODE_BINDS:
         run_on(runner, deadline, holder, ["mount", "--bind", str(node.source(key)), target])
     run_on(runner, deadline, holder, ["hostname", node.name])
@@ -158,6 +161,11 @@ def power_off(runner: Runner, deadline: Deadline, node: LabNode) -> int:
     Killing the holder releases the node's mount namespace, so /run, /dev/shm and the bind
     mounts vanish with it.  Returns how many processes were killed.
     """
+    holder = holder_of(node)
+    loops: list[str] = []
+    if holder is not None:
+        abort_fuse(runner, deadline, holder)
+        loops = fuse_loops(holder)
     killed = 0
     for _ in range(20):  # pacemakerd may fork a child between listing and killing
         found = {p for p in (procs.identify(pid) for pid in
@@ -172,10 +180,78 @@ def power_off(runner: Runner, deadline: Deadline, node: LabNode) -> int:
         killed += len(found)
     else:
         raise GenericError(f"processes of {node.name} keep appearing")
+    # Loop devices belong to the kernel, not the node's namespace: detach the ones the
+    # node had over its fuse files, as a power loss would make them vanish.
+    for loop in loops:
+        runner.run(["losetup", "--detach", loop], deadline, check=False)
     for what in DAEMONS:
         node.pidfile(what).unlink(missing_ok=True)
     node.dir.joinpath(HUNG).unlink(missing_ok=True)
     return killed
+
+
+FUSECTL = "/sys/fs/fuse/connections"
+
+
+def fuse_mounts(mountinfo: str) -> list[tuple[int, str]]:
+    """(connection number, mount point) of each fuse mount in ``mountinfo`` (pure)."""
+    found = []
+    for line in mountinfo.splitlines():
+        fields = line.split()
+        if "-" not in fields or len(fields) < 5:
+            continue
+        fstype = fields[fields.index("-") + 1]
+        major, _, minor = fields[2].partition(":")
+        if (fstype == "fuse" or fstype.startswith("fuse.")) and major == "0" \
+                and minor.isdigit():
+            found.append((int(minor), fields[4].replace("\\040", " ")))
+    return found
+
+
+def fuse_loops(holder: procs.Proc, sys_block: Path = Path("/sys/block")) -> list[str]:
+    """Loop devices over files on the node's fuse mounts, matched by path.
+
+    No ioctl: once the fuse connection is aborted (or its daemon hangs on a dead Ceph),
+    LOOP_GET_STATUS64 on such a loop device blocks.  Another node with the same path
+    would match too; in the lab only one node maps the image at a time (fencing).
+    """
+    try:
+        mounts = fuse_mounts(Path(f"/proc/{holder.pid}/mountinfo").read_text())
+    except OSError:
+        return []
+    found = []
+    for entry in sorted(sys_block.glob("loop*")):
+        try:
+            back = (entry / "loop" / "backing_file").read_text().strip()
+        except OSError:
+            continue
+        if any(back.startswith(point.rstrip("/") + "/") for _, point in mounts):
+            found.append(f"/dev/{entry.name}")
+    return found
+
+
+def abort_fuse(runner: Runner, deadline: Deadline, holder: procs.Proc) -> None:
+    """Abort the node's fuse connections, as a power loss cuts them.
+
+    Without this, killing a node whose ext4 sits on a loop device over an rbd-fuse file
+    deadlocks: the last process to exit tears down the mount namespace, the ext4 unmount
+    syncs through the loop device to the fuse file, and rbd-fuse, which would answer, is
+    the process exiting (stuck in D state for good).  fusectl is mounted inside the node's
+    own mount namespace only.
+    """
+    try:
+        text = Path(f"/proc/{holder.pid}/mountinfo").read_text()
+    except OSError:
+        return
+    conns = sorted({conn for conn, _ in fuse_mounts(text)})
+    if not conns:
+        return
+    if not run_on(runner, deadline, holder, ["mountpoint", "-q", FUSECTL], check=False).ok:
+        run_on(runner, deadline, holder, ["mount", "-t", "fusectl", "fusectl", FUSECTL],
+               check=False)
+    for conn in conns:
+        run_on(runner, deadline, holder, ["tee", f"{FUSECTL}/{conn}/abort"], stdin="1\n",
+               check=False)
 
 
 def freeze(runner: Runner, deadline: Deadline, node: LabNode) -> int:

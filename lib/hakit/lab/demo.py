@@ -1,0 +1,273 @@
+"""``python3 -m hakit.lab demo``: the product's main job, shown on the lab.
+
+Brings up the lab with its services (Ceph in the hub, a BMC per node, fence_hakit devices),
+puts a busybox container on an RBD image, runs it as rbd(fuse) -> fs -> lxc -> vip from the
+snippets generator, fetches its page through the VIP from the hub, then crashes the node
+running it and times how the cluster detects the loss, fences the node through its BMC,
+starts the stack on another node and serves the page again.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Optional
+
+from hakit.deadline import Deadline
+from hakit.errors import ActionTimeout, GenericError, HakitError
+from hakit.lab import bmc, stack
+from hakit.lab.cluster import Lab
+from hakit.lab.services import LabServices, load, snippet_env
+from hakit.lab.status import ClusterState
+
+#: Bounds for the demo's waits.
+STACK_TIMEOUT = 120.0
+FAILOVER_TIMEOUT = 120.0
+REJOIN_TIMEOUT = 60.0
+FETCH_TIMEOUT = 1
+#: The client, run in the hub namespace (the host's busybox wget is not reliable here).
+FETCH = ("import sys, urllib.request\n"
+         "print(urllib.request.urlopen(sys.argv[1], timeout=float(sys.argv[2]))"
+         ".read().decode(), end='')")
+
+
+@dataclass
+class Failover:
+    """Seconds from the crash to each milestone (None: not observed)."""
+
+    victim: str
+    detected: Optional[float] = None  # the survivors see the node offline
+    fenced: Optional[float] = None  # its BMC reports it powered off (fence_hakit)
+    started: Optional[float] = None  # every stack resource started elsewhere
+    served: Optional[float] = None  # the page answers through the VIP again
+    new_node: Optional[str] = None
+    answering: Optional[str] = None  # the node whose MAC answers for the VIP
+    fencer_history: list[dict[str, str]] = field(default_factory=list)
+    rejoined: Optional[float] = None
+
+
+@dataclass
+class DemoResult:
+    first_node: str
+    first_answering: Optional[str]
+    page: str
+    failover: Failover
+    move: Optional[tuple[str, str, float]] = None  # from, to, seconds without the page
+
+
+def stack_state(state: ClusterState, names: stack.StackNames) -> Optional[str]:
+    """The node where every stack resource is started, or None."""
+    where: set[str] = set()
+    for rid in names.resources():
+        found = [r for r in state.resources if r.id == rid]
+        if not found or found[0].role != "Started" or found[0].failed or not found[0].nodes:
+            return None
+        where.update(found[0].nodes)
+    return where.pop() if len(where) == 1 else None
+
+
+class Demo:
+    """The demo on one lab (a ``Lab`` built with ``LabServices``)."""
+
+    def __init__(self, lab: Lab) -> None:
+        self.lab = lab
+        self.names = stack.stack_names(lab.layout)
+        self.services = lab.fencing if isinstance(lab.fencing, LabServices) else None
+
+    # -- the service -------------------------------------------------------------------
+
+    def deploy(self) -> str:
+        """Image into Ceph, the stack into the CIB; returns the node it started on."""
+        lab, names, step = self.lab, self.names, self.lab.progress.step
+        if self.services is None or self.services.ceph is None:
+            raise GenericError("the demo needs a lab brought up with LabServices")
+        ceph = self.services.ceph
+        build = lab.layout.state_dir / "build"
+        with step(f"RBD image {names.spec}: ext4 holding busybox container "
+                  f"{names.container} and its page (mkfs.ext4 -d, rbd import)"):
+            image = stack.build_image_file(lab.runner, Deadline(120), names, build)
+            ceph.run(["rbd", "import", str(image), names.spec], timeout=120)
+            shutil.rmtree(build)
+        first = lab.layout.nodes[0].name
+        with step("the stack rbd(fuse) -> fs -> lxc -> vip as a group "
+                  "(hakit-snippet stack, crm configure load update)"):
+            text = lab.runner.run(
+                stack.stack_snippet_argv(sys.executable, names, lab.layout, first),
+                Deadline(30), env=snippet_env()).stdout
+            load(lab, first, stack.with_fuse(text, names.resources()[0]))
+        with step(f"stack {names.group} started"):
+            state = lab.wait_for(lambda st: stack_state(st, names) is not None,
+                                 STACK_TIMEOUT, f"waiting for {names.group} to start")
+        node = stack_state(state, names) or "?"
+        lab.progress.note(f"{names.group} runs on {node}")
+        return node
+
+    def fetch(self, timeout: int = FETCH_TIMEOUT) -> Optional[str]:
+        """The page through the VIP, fetched from the hub namespace; None if it fails."""
+        lay = self.lab.layout
+        res = self.lab.runner.run(
+            ["ip", "netns", "exec", lay.hub_netns, "/usr/bin/python3", "-I", "-c", FETCH,
+             f"http://{self.names.vip.ip}:{stack.HTTP_PORT}/", str(timeout)],
+            Deadline(timeout + 5), check=False)
+        return res.stdout if res.ok and res.stdout else None
+
+    def wait_page(self, timeout: float = 60.0) -> str:
+        def probe() -> Optional[str]:
+            return self.fetch()
+        return Deadline(timeout).poll(probe, "waiting for the page through the VIP", 0.1, 0.5)
+
+    def answering_node(self) -> Optional[str]:
+        """The node whose eth0 MAC the hub has for the VIP (who answered ARP)."""
+        lay, run, dl = self.lab.layout, self.lab.runner, Deadline(10)
+        res = run.run(["ip", "-n", lay.hub_netns, "-json", "neigh", "show",
+                       str(self.names.vip.ip)], dl, check=False)
+        entries = json.loads(res.stdout) if res.ok and res.stdout.strip() else []
+        mac = next((e.get("lladdr") for e in entries if e.get("lladdr")), None)
+        for n in lay.nodes:
+            link = run.run(["ip", "-n", n.netns, "-json", "link", "show", "eth0"], dl,
+                           check=False)
+            if link.ok and link.stdout.strip() and json.loads(link.stdout)[0].get(
+                    "address") == mac:
+                return n.name
+        return None
+
+    # -- breaking it -------------------------------------------------------------------
+
+    def crash_and_recover(self, victim: str) -> Failover:
+        """Crash ``victim`` and time detection, fencing, restart and the page."""
+        lab, names = self.lab, self.names
+        result = Failover(victim)
+        survivors = [n.name for n in lab.layout.nodes if n.name != victim]
+        sim = bmc.read_bmcs(lab.layout.state_dir).get(victim)
+        wall0, t0 = time.time(), time.monotonic()
+        lab.crash(victim)
+        note = lab.progress.note
+        deadline = Deadline(FAILOVER_TIMEOUT)
+        while result.served is None:
+            if deadline.expired():
+                raise ActionTimeout(f"the page was not served again within "
+                                    f"{FAILOVER_TIMEOUT:g}s of the crash")
+            if result.fenced is None and sim is not None:
+                offs = [e.time for e in sim.history() if e.what == "off" and e.time >= wall0]
+                if offs:
+                    result.fenced = offs[0] - wall0
+                    note(f"{victim} powered off by its BMC (fence_hakit) "
+                         f"{result.fenced:.2f}s after the crash")
+            if result.started is None:
+                try:
+                    state = lab.status(via=survivors[0])
+                except HakitError:
+                    state = None
+                if state is not None:
+                    gone = [n for n in state.nodes if n.name == victim and not n.online]
+                    if result.detected is None and gone:
+                        result.detected = time.monotonic() - t0
+                        note(f"{victim} lost: seen offline by {survivors[0]} "
+                             f"{result.detected:.2f}s after the crash")
+                    where = stack_state(state, names)
+                    if where is not None and where != victim:
+                        result.started, result.new_node = time.monotonic() - t0, where
+                        note(f"{names.group} started on {where} "
+                             f"{result.started:.2f}s after the crash")
+            if result.started is not None and self.fetch() is not None:
+                result.served = time.monotonic() - t0
+                note(f"page served through {names.vip.ip} again {result.served:.2f}s "
+                     "after the crash")
+        result.answering = self.answering_node()
+        result.fencer_history = self.fencer_history(survivors[0], victim)
+        with lab.progress.step(f"{victim} powered on by its BMC after its delay, back "
+                               "online"):
+            lab.wait_for(lambda st: any(n.name == victim and n.online
+                                        for n in st.nodes),
+                         REJOIN_TIMEOUT, f"waiting for {victim} to rejoin")
+        result.rejoined = time.monotonic() - t0
+        return result
+
+    def fencer_history(self, via: str, target: str) -> list[dict[str, str]]:
+        """pacemaker-fenced's history for ``target`` (``stonith_admin --history``)."""
+        res = self.lab.run_on(via, ["stonith_admin", "--history", target,
+                                    "--output-as=xml"], check=False)
+        return parse_fence_history(res.stdout) if res.ok else []
+
+    def planned_move(self, source: str) -> tuple[str, float]:
+        """``crm_resource --move`` the group off ``source``; seconds the page was away."""
+        lab, names = self.lab, self.names
+        lab.run_on(source, ["crm_resource", "--resource", names.group, "--move",
+                            "--node", next(n.name for n in lab.layout.nodes
+                                           if n.name != source)])
+        t0 = time.monotonic()
+        lost: Optional[float] = None
+        deadline = Deadline(STACK_TIMEOUT)
+        while True:
+            ok = self.fetch() is not None
+            now = time.monotonic() - t0
+            if not ok and lost is None:
+                lost = now
+            if ok and lost is not None:
+                break
+            if deadline.expired():
+                raise ActionTimeout("the page did not come back after the move")
+            if lost is None and now > 30:
+                lost = now  # never seen down: count nothing
+                break
+        lab.run_on(source, ["crm_resource", "--resource", names.group, "--clear"])
+        state = lab.status()
+        return stack_state(state, names) or "?", now - lost
+
+    # -- all of it ---------------------------------------------------------------------
+
+    def run(self, move: bool = False) -> DemoResult:
+        lab = self.lab
+        lab.up()
+        first = self.deploy()
+        with lab.progress.step(f"page fetched from {lab.layout.hub_netns} through VIP "
+                               f"{self.names.vip.ip}"):
+            page = self.wait_page()
+        answering = self.answering_node()
+        lab.progress.note(f"VIP {self.names.vip.ip} answers from {answering}")
+        moved = None
+        current = first
+        if move:
+            to, gap = self.planned_move(first)
+            moved = (first, to, gap)
+            lab.progress.note(f"planned move {first} -> {to}: page unavailable {gap:.2f}s")
+            current = to
+        failover = self.crash_and_recover(current)
+        return DemoResult(first, answering, page, failover, moved)
+
+
+def parse_fence_history(xml_text: str) -> list[dict[str, str]]:
+    """``stonith_admin --history --output-as=xml``: one dict per fence_event (pure)."""
+    try:
+        root = ET.fromstring(xml_text)  # noqa: S314 - a local Pacemaker tool's output
+    except ET.ParseError:
+        return []
+    return [dict(ev.attrib) for ev in root.iter("fence_event")]
+
+
+def summary(result: DemoResult) -> Iterator[str]:
+    f = result.failover
+    yield "summary"
+
+    def fmt(value: Optional[float]) -> str:
+        return f"{value:6.2f}s" if value is not None else "     -"
+    if result.move is not None:
+        src, dst, gap = result.move
+        yield f"  planned move {src} -> {dst}: page unavailable for {gap:.2f}s"
+    yield f"  crash of {f.victim} (every process killed), measured from the crash:"
+    yield f"    detection  {fmt(f.detected)}  survivors see {f.victim} offline"
+    yield f"    fencing    {fmt(f.fenced)}  its BMC powered it off (fence_hakit)"
+    yield f"    stack      {fmt(f.started)}  rbd, fs, lxc, vip started on {f.new_node}"
+    yield f"    page       {fmt(f.served)}  served through the VIP again " \
+          f"(answering: {f.answering})"
+    yield f"    rejoined   {fmt(f.rejoined)}  {f.victim} powered on after its BMC delay"
+    done = [e for e in f.fencer_history if e.get("status") == "success"]
+    if done:
+        ev = done[0]
+        yield (f"  fencer history: {ev.get('action')} of {ev.get('target')} by "
+               f"{ev.get('delegate', '?')} ({ev.get('status')})")

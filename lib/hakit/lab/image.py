@@ -1,0 +1,57 @@
+"""What every lab node sees beyond the bare cluster: hakit installed, and the lab's /etc files.
+
+A lab with an image has ``STATE/image/``: ``stage/`` (``make install DESTDIR=...``) and
+``etc/`` (files such as the Ceph client configuration and the BMC password script).  When a
+node boots, before its own bind mounts, it gets inside its private mount namespace:
+
+- read-only overlays of the staged tree over /usr/lib/ocf/resource.d, /usr/sbin and
+  /usr/lib/python3/dist-packages, and of ``etc/`` over /etc (the host's files underneath);
+- its own tmpfs over /var/lib/lxc (where ocf:hakit:fs mounts container filesystems) and
+  /dev/hakit (ocf:hakit:rbd's device links): /dev is the host's devtmpfs, shared by every
+  node, and a link made by one node must not be seen by another.
+
+None of this changes the host: every mount lives and dies with the node's namespace.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hakit.lab.install import overlay_mount, overlay_mounts
+
+IMAGE = "image"
+#: A file in the image listing directories every node makes in its private ones at boot
+#: (mount points an admin would have made, such as /var/lib/lxc/NAME).
+MKDIRS = "mkdirs"
+#: Directories every node gets its own empty tmpfs over (they must exist on the host).
+PRIVATE_DIRS = ("/var/lib/lxc", "/dev/hakit")
+
+
+def image_dir(state_dir: Path) -> Path:
+    return state_dir / IMAGE
+
+
+def stage_dir(state_dir: Path) -> Path:
+    return image_dir(state_dir) / "stage"
+
+
+def etc_dir(state_dir: Path) -> Path:
+    return image_dir(state_dir) / "etc"
+
+
+def node_mounts(state_dir: Path) -> list[list[str]]:
+    """The mount argv a booting node runs first; none when the lab has no image."""
+    if not image_dir(state_dir).is_dir():
+        return []
+    cmds = []
+    if stage_dir(state_dir).is_dir():
+        cmds.extend(overlay_mounts(stage_dir(state_dir)))
+    if etc_dir(state_dir).is_dir():
+        cmds.append(overlay_mount(etc_dir(state_dir), "/etc"))
+    for target in PRIVATE_DIRS:
+        cmds.append(["mount", "-t", "tmpfs", "-o", "mode=0755,nosuid", "tmpfs", target])
+    dirs = image_dir(state_dir) / MKDIRS
+    if dirs.is_file():
+        cmds.extend(["install", "-d", "-m", "0755", line.strip()]
+                    for line in dirs.read_text().splitlines() if line.strip())
+    return cmds
