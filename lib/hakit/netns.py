@@ -6,14 +6,12 @@ packet sockets and pyroute2 all act inside it without further ado.
 
 from __future__ import annotations
 
-import contextlib
 import os
 
 from hakit.errors import ArgsError, GenericError
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the monitor path
 if TYPE_CHECKING:
-    from collections.abc import Iterator
     from typing import Optional
 
 NETNS_RUN_DIR = "/run/netns"
@@ -56,27 +54,43 @@ def enter(name: str) -> None:
         os.close(fd)
 
 
-@contextlib.contextmanager
-def inside(name: Optional[str]) -> Iterator[None]:
+class _Inside:
+    """The context manager ``inside`` returns (a class, not contextlib: start-up cost)."""
+
+    def __init__(self, name: Optional[str]) -> None:
+        self._name = name
+        self._home: Optional[int] = None
+
+    def __enter__(self) -> None:
+        if not self._name:
+            return
+        # setns(2) moves only the calling thread: remember this thread's namespace.
+        self._home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            enter(self._name)
+        except BaseException:
+            os.close(self._home)
+            self._home = None
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        if self._home is None:
+            return
+        try:
+            _setns(self._home)
+        except OSError as err:
+            raise GenericError(f"cannot return from network namespace {self._name!r}: "
+                               f"{err.strerror}") from err
+        finally:
+            os.close(self._home)
+            self._home = None
+
+
+def inside(name: Optional[str]) -> _Inside:
     """Run the body in network namespace ``name`` (when given), then come back.
 
     For agents that do more than networking (ocf:hakit:container): liblxc's command socket
     is an abstract socket, scoped to the network namespace, and Ceph must be reached from
     the host's, so only the VIP's own step may run inside the namespace.
     """
-    if not name:
-        yield
-        return
-    # setns(2) moves only the calling thread: remember this thread's namespace.
-    home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        enter(name)
-        yield
-    finally:
-        try:
-            _setns(home)
-        except OSError as exc:
-            raise GenericError(f"cannot return from network namespace {name!r}: "
-                               f"{exc.strerror}") from exc
-        finally:
-            os.close(home)
+    return _Inside(name)

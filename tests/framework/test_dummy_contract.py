@@ -127,3 +127,11 @@ def test_logging_to_ha_logfile_masks_secrets(tmp_path: Path) -> None:
     assert "hakit-dummy(test)" in text or "hakit-dummy(dummy-1)" in text
     assert "pw-9f8e7d" not in text
     assert "Traceback" in text  # the traceback goes to the debug log, not to stdout
+
+
+def test_pacemakers_crm_feature_set_is_not_an_unknown_parameter(tmp_path: Path) -> None:
+    result = run_agent(DUMMY, "validate-all", {"state": str(tmp_path / "s"),
+                                               "crm_feature_set": "3.16.2", "stat": "typo"})
+    assert result.rc == 0
+    assert "crm_feature_set" not in result.stderr
+    assert "ignoring unknown parameter 'stat'" in result.stderr

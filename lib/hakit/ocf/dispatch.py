@@ -68,7 +68,8 @@ def _one_line(text: str) -> str:
 
 
 def _parse(agent: Agent, env: OcfEnvironment, log: logging.Logger) -> Values:
-    known = {p.name for p in agent.params}
+    # Pacemaker passes crm_feature_set to every agent: not a parameter anyone mistyped.
+    known = {p.name for p in agent.params} | {"crm_feature_set"}
     for name in sorted(set(env.raw_params) - known):
         log.warning("ignoring unknown parameter '%s'", name)
     values = parse_values(agent.params, env.raw_params)
