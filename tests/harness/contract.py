@@ -73,7 +73,8 @@ class AgentContract:
 
     def test_probe_of_stopped_resource_is_not_running(
             self, agent_path: Path, good_params: Mapping[str, str]) -> None:
-        assert run_agent(agent_path, "monitor", good_params, interval_ms=0).rc == NOT_RUNNING
+        probe = run_agent(agent_path, "monitor", good_params, interval_ms=0)
+        assert probe.rc == NOT_RUNNING, probe.stderr
 
     def test_stop_of_stopped_resource_succeeds(self, agent_path: Path,
                                                good_params: Mapping[str, str]) -> None:

@@ -88,10 +88,11 @@ class Layer:
     def context(self, ctx: Context, deadline: Optional[Deadline] = None) -> Context:
         return Context(ctx.env, self.values, deadline or ctx.deadline, ctx.log, ctx.runner)
 
-    def call(self, handler: Callable[[Context], object], ctx: Context,
-             deadline: Optional[Deadline] = None) -> None:
+    def call(self, handler: Callable[[Context], Optional[ExitCode]], ctx: Context,
+             deadline: Optional[Deadline] = None) -> Optional[ExitCode]:
+        """The handler's result: None, or an exit code it returned instead of raising."""
         with netns.inside(self.namespace):
-            handler(self.context(ctx, deadline))
+            return handler(self.context(ctx, deadline))
 
 
 # ----- parameters -----------------------------------------------------------------------
@@ -251,7 +252,7 @@ def monitor(ctx: Context) -> None:
     down: list[tuple[str, str]] = []
     for layer in layers(ctx.params):
         try:
-            layer.call(layer.agent.monitor, ctx)
+            code = layer.call(layer.agent.monitor, ctx)
         except NotRunningError as exc:
             down.append((layer.name, exc.reason))
             continue
@@ -261,6 +262,12 @@ def monitor(ctx: Context) -> None:
             raise NotInstalledError(f"{layer.name}: {exc.reason}") from exc
         except HakitError as exc:
             raise StepFailed(f"{layer.name}: {exc.reason}", exc.exit_code) from exc
+        # A primitive may return its code instead of raising (lxc's probe does: cheaper).
+        if code == ExitCode.NOT_RUNNING:
+            down.append((layer.name, "not running"))
+            continue
+        if code is not None and code != ExitCode.SUCCESS:
+            raise StepFailed(f"{layer.name}: monitor returned {int(code)}", code)
         up.append(layer.name)
     if not down:
         return
