@@ -16,7 +16,7 @@ from hakit.lab.demo import Demo, parse_fence_history, summary
 from hakit.lab.layout import make_layout
 from hakit.lab.progress import Progress
 from hakit.lab.services import LabServices
-from hakit.lab.stack import stack_names, with_fuse
+from hakit.lab.stack import stack_names, stack_snippet_argv
 from tests.lab.conftest import lab_processes, need_root
 
 pytestmark = pytest.mark.slow
@@ -68,13 +68,11 @@ def test_demo_failover_through_fence_hakit(tmp_path: Path) -> None:
     assert leftovers.remove_container_cgroups(names.container) == []
 
 
-def test_with_fuse_adds_device_type_to_the_rbd_primitive_only() -> None:
-    text = ("primitive a-rbd ocf:hakit:rbd \\\n\tparams pool=p image=i \\\n"
-            "\top monitor interval=10s\nprimitive a-fs ocf:hakit:fs \\\n"
-            "\tparams device=/dev/x \\\n")
-    out = with_fuse(text, "a-rbd")
-    assert "\tparams pool=p image=i device_type=fuse \\" in out
-    assert "device=/dev/x \\" in out and out.count("device_type") == 1
+def test_the_lab_stack_maps_through_fuse() -> None:
+    # This kernel has neither the rbd nor the nbd module: the generator is asked for fuse.
+    layout = make_layout("t0", Path("/x"))
+    argv = stack_snippet_argv("python3", stack_names(layout), layout, "n1")
+    assert argv[argv.index("--device-type") + 1] == "fuse"
 
 
 def test_fence_history_parse() -> None:

@@ -99,7 +99,7 @@ class Demo:
             text = lab.runner.run(
                 stack.stack_snippet_argv(sys.executable, names, lab.layout, first),
                 Deadline(30), env=snippet_env()).stdout
-            load(lab, first, stack.with_fuse(text, names.resources()[0]))
+            load(lab, first, text)
         with step(f"stack {names.group} started"):
             state = lab.wait_for(lambda st: stack_state(st, names) is not None,
                                  STACK_TIMEOUT, f"waiting for {names.group} to start")

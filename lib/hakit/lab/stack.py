@@ -122,7 +122,9 @@ def stack_snippet_argv(python: str, names: StackNames, layout: LabLayout,
             "--image", names.spec, "--ip", str(names.vip),
             "--nodes", ",".join(n.name for n in layout.nodes), "--prefer", prefer,
             "--health", HEALTH_COMMAND, "--ceph-user", CEPH_USER,
-            "--cephconf", CEPH_CONF, "--keyring", CEPH_KEYRING]
+            "--cephconf", CEPH_CONF, "--keyring", CEPH_KEYRING,
+            # this kernel has neither the rbd nor the nbd module: rbd-fuse + a loop device
+            "--device-type", "fuse"]
 
 
 def fencing_snippet_argv(python: str, layout: LabLayout) -> list[str]:
@@ -131,25 +133,3 @@ def fencing_snippet_argv(python: str, layout: LabLayout) -> list[str]:
     for n in layout.nodes:
         argv += ["--bmc", f"{n.name}={bmc_address(layout, n).ip}"]
     return [*argv, "--username", "hakit", "--password-script", PASSWORD_SCRIPT]
-
-
-def with_fuse(snippet: str, rbd_id: str) -> str:
-    """The snippet with ``device_type=fuse`` on the rbd primitive.
-
-    The generator has no option for the device type yet, and this kernel has neither the
-    rbd nor the nbd module, so the lab maps through rbd-fuse + a loop device.
-    """
-    lines = snippet.splitlines()
-    out, in_rbd = [], False
-    for line in lines:
-        if line.startswith("primitive "):
-            in_rbd = line.split()[1] == rbd_id
-        if in_rbd and line.lstrip().startswith("params "):
-            stripped = line.rstrip()
-            tail = " \\" if stripped.endswith("\\") else ""
-            body = stripped[:-1].rstrip() if tail else stripped
-            out.append(f"{body} device_type=fuse{tail}")
-            in_rbd = False
-            continue
-        out.append(line)
-    return "\n".join(out) + "\n"

@@ -87,6 +87,9 @@ def _add_container(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ceph-user", type=CEPH_USER, help="cephx user (rbd user=)")
     parser.add_argument("--cephconf", type=PATH, help="ceph.conf path (rbd cephconf=)")
     parser.add_argument("--keyring", type=PATH, help="keyring path (rbd keyring=)")
+    parser.add_argument("--device-type", choices=("krbd", "nbd", "fuse"), default="krbd",
+                        help="how ocf:hakit:rbd maps the image (rbd device_type=; default "
+                             "krbd; fuse where the kernel has no rbd/nbd module)")
     parser.add_argument("--shape", choices=("group", "composite"), default="group",
                         help="group: rbd, fs, lxc (and vip) primitives in a group; composite: "
                              "one ocf:hakit:container resource (ext4 only); default group")
@@ -149,7 +152,8 @@ def _stack_spec(args: argparse.Namespace, name: str, image: inputs.Image,
     return stacks.StackSpec(name=name, image=image, ip=ip, nic=args.nic,
                             health_command=args.health, fstype=args.fstype,
                             ceph_user=args.ceph_user, cephconf=args.cephconf,
-                            keyring=args.keyring, shape=args.shape)
+                            keyring=args.keyring, shape=args.shape,
+                            device_type=args.device_type)
 
 
 def _build(parser: _Parser, args: argparse.Namespace) -> Config:

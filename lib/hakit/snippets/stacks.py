@@ -90,6 +90,7 @@ class StackSpec:
     cephconf: Optional[str] = None
     keyring: Optional[str] = None
     shape: str = "group"  # "group" of four primitives, or one ocf:hakit:container
+    device_type: str = "krbd"  # ocf:hakit:rbd's default; fuse where no rbd module exists
 
 
 def device_path(image: Image) -> str:
@@ -105,11 +106,16 @@ def vip(rsc_id: str, ip: IPInterface, nic: Optional[str]) -> Primitive:
     return Primitive(rsc_id, "ocf:hakit:vip", tuple(params), VIP_OPS)
 
 
+def _non_default(spec: StackSpec) -> Optional[str]:
+    """device_type only when it is not the agent's default, so configurations stay short."""
+    return spec.device_type if spec.device_type != "krbd" else None
+
+
 def stack_group(spec: StackSpec, meta: tuple[tuple[str, str], ...] = STACK_META) -> Group:
     """rbd -> fs -> lxc (-> vip) as one group."""
     rbd_params: list[tuple[str, str]] = [("pool", spec.image.pool), ("image", spec.image.image)]
     for key, value in (("user", spec.ceph_user), ("cephconf", spec.cephconf),
-                       ("keyring", spec.keyring)):
+                       ("keyring", spec.keyring), ("device_type", _non_default(spec))):
         if value:
             rbd_params.append((key, value))
     members = [
@@ -139,7 +145,8 @@ def composite(spec: StackSpec, meta: tuple[tuple[str, str], ...] = COMPOSITE_MET
     if spec.image.image != spec.name:
         params.append(("image", spec.image.image))
     for key, value in (("user", spec.ceph_user), ("cephconf", spec.cephconf),
-                       ("keyring", spec.keyring), ("health_command", spec.health_command)):
+                       ("keyring", spec.keyring), ("device_type", _non_default(spec)),
+                       ("health_command", spec.health_command)):
         if value:
             params.append((key, value))
     if spec.ip is not None:
