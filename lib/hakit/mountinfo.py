@@ -103,6 +103,21 @@ def parse(text: str) -> list[MountEntry]:
     return [parse_line(line) for line in text.splitlines() if line.strip()]
 
 
+def parse_known(text: str) -> list[MountEntry]:
+    """The well-formed entries of a mountinfo text, skipping any line that is not one.
+
+    For readers that must never fail on what they cannot read (a probe, a teardown); the
+    fs agent, which must understand every line, uses ``parse``.
+    """
+    entries = []
+    for line in text.splitlines():
+        try:
+            entries.append(parse_line(line))
+        except ValueError:
+            continue
+    return entries
+
+
 def mounted_at(entries: Iterable[MountEntry], directory: str) -> list[MountEntry]:
     """The entries mounted on exactly ``directory``, bottom first (the last one is visible)."""
     return [e for e in entries if e.mount_point == directory]

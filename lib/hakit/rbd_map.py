@@ -13,6 +13,7 @@ import contextlib
 import os
 from pathlib import Path
 
+from hakit import mountinfo
 from hakit.ceph import Access, ImageSpec
 from hakit.deadline import Deadline
 from hakit.errors import ActionTimeout, GenericError
@@ -86,28 +87,10 @@ def find_device(entries: list[dict[str, str]], spec: ImageSpec) -> Optional[str]
     return None
 
 
-def _unescape_mountinfo(field: str) -> str:
-    """mountinfo escapes space, tab, newline and backslash as octal (proc(5))."""
-    out, i = [], 0
-    while i < len(field):
-        if field[i] == "\\" and len(field[i + 1:i + 4]) == 3 and field[i + 1:i + 4].isdigit():
-            out.append(chr(int(field[i + 1:i + 4], 8)))
-            i += 4
-        else:
-            out.append(field[i])
-            i += 1
-    return "".join(out)
-
-
-def mounted_at(mountinfo: str, path: str) -> Optional[str]:
+def mounted_at(text: str, path: str) -> Optional[str]:
     """The filesystem type mounted at ``path`` per ``/proc/self/mountinfo``, or None."""
-    for line in mountinfo.splitlines():
-        fields = line.split()
-        if len(fields) < 10 or "-" not in fields:
-            continue
-        if _unescape_mountinfo(fields[4]) == path:
-            return fields[fields.index("-") + 1]
-    return None
+    found = mountinfo.mounted_at(mountinfo.parse_known(text), path)
+    return found[0].fstype if found else None
 
 
 # ----- small host helpers ---------------------------------------------------------------
@@ -167,17 +150,10 @@ def loop_backing_dev(device: str) -> Optional[tuple[int, int]]:
     return os.major(dev), os.minor(dev)
 
 
-def mount_dev(mountinfo: str, path: str) -> Optional[tuple[int, int]]:
+def mount_dev(text: str, path: str) -> Optional[tuple[int, int]]:
     """(major, minor) of the filesystem mounted at ``path`` per mountinfo, or None."""
-    for line in mountinfo.splitlines():
-        fields = line.split()
-        if len(fields) < 5 or ":" not in fields[2]:
-            continue
-        if _unescape_mountinfo(fields[4]) == path:
-            major, _, minor = fields[2].partition(":")
-            if major.isdigit() and minor.isdigit():
-                return int(major), int(minor)
-    return None
+    found = mountinfo.mounted_at(mountinfo.parse_known(text), path)
+    return found[0].dev if found else None
 
 
 def readable(path: str, deadline: Deadline, cap: float = 10.0) -> None:

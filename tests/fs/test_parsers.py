@@ -57,6 +57,16 @@ def test_mountinfo_garbage_is_a_value_error(text: str) -> None:
         pass
 
 
+@given(st.lists(st.text(alphabet=st.characters(blacklist_characters="\n\r"), max_size=60),
+                max_size=5))
+def test_parse_known_keeps_the_good_lines_and_skips_the_rest(junk: list[str]) -> None:
+    good = "36 35 98:0 / /mnt/a\\040b rw - ext4 /dev/loop0 rw"
+    entries = mountinfo.parse_known("\n".join([*junk, good, *junk]))
+    assert mountinfo.parse_line(good) in entries
+    for entry in entries:
+        assert isinstance(entry, mountinfo.MountEntry)
+
+
 def test_mountinfo_octal_escapes_and_read_only() -> None:
     text = ("36 35 98:0 /mnt1 /mnt/my\\040disk rw,noatime master:1 - ext4 /dev/root "
             "ro,errors=continue\n"

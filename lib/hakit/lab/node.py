@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Optional
 
+from hakit import mountinfo
 from hakit.deadline import Deadline
 from hakit.errors import GenericError, NotInstalledError
 from hakit.lab import image, network, procs
@@ -193,19 +194,13 @@ def power_off(runner: Runner, deadline: Deadline, node: LabNode) -> int:
 FUSECTL = "/sys/fs/fuse/connections"
 
 
-def fuse_mounts(mountinfo: str) -> list[tuple[int, str]]:
-    """(connection number, mount point) of each fuse mount in ``mountinfo`` (pure)."""
-    found = []
-    for line in mountinfo.splitlines():
-        fields = line.split()
-        if "-" not in fields or len(fields) < 5:
-            continue
-        fstype = fields[fields.index("-") + 1]
-        major, _, minor = fields[2].partition(":")
-        if (fstype == "fuse" or fstype.startswith("fuse.")) and major == "0" \
-                and minor.isdigit():
-            found.append((int(minor), fields[4].replace("\\040", " ")))
-    return found
+def fuse_mounts(text: str) -> list[tuple[int, str]]:
+    """(connection number, mount point) of each fuse mount in a mountinfo ``text`` (pure).
+
+    A fuse mount's device is 0:N, and N is its connection in /sys/fs/fuse/connections.
+    """
+    return [(e.minor, e.mount_point) for e in mountinfo.parse_known(text)
+            if (e.fstype == "fuse" or e.fstype.startswith("fuse.")) and e.major == 0]
 
 
 def fuse_loops(holder: procs.Proc, sys_block: Path = Path("/sys/block")) -> list[str]:
