@@ -16,6 +16,8 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from typing import Optional
 
+from hakit import procstat
+
 #: /proc/PID/maps: ``start-end perms offset MAJ:MIN inode path`` (hex numbers).
 _MAPS_LINE = re.compile(r"([0-9a-f]+)-([0-9a-f]+) \S+ [0-9a-f]+ ([0-9a-f]+):([0-9a-f]+) (\d+)")
 
@@ -51,7 +53,7 @@ class Holder:
     """A process holding a mount, and how."""
 
     pid: int
-    start_time: str  # from /proc/PID/stat, read before the scan: tells a reused PID apart
+    start_time: int  # from /proc/PID/stat, read before the scan: tells a reused PID apart
     comm: str
     how: tuple[str, ...]  # e.g. ("cwd", "fd 3", "mmap 7f..-7f..")
 
@@ -115,13 +117,9 @@ def _comm(pid: int) -> str:
         return "?"
 
 
-def start_time(pid: int) -> Optional[str]:
+def start_time(pid: int) -> Optional[int]:
     """Field 22 of /proc/PID/stat (start time in clock ticks); None once the process is gone."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="utf-8", errors="replace") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return None
+    return procstat.starttime(pid)
 
 
 def _holds(pid: int, match: _Matcher) -> tuple[str, ...]:

@@ -5,6 +5,7 @@ Nothing here touches the system; the agent and its tests feed these text.
 
 from __future__ import annotations
 
+from hakit import procstat
 from hakit.ocf.params import Name, ParamType
 
 # Every action is a new process and parses every parameter: re and shlex are imported only
@@ -136,14 +137,8 @@ class CommandLine(ParamType[tuple[str, ...]]):
 
 
 def stat_starttime(stat: str) -> Optional[int]:
-    """Field 22 (starttime, in clock ticks since boot) of ``/proc/PID/stat`` text.
-
-    A PID and its starttime name one process for good: a PID reused later has another
-    starttime.  The command name (field 2) may hold spaces and parentheses, so fields are
-    counted after its last ')' (proc(5)).
-    """
-    _, sep, rest = stat.rpartition(")")
-    fields = rest.split()
-    if not sep or len(fields) < 20 or not fields[19].isdigit():
+    """The start time from ``/proc/PID/stat`` text (``hakit.procstat``), None when malformed."""
+    try:
+        return procstat.parse(stat)[1]
+    except ValueError:
         return None
-    return int(fields[19])

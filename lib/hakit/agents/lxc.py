@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-from hakit import containers
+from hakit import containers, procstat
 from hakit.containers import Container
 from hakit.deadline import Deadline
 from hakit.errors import (
@@ -30,7 +30,6 @@ from hakit.lxcconf import (
     is_layered,
     log_errors,
     rootfs_source,
-    stat_starttime,
 )
 from hakit.ocf.agent import Action, Agent, Context
 from hakit.ocf.params import AbsolutePath, Duration, Param, Select, Signal
@@ -180,11 +179,7 @@ def _halt_signal(ctx: Context, ct: Container) -> Optional[int]:
 
 
 def _starttime(pid: int) -> Optional[int]:
-    try:
-        with open(f"/proc/{pid}/stat", encoding="utf-8", errors="replace") as handle:
-            return stat_starttime(handle.read())
-    except OSError:
-        return None
+    return procstat.starttime(pid)
 
 
 def _orphaned_init(record: dict[str, int]) -> Optional[int]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from hakit import procstat
 from hakit.deadline import Deadline
 from hakit.errors import ActionTimeout, GenericError
 
@@ -27,18 +28,8 @@ class Proc:
 
 
 def parse_stat(text: str) -> tuple[str, int]:
-    """(state, start time) from the text of /proc/PID/stat; ValueError when malformed.
-
-    The command name (field 2) is in parentheses and may itself contain spaces and
-    parentheses, so fields are counted from the last ``)``.
-    """
-    close = text.rfind(")")
-    if close < 0:
-        raise ValueError("no command name in stat")
-    fields = text[close + 1:].split()
-    if len(fields) < 20:
-        raise ValueError("too few fields in stat")
-    return fields[0], int(fields[19])
+    """(state, start time) from the text of /proc/PID/stat; ValueError when malformed."""
+    return procstat.parse(text)
 
 
 def identify(pid: int) -> Optional[Proc]:
