@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from hakit.deadline import Deadline
-from hakit.lab.install import TARGETS, stage, staged_dirs
+from hakit.lab.install import TARGETS, stage
 from hakit.runner import Runner
 
 __all__ = ["TARGETS", "StagedInstall"]
@@ -27,7 +27,6 @@ class StagedInstall:
     def __init__(self, workdir: Path, extra_ocf: Sequence[Path] = ()) -> None:
         """``extra_ocf``: further files to place beside the agents in resource.d/hakit."""
         self.stage = workdir / "stage"
-        self._work = workdir / "work"
         stage(Runner(logging.getLogger("tests.installed")), Deadline(120), self.stage)
         hakit_dir = self.stage / "usr/lib/ocf/resource.d/hakit"
         hakit_dir.mkdir(parents=True, exist_ok=True)
@@ -36,13 +35,8 @@ class StagedInstall:
 
     def argv(self, command: Sequence[str]) -> list[str]:
         """``command`` wrapped to run with the staged install overlaid."""
-        specs = []
-        for index, (upper, target) in enumerate(staged_dirs(self.stage)):
-            work = self._work / str(index)
-            work.mkdir(parents=True, exist_ok=True)
-            specs.append(f"{target}={upper}:{work}")
         return ["/usr/bin/unshare", "--mount", "--propagation", "private", "--",
-                "/usr/bin/python3", str(OVERLAY_EXEC), *specs, "--", *command]
+                "/usr/bin/python3", str(OVERLAY_EXEC), str(self.stage), "--", *command]
 
     def run(self, command: Sequence[str], timeout: float = 120.0
             ) -> subprocess.CompletedProcess[str]:

@@ -1,27 +1,32 @@
-"""Run a command with directories overlaid, inside the caller's (private) mount namespace.
+"""Run a command with a staged hakit install overlaid, inside a private mount namespace.
 
 Usage: unshare --mount --propagation private -- /usr/bin/python3 overlay_exec.py
-       TARGET=UPPER:WORK [...] -- COMMAND [ARGS...]
+       STAGE -- COMMAND [ARGS...]
 
-Only ever run under ``unshare --mount``: the overlays vanish with the namespace, so the
-host's /usr/lib/ocf or /usr/sbin are never changed.
+The overlays are ``hakit.lab.install``'s (read-only, the staged files over the host's), the
+same the lab's nodes get. Only ever run under ``unshare --mount``: they vanish with the
+namespace, so the host's /usr/lib/ocf or /usr/sbin are never changed.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "lib"))
+
+from hakit.lab.install import overlay_mounts
+from hakit.runner import SYSTEM_PATH
 
 
 def main(argv: list[str]) -> int:
     split = argv.index("--")
-    for spec in argv[1:split]:
-        target, dirs = spec.split("=", 1)
-        upper, work = dirs.split(":", 1)
-        subprocess.run(["/usr/bin/mount", "-t", "overlay", "overlay", "-o",
-                        f"lowerdir={target},upperdir={upper},workdir={work}", target],
-                       check=True, timeout=30)
+    for mount in overlay_mounts(Path(argv[1])):
+        program = shutil.which(mount[0], path=SYSTEM_PATH) or mount[0]
+        subprocess.run([program, *mount[1:]], check=True, timeout=30)
     command = argv[split + 1:]
     os.execv(command[0], command)  # noqa: S606 - exec, deliberately without a shell
     return 127  # pragma: no cover - execv does not return
