@@ -84,12 +84,24 @@ def container_config(names: StackNames, template_config: str) -> str:
         "lxc.cap.drop = net_admin",
         "lxc.apparmor.profile = unconfined",
         f"lxc.log.file = {where}/lxc.log",
+        "# a one-line init that stops httpd and exits at once on the halt signal (see INIT)",
+        f"lxc.init.cmd = {INIT_PATH}",
+        "lxc.signal.halt = SIGTERM",
                       ]) + "\n"
 
 
-#: busybox's inittab runs rcS, whose udhcpc would reconfigure the node's eth0 (the
-#: container shares the node's network namespace): only httpd is started.
-INITTAB = f"""::respawn:/bin/httpd -f -p {HTTP_PORT} -h /srv/www
+#: The container's init.  Not busybox init: its rcS runs udhcpc, which would reconfigure
+#: the node's eth0 (the container shares the node's network namespace), and its halt
+#: path sleeps a hard-coded 2 s between SIGTERM and SIGKILL of every process, which would
+#: count as downtime in every planned move.  This init runs httpd in the background and,
+#: on the halt signal (SIGTERM, see container_config), stops it and exits; if httpd dies
+#: on its own, init exits too, so the container stops and Pacemaker sees the failure.
+INIT_PATH = "/sbin/lab-init"
+INIT = f"""#!/bin/sh
+trap 'kill -TERM $httpd 2>/dev/null; wait $httpd; exit 0' TERM
+/bin/httpd -f -p {HTTP_PORT} -h /srv/www &
+httpd=$!
+wait $httpd
 """
 
 
@@ -105,7 +117,9 @@ def build_image_file(runner: Runner, deadline: Deadline, names: StackNames,
     config = top / "config"
     config.write_text(container_config(names, config.read_text()))
     rootfs = top / "rootfs"
-    (rootfs / "etc" / "inittab").write_text(INITTAB)
+    init = rootfs / INIT_PATH.lstrip("/")
+    init.write_text(INIT)
+    init.chmod(0o755)
     www = rootfs / "srv" / "www"
     www.mkdir(parents=True, exist_ok=True)
     (www / "index.html").write_text(page(names))
