@@ -22,6 +22,7 @@ from pyghmi import exceptions as pyghmi_exceptions
 from pyghmi.ipmi.private import session as pyghmi_session
 
 from hakit.deadline import Deadline
+from hakit.fence import pyghmi_wait
 from hakit.fence.device import PowerState
 from hakit.fence.errors import (
     AuthFailed,
@@ -189,6 +190,8 @@ def open_bmc(target: IpmiTarget, deadline: Deadline, log: logging.Logger) -> Ite
     privlevel = PRIVILEGES[target.privilege]
     log.debug("logging in to %s as '%s' (privilege %s)", target.where, target.username,
               target.privilege)
+
+    pyghmi_wait.install(pyghmi_session)
 
     def login() -> Any:
         return pyghmi_session.Session(bmc=target.host, userid=target.username,
