@@ -73,7 +73,7 @@ def main() -> str:
 
         cycles = [
             *_cycle("IPaddr2 IPv4", host, IPADDR2, theirs4, START_RUNS),
-            *_cycle("vip IPv4 (dad=true, 1 s of ARP probes)", host, VIP, ours4, START_RUNS),
+            *_cycle("vip IPv4 (dad=true, 200 ms of ARP probes)", host, VIP, ours4, START_RUNS),
             *_cycle("vip IPv4 (dad=false)", host, VIP, ours4_nodad, START_RUNS),
         ]
         for agent, params in ((IPADDR2, theirs4), (VIP, ours4), (IPADDR2, theirs6),

@@ -312,8 +312,10 @@ def _add_ipv4(ctx: Context, target: Target, address: ipaddress.IPv4Address) -> N
     if ctx.params[DAD] and len(link.mac) != 6:
         ctx.log.warning("%s has no Ethernet address: no ARP probing for %s", link.name, address)
     elif ctx.params[DAD]:
+        loaded = netlink.preload_changes()  # pyroute2's import overlaps the probe window
         culprit = announce.arp_probe(link.name, link.mac, address, _dad_timeout(ctx),
                                      ctx.deadline)
+        loaded(ctx.deadline.timeout(5.0))
         if culprit is not None:
             raise GenericError(f"{address} is already in use by {announce.mac_text(culprit)} "
                                f"(detected by ARP probes on {link.name}); not adding it")
