@@ -57,7 +57,9 @@ def test_demo_failover_through_fence_hakit(tmp_path: Path) -> None:
         assert any(e.get("target") == f.victim and e.get("status") == "success"
                    for e in f.fencer_history)
         assert f.detected is not None and f.fenced is not None and f.started is not None
-        assert f.detected <= f.started <= f.served
+        # served comes from the hub's watcher, started from crm_mon polls: either may
+        # be seen first, but both come after the loss was detected.
+        assert f.detected <= f.started and f.detected <= f.served
         assert f.rejoined is not None
         print("\n".join(summary(result)))
     finally:

@@ -22,6 +22,7 @@ from hakit.deadline import Deadline
 from hakit.errors import ActionTimeout, GenericError, HakitError
 from hakit.lab import bmc, stack
 from hakit.lab.cluster import Lab
+from hakit.lab.pagewatch import PageWatch, outage
 from hakit.lab.services import LabServices, load, snippet_env
 from hakit.lab.status import ClusterState
 
@@ -78,6 +79,21 @@ class Demo:
         self.lab = lab
         self.names = stack.stack_names(lab.layout)
         self.services = lab.fencing if isinstance(lab.fencing, LabServices) else None
+        self._watch: Optional[PageWatch] = None
+
+    def page_watch(self) -> PageWatch:
+        """The hub's page watcher (started on first use; ``down`` removes it with the hub)."""
+        if self._watch is None:
+            lay = self.lab.layout
+            self._watch = PageWatch(lay.hub_netns,
+                                    f"http://{self.names.vip.ip}:{stack.HTTP_PORT}/",
+                                    lay.state_dir / "pagewatch.out").start()
+        return self._watch
+
+    def stop_watch(self) -> None:
+        if self._watch is not None:
+            self._watch.stop()
+            self._watch = None
 
     # -- the service -------------------------------------------------------------------
 
@@ -144,6 +160,8 @@ class Demo:
         result = Failover(victim)
         survivors = [n.name for n in lab.layout.nodes if n.name != victim]
         sim = bmc.read_bmcs(lab.layout.state_dir).get(victim)
+        watch = self.page_watch()
+        watch.wait_up(STACK_TIMEOUT)
         wall0, t0 = time.time(), time.monotonic()
         lab.crash(victim)
         note = lab.progress.note
@@ -174,10 +192,11 @@ class Demo:
                         result.started, result.new_node = time.monotonic() - t0, where
                         note(f"{names.group} started on {where} "
                              f"{result.started:.2f}s after the crash")
-            if result.started is not None and self.fetch() is not None:
-                result.served = time.monotonic() - t0
+            back = outage(watch.events(), t0)
+            if result.started is not None and back is not None:
+                result.served = back[1] - t0
                 note(f"page served through {names.vip.ip} again {result.served:.2f}s "
-                     "after the crash")
+                     "after the crash (first answer to the hub's watcher)")
         result.answering = self.answering_node()
         result.fencer_history = self.fencer_history(survivors[0], victim)
         with lab.progress.step(f"{victim} powered on by its BMC after its delay, back "
@@ -197,27 +216,17 @@ class Demo:
     def planned_move(self, source: str) -> tuple[str, float]:
         """``crm_resource --move`` the group off ``source``; seconds the page was away."""
         lab, names = self.lab, self.names
+        watch = self.page_watch()
+        watch.wait_up(STACK_TIMEOUT)
+        t0 = time.monotonic()
         lab.run_on(source, ["crm_resource", "--resource", names.group, "--move",
                             "--node", next(n.name for n in lab.layout.nodes
                                            if n.name != source)])
-        t0 = time.monotonic()
-        lost: Optional[float] = None
-        deadline = Deadline(STACK_TIMEOUT)
-        while True:
-            ok = self.fetch() is not None
-            now = time.monotonic() - t0
-            if not ok and lost is None:
-                lost = now
-            if ok and lost is not None:
-                break
-            if deadline.expired():
-                raise ActionTimeout("the page did not come back after the move")
-            if lost is None and now > 30:
-                lost = now  # never seen down: count nothing
-                break
+        state = lab.wait_for(lambda st: stack_state(st, names) not in (None, source),
+                             STACK_TIMEOUT, "waiting for the stack to move")
+        went, back = watch.wait_outage(t0, STACK_TIMEOUT)
         lab.run_on(source, ["crm_resource", "--resource", names.group, "--clear"])
-        state = lab.status()
-        return stack_state(state, names) or "?", now - lost
+        return stack_state(state, names) or "?", back - went
 
     # -- all of it ---------------------------------------------------------------------
 
@@ -238,6 +247,7 @@ class Demo:
             lab.progress.note(f"planned move {first} -> {to}: page unavailable {gap:.2f}s")
             current = to
         failover = self.crash_and_recover(current)
+        self.stop_watch()
         return DemoResult(first, answering, page, failover, moved)
 
 
