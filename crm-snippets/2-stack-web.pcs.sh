@@ -17,7 +17,7 @@ pcs -f "$cib" resource create web-rbd ocf:hakit:rbd pool=rbd image=web \
     op monitor interval=10s timeout=30s \
     op monitor interval=60s timeout=60s OCF_CHECK_LEVEL=10 \
     --group web-stack --no-default-ops
-pcs -f "$cib" resource create web-fs ocf:hakit:fs device=/dev/hakit/rbd/web directory=/var/lib/lxc/web fstype=ext4 \
+pcs -f "$cib" resource create web-fs ocf:hakit:fs device=/dev/hakit/rbd/web directory=/var/lib/lxc/web fstype=ext4 create_directory=true \
     op start interval=0 timeout=300s \
     op stop interval=0 timeout=120s \
     op monitor interval=20s timeout=40s \

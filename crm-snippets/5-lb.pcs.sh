@@ -17,7 +17,7 @@ pcs -f "$cib" resource create lb1-rbd ocf:hakit:rbd pool=rbd image=lb1 \
     op monitor interval=10s timeout=30s \
     op monitor interval=60s timeout=60s OCF_CHECK_LEVEL=10 \
     --group lb1-stack --no-default-ops
-pcs -f "$cib" resource create lb1-fs ocf:hakit:fs device=/dev/hakit/rbd/lb1 directory=/var/lib/lxc/lb1 fstype=ext4 \
+pcs -f "$cib" resource create lb1-fs ocf:hakit:fs device=/dev/hakit/rbd/lb1 directory=/var/lib/lxc/lb1 fstype=ext4 create_directory=true \
     op start interval=0 timeout=300s \
     op stop interval=0 timeout=120s \
     op monitor interval=20s timeout=40s \
@@ -37,7 +37,7 @@ pcs -f "$cib" resource create lb2-rbd ocf:hakit:rbd pool=rbd image=lb2 \
     op monitor interval=10s timeout=30s \
     op monitor interval=60s timeout=60s OCF_CHECK_LEVEL=10 \
     --group lb2-stack --no-default-ops
-pcs -f "$cib" resource create lb2-fs ocf:hakit:fs device=/dev/hakit/rbd/lb2 directory=/var/lib/lxc/lb2 fstype=ext4 \
+pcs -f "$cib" resource create lb2-fs ocf:hakit:fs device=/dev/hakit/rbd/lb2 directory=/var/lib/lxc/lb2 fstype=ext4 create_directory=true \
     op start interval=0 timeout=300s \
     op stop interval=0 timeout=120s \
     op monitor interval=20s timeout=40s \

@@ -120,9 +120,12 @@ def stack_group(spec: StackSpec, meta: tuple[tuple[str, str], ...] = STACK_META)
             rbd_params.append((key, value))
     members = [
         Primitive(f"{spec.name}-rbd", "ocf:hakit:rbd", tuple(rbd_params), RBD_OPS),
+        # create_directory: the mount point is derived from the name, so no node needs it
+        # made by hand first (the composite does the same).
         Primitive(f"{spec.name}-fs", "ocf:hakit:fs",
                   (("device", device_path(spec.image)),
-                   ("directory", f"/var/lib/lxc/{spec.name}"), ("fstype", spec.fstype)),
+                   ("directory", f"/var/lib/lxc/{spec.name}"), ("fstype", spec.fstype),
+                   ("create_directory", "true")),
                   FS_OPS),
     ]
     lxc_params: list[tuple[str, str]] = [("name", spec.name)]
