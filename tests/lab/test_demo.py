@@ -94,12 +94,11 @@ def test_fuse_mounts_and_image_mounts(tmp_path: Path) -> None:
     (image.stage_dir(tmp_path) / "usr/sbin").mkdir(parents=True)
     (image.stage_dir(tmp_path) / "usr/sbin/fence_hakit").touch()
     image.etc_dir(tmp_path).mkdir()
-    (image.image_dir(tmp_path) / image.MKDIRS).write_text("/var/lib/lxc/x-web\n")
     cmds = image.node_mounts(tmp_path)
     targets = [c[-1] for c in cmds]
     assert targets[:2] == ["/usr/sbin", "/etc"]  # the /etc overlay before corosync's bind
     assert all(c[5].startswith("ro,lowerdir=") for c in cmds[:2])
-    assert targets[2:] == ["/var/lib/lxc", "/dev/hakit", "/var/lib/lxc/x-web"]
+    assert targets[2:] == ["/var/lib/lxc", "/dev/hakit"]  # fs creates its mount point
 
 
 def test_container_cgroup_names() -> None:

@@ -20,9 +20,6 @@ from pathlib import Path
 from hakit.lab.install import overlay_mount, overlay_mounts
 
 IMAGE = "image"
-#: A file in the image listing directories every node makes in its private ones at boot
-#: (mount points an admin would have made, such as /var/lib/lxc/NAME).
-MKDIRS = "mkdirs"
 #: Directories every node gets its own empty tmpfs over (they must exist on the host).
 PRIVATE_DIRS = ("/var/lib/lxc", "/dev/hakit")
 
@@ -50,8 +47,4 @@ def node_mounts(state_dir: Path) -> list[list[str]]:
         cmds.append(overlay_mount(etc_dir(state_dir), "/etc"))
     for target in PRIVATE_DIRS:
         cmds.append(["mount", "-t", "tmpfs", "-o", "mode=0755,nosuid", "tmpfs", target])
-    dirs = image_dir(state_dir) / MKDIRS
-    if dirs.is_file():
-        cmds.extend(["install", "-d", "-m", "0755", line.strip()]
-                    for line in dirs.read_text().splitlines() if line.strip())
     return cmds

@@ -115,10 +115,6 @@ class LabServices:
             "log file = /dev/null\n")
         target = ceph_dir / Path(stack.CEPH_KEYRING).name
         target.touch(mode=0o600)  # filled in once Ceph runs
-        # The container's mount point on every node (ocf:hakit:fs mounts, never creates).
-        names = stack.stack_names(lab.layout)
-        (image.image_dir(lab.layout.state_dir) / image.MKDIRS).write_text(
-            f"/var/lib/lxc/{names.container}\n")
         password = f"hk{secrets.token_hex(6)}"
         script = hakit_dir / Path(stack.PASSWORD_SCRIPT).name
         script.write_text(bmc.password_script(password))
