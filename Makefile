@@ -93,6 +93,9 @@ install:
 		&& chmod 0755 $(DESTDIR)$(SBINDIR)/$$(basename $$a); done
 	cd lib && find hakit -name '__pycache__' -prune -o -type f \( -name '*.py' -o -name '*.dtd' -o -name py.typed \) -print \
 		| while read -r f; do install -D -m 0644 "$$f" "$(DESTDIR)$(PYTHON_SITELIB)/$$f"; done
+	@# Byte-compiled now, as a Debian package's postinst (py3compile) would: on a read-only
+	@# /usr every agent run would otherwise compile every module it imports.
+	$(SYSTEM_PYTHON) -m compileall -q -s "$(DESTDIR)/" -p / "$(DESTDIR)$(PYTHON_SITELIB)/hakit"
 
 uninstall:
 	@for a in $(OCF_AGENTS); do rm -f $(DESTDIR)$(OCF_ROOT)/resource.d/hakit/$$(basename $$a); done
