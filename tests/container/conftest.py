@@ -100,6 +100,7 @@ class Stack:
     lxcpath: Path
     log: Path
     netns: Optional[Netns] = None
+    peer: Optional[Netns] = None  # the other end of the VIP's link
 
     @property
     def directory(self) -> Path:
@@ -217,13 +218,13 @@ class StackFactory:
     def create(self, *, vip: bool = False, config: str = BASE_CONFIG,
                populate: bool = True, filesystem: bool = True) -> Stack:
         name = f"ct-{secrets.token_hex(4)}"
-        netns = None
+        netns = peer = None
         if vip:
             netns = self.netns_pool.create()
             peer = self.netns_pool.create()
             self.netns_pool.veth(netns, "eth0", peer, "eth0")
             netns.ip("addr", "add", "198.18.7.1/24", "dev", "eth0")
-        stack = Stack(self.env, name, self.lxcpath, self.lxcpath / f"{name}.log", netns)
+        stack = Stack(self.env, name, self.lxcpath, self.lxcpath / f"{name}.log", netns, peer)
         self._made.append(stack)
         self.env.cluster.create_image(f"{self.env.pool}/{name}")
         if populate and filesystem:

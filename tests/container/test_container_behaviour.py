@@ -4,6 +4,7 @@ layer, and taking an image over from a dead lock holder."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 from pathlib import Path
@@ -60,6 +61,19 @@ def test_failure_to_add_the_vip_stops_everything(stack: Stack) -> None:
     assert stack.netns is not None
     stack.netns.ip("link", "set", "eth0", "down")  # check_link refuses a link without carrier
     _fails_at(stack, "vip")
+
+
+def test_an_address_in_use_is_refused_by_the_probe_run_during_the_lower_layers(
+        stacks: StackFactory) -> None:
+    stack = stacks.create(vip=True)
+    assert stack.peer is not None
+    stack.peer.ip("addr", "add", f"{VIP4}/24", "dev", "eth0")  # another host answers for it
+    link = json.loads(stack.peer.ip("-json", "link", "show", "eth0").stdout)[0]
+    result = stack.agent("start", stack.params(), timeout_ms=TIMEOUT_MS)
+    assert result.rc == 1
+    assert "start failed at step vip:" in result.reason, result.stderr
+    assert f"already in use by {link['address']}" in result.reason
+    assert stack.anything_up() == [], result.stderr
 
 
 def _break(stack: Stack, layer: str) -> None:

@@ -176,10 +176,14 @@ def _check_lxc_host(ctx: Context) -> None:
 
 
 # ----- actions --------------------------------------------------------------------------
-def _start_layer(layer: Layer, ctx: Context, deadline: Deadline) -> None:
+def _start_layer(layer: Layer, ctx: Context, deadline: Deadline,
+                 early: Optional[vip.EarlyProbe]) -> None:
     if layer.name == CONTAINER and layer.agent.check_environment is not None:
         # The config and rootfs exist only now that the filesystem is mounted.
         layer.call(layer.agent.check_environment, ctx, deadline)
+    if layer.name == VIP:
+        layer.call(lambda layer_ctx: vip.start(layer_ctx, early), ctx, deadline)
+        return
     layer.call(layer.agent.start, ctx, deadline)
 
 
@@ -195,11 +199,15 @@ def start(ctx: Context) -> None:
     left = ctx.deadline.remaining()
     # Undoing needs time too: the steps may use all but a reserve of start's timeout.
     steps_deadline = ctx.deadline.within(left - min(UNDO_RESERVE_MAX, left / 4))
+    # The VIP's conflict probing runs while the lower layers start (vip.EarlyProbe).
+    top = steps[-1] if steps[-1].name == VIP else None
+    early = (vip.EarlyProbe.begin(top.context(ctx, steps_deadline), top.namespace)
+             if top is not None else None)
     begun: list[Layer] = []
     for layer in steps:
         begun.append(layer)  # a failed step may have left part of itself behind
         try:
-            _start_layer(layer, ctx, steps_deadline)
+            _start_layer(layer, ctx, steps_deadline, early)
         except Exception as exc:
             ctx.log.error("step %s failed: %s; undoing %s", layer.name, _reason(exc),
                           ", ".join(b.name for b in reversed(begun)))

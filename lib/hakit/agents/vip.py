@@ -12,6 +12,7 @@ from __future__ import annotations
 # (enum conversions) costs 6 ms of CPU per action (start-up cost: see BENCHMARKS.md).
 import _socket
 import ipaddress
+import time
 
 from hakit import netlink, netns
 from hakit.errors import (
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
     from typing import NamedTuple, Optional
 
     from hakit import announce
+    from hakit.deadline import Deadline
     from hakit.ocf.params import IPAddress
 else:
     from hakit.lean import NamedTuple
@@ -305,17 +307,23 @@ def _dad_timeout(ctx: Context) -> float:
     return value if value is not None else DEFAULT_DAD_TIMEOUT[ctx.params[IP].version]
 
 
-def _add_ipv4(ctx: Context, target: Target, address: ipaddress.IPv4Address) -> None:
+def _add_ipv4(ctx: Context, target: Target, address: ipaddress.IPv4Address,
+              early: Optional[EarlyProbe] = None) -> None:
     from hakit import announce  # noqa: PLC0415 - start-up cost: see BENCHMARKS.md
 
     link = target.link
     if ctx.params[DAD] and len(link.mac) != 6:
         ctx.log.warning("%s has no Ethernet address: no ARP probing for %s", link.name, address)
     elif ctx.params[DAD]:
-        loaded = netlink.preload_changes()  # pyroute2's import overlaps the probe window
-        culprit = announce.arp_probe(link.name, link.mac, address, _dad_timeout(ctx),
-                                     ctx.deadline)
-        loaded(ctx.deadline.timeout(5.0))
+        known = early.verdict(link.ifindex, ctx.deadline) if early is not None else None
+        if known is not None:
+            culprit = known[0]
+            ctx.log.debug("using the ARP probe begun before the lower layers")
+        else:
+            loaded = netlink.preload_changes()  # pyroute2's import overlaps the probe window
+            culprit = announce.arp_probe(link.name, link.mac, address, _dad_timeout(ctx),
+                                         ctx.deadline)
+            loaded(ctx.deadline.timeout(5.0))
         if culprit is not None:
             raise GenericError(f"{address} is already in use by {announce.mac_text(culprit)} "
                                f"(detected by ARP probes on {link.name}); not adding it")
@@ -370,7 +378,62 @@ def _wait_for_dad(ctx: Context, link: netlink.Link, watch: announce.NdpWatch) ->
         return "timeout"
 
 
-def start(ctx: Context) -> Optional[ExitCode]:
+#: How old an early probe's verdict may be when the address is added; older, it is redone
+#: (a host may have taken the address since).
+EARLY_PROBE_MAX_AGE = 1.0
+
+
+class EarlyProbe:
+    """IPv4 conflict probing begun before start, on a thread (ocf:hakit:container starts it
+    before its lower layers, so the probe window overlaps the map, mount and container
+    steps instead of adding to them).  start uses its verdict when it is recent and for
+    the interface start resolved; otherwise start probes itself, as without it.
+    """
+
+    def __init__(self, ctx: Context, namespace: Optional[str]) -> None:
+        import threading  # noqa: PLC0415 - start-up cost: only the composite's start
+
+        self._verdict: Optional[tuple[int, Optional[bytes], float]] = None
+        self._thread = threading.Thread(target=self._run, args=(ctx, namespace),
+                                        name="hakit-early-probe", daemon=True)
+
+    @classmethod
+    def begin(cls, ctx: Context, namespace: Optional[str]) -> Optional[EarlyProbe]:
+        """Start probing for ``ctx``'s address; None when start would not probe."""
+        if ctx.params[IP].version != 4 or not ctx.params[DAD]:
+            return None
+        probe = cls(ctx, namespace)
+        probe._thread.start()
+        return probe
+
+    def _run(self, ctx: Context, namespace: Optional[str]) -> None:
+        from hakit import announce  # noqa: PLC0415 - start-up cost: see BENCHMARKS.md
+
+        try:
+            address = ctx.params[IP]
+            with netns.inside(namespace):  # this thread only (setns(2) is per thread)
+                link = _resolve(ctx).link
+                if len(link.mac) != 6 or not isinstance(address, ipaddress.IPv4Address):
+                    return
+                netlink.preload_changes()
+                culprit = announce.arp_probe(link.name, link.mac, address, _dad_timeout(ctx),
+                                             ctx.deadline)
+            self._verdict = (link.ifindex, culprit, time.monotonic())
+        except Exception as exc:  # start then probes itself, and reports what fails
+            ctx.log.debug("early ARP probe failed (%s); start will probe", exc)
+
+    def verdict(self, ifindex: int, deadline: Deadline) -> Optional[tuple[Optional[bytes]]]:
+        """(culprit MAC or None,) from the early probe, or None when start must probe."""
+        self._thread.join(deadline.timeout(5.0))
+        found = self._verdict
+        if found is None or found[0] != ifindex:
+            return None
+        if time.monotonic() - found[2] > EARLY_PROBE_MAX_AGE:
+            return None
+        return (found[1],)
+
+
+def start(ctx: Context, early: Optional[EarlyProbe] = None) -> Optional[ExitCode]:
     _enter_namespace(ctx)
     address = ctx.params[IP]
     target = _resolve(ctx)
@@ -391,7 +454,7 @@ def start(ctx: Context) -> Optional[ExitCode]:
     if ctx.params[CHECK_LINK] and not link.up:
         raise GenericError(f"interface {link.name} is down or has no carrier")
     if isinstance(address, ipaddress.IPv4Address):
-        _add_ipv4(ctx, target, address)
+        _add_ipv4(ctx, target, address, early)
     else:
         _add_ipv6(ctx, target, address)
     ctx.log.info("added %s/%d to %s", address, target.prefixlen, link.name)
