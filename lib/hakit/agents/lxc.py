@@ -315,7 +315,9 @@ def _await_health(ctx: Context, ct: Container, deadline: Deadline) -> None:
         return None
 
     try:
-        deadline.poll(probe, f"waiting for container {ct.name} to be healthy", 0.2, 1.0)
+        # First checks close together: a service usually answers within a few tenths of a
+        # second of init starting, and every poll interval spent waiting is failover time.
+        deadline.poll(probe, f"waiting for container {ct.name} to be healthy", 0.05, 1.0)
     except ActionTimeout as exc:
         raise ActionTimeout(exc.reason + (f"; last check: {last}" if last else "")) from exc
 
