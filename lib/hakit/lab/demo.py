@@ -102,7 +102,8 @@ class Demo:
             shutil.rmtree(build)
         first = lab.layout.nodes[0].name
         with step("the stack rbd(fuse) -> fs -> lxc -> vip as a group "
-                  "(hakit-snippet stack, crm configure load update)"):
+                  "(hakit-snippet stack, crm configure load update)" if self.config is None
+                  else f"the stack: {self.config.label} (crm configure load update)"):
             text = lab.runner.run(
                 stack.stack_snippet_argv(sys.executable, names, lab.layout, first),
                 Deadline(30), env=snippet_env()).stdout if self.config is None \
