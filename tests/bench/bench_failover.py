@@ -31,7 +31,7 @@ from hakit.lab import node
 from hakit.lab.cluster import Lab
 from hakit.lab.configs import CONFIGURATIONS, StackConfig
 from hakit.lab.demo import Demo
-from hakit.lab.failover import CrashTimes, crash_timed
+from hakit.lab.failover import CrashTimes, crash_timed, planned_move_timed
 from hakit.lab.layout import make_layout
 from hakit.lab.monitors import (
     MonitorOp,
@@ -118,7 +118,7 @@ def one_run(base: Path, config: StackConfig, index: int, with_monitors: bool) ->
         lab.up()
         first = demo.deploy()
         demo.wait_page()
-        where, gap = demo.planned_move(first)
+        where, gap = planned_move_timed(demo, first)
         monitors = _monitors(lab, demo, where) if with_monitors else []
         crash = crash_timed(demo, where)
     finally:

@@ -117,7 +117,7 @@ class Demo:
         lab.progress.note(f"{names.group} runs on {node}")
         return node
 
-    def fetch(self, timeout: int = FETCH_TIMEOUT) -> Optional[str]:
+    def fetch(self, timeout: float = FETCH_TIMEOUT) -> Optional[str]:
         """The page through the VIP, fetched from the hub namespace; None if it fails."""
         lay = self.lab.layout
         res = self.lab.runner.run(

@@ -20,7 +20,13 @@ from typing import Optional
 from hakit.deadline import Deadline
 from hakit.errors import ActionTimeout, HakitError
 from hakit.lab import bmc
-from hakit.lab.demo import FAILOVER_TIMEOUT, Demo, stack_state
+from hakit.lab.demo import FAILOVER_TIMEOUT, STACK_TIMEOUT, Demo, stack_state
+
+#: Each poll of the page gives up after this: a fetch sent to the old node's MAC waits for
+#: TCP's 1 s SYN retransmission, which would round every outage up to whole seconds.
+FETCH_TIMEOUT = 0.3
+#: A move that never takes the page away within this is counted as no outage.
+MOVE_QUIET = 30.0
 
 
 @dataclass
@@ -90,13 +96,48 @@ def crash_timed(demo: Demo, victim: str, timeout: float = FAILOVER_TIMEOUT) -> C
         if times.fenced is None and times.detected is not None and _fenced(demo, survivor,
                                                                             victim):
             times.fenced = time.monotonic() - t0
-        if times.started is not None and demo.fetch() is not None:
+        if times.started is not None and demo.fetch(FETCH_TIMEOUT) is not None:
             times.served = time.monotonic() - t0
     if times.new_node is not None:
         res = lab.run_on(survivor, ["cibadmin", "--query", "--scope", "status"], check=False)
         if res.ok:
             times.starts = parse_start_times(res.stdout, times.new_node, demo.resources)
     return times
+
+
+def planned_move_timed(demo: Demo, source: str) -> tuple[str, float]:
+    """``crm_resource --move`` the stack off ``source``; seconds without the page.
+
+    The outage runs from the end of the last fetch that got the page before the move to
+    the end of the first one that got it again: an upper bound, by at most one fetch
+    (about 50 ms here), of what a client polling back to back sees.
+    """
+    lab, names = demo.lab, demo.names
+    target = next(n.name for n in lab.layout.nodes if n.name != source)
+    if demo.fetch(FETCH_TIMEOUT) is None:
+        raise ActionTimeout("the page is not served before the move")
+    last_ok = moved = time.monotonic()
+    lab.run_on(source, ["crm_resource", "--resource", names.group, "--move", "--node",
+                        target])
+    lost = False
+    deadline = Deadline(STACK_TIMEOUT)
+    while True:
+        ok = demo.fetch(FETCH_TIMEOUT) is not None
+        now = time.monotonic()
+        if ok and lost:
+            gap = now - last_ok
+            break
+        if ok:
+            last_ok = now
+            if now - moved > MOVE_QUIET:
+                gap = 0.0
+                break
+        else:
+            lost = True
+        if deadline.expired():
+            raise ActionTimeout("the page did not come back after the move")
+    lab.run_on(source, ["crm_resource", "--resource", names.group, "--clear"])
+    return stack_state(lab.status(), names, demo.resources) or "?", gap
 
 
 def _poll_cluster(demo: Demo, survivor: str, times: CrashTimes, t0: float) -> None:

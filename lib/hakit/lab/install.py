@@ -20,6 +20,8 @@ from hakit.runner import Runner
 
 #: Where ``make install`` puts agents, fence agents and the library (Debian paths).
 TARGETS = ("/usr/lib/ocf/resource.d", "/usr/sbin", "/usr/lib/python3/dist-packages")
+#: The interpreter the installed agents run (their first line), which reads the byte code.
+SYSTEM_PYTHON = "/usr/bin/python3"
 
 
 def checkout_root() -> Optional[Path]:
@@ -35,6 +37,11 @@ def stage(runner: Runner, deadline: Deadline, dest: Path) -> Path:
         raise NotInstalledError("staging hakit needs its source checkout (Makefile, agents/)")
     runner.run([runner.require("make"), "-s", "-C", str(root), "install", f"DESTDIR={dest}"],
                deadline)
+    # Byte-compiled as a Debian package's postinst (py3compile) does: the stage is shown
+    # read-only, so without this every agent run would compile every module it imports.
+    sitelib = dest / TARGETS[2].lstrip("/")
+    if sitelib.is_dir():
+        runner.run([SYSTEM_PYTHON, "-m", "compileall", "-q", str(sitelib)], deadline)
     return dest
 
 
