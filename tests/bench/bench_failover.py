@@ -160,6 +160,8 @@ def _rows(runs: dict[str, list[Run]], configs: Sequence[StackConfig]) -> list[tu
                                                                r.crash.detected))),
         ("fencing: detection -> fencer done", col(lambda r: _diff(r.crash.fenced,
                                                                    r.crash.detected))),
+        ("fencing: BMC off -> fencer done (power on, verify, report)",
+         col(lambda r: _diff(r.crash.fenced, r.crash.bmc_off))),
         ("stack: fencer done -> every resource started (wall)",
          col(lambda r: _diff(r.crash.started, r.crash.fenced))),
         ("stack: sum of the starts' exec-time (Pacemaker)",
