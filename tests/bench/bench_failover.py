@@ -272,7 +272,7 @@ def main() -> str:
                 runs[config.key].append(one_run(Path(tmp), config, index, index == 0))
     loads = [x for rs in runs.values() for r in rs for x in r.load]
     lines = [
-        "### Failover side by side (bench_failover)", "",
+        "## Failover side by side (bench_failover)", "",
         f"{RUNS} runs of each configuration, one fresh lab each (interleaved), "
         f"{(time.monotonic() - began) / 60:.1f} min in all; 1-minute load average during "
         f"the runs {min(loads):.1f}-{max(loads):.1f}. Times from the crash (every process "
@@ -280,7 +280,7 @@ def main() -> str:
         "`stonith_admin --history` is first seen reporting it (polled with crm_mon, about "
         "every 0.1-0.2 s); exec-times are Pacemaker's own (`lrm_rsc_op`).", "",
         *_failover_section(runs, configs), "",
-        "#### Monitor cost at scale", "",
+        "### Monitor cost at scale", "",
         f"Every recurring monitor of each configuration, run {MONITOR_RUNS} times on the "
         "running stack inside its node with the parameters, op meta and environment "
         "Pacemaker gives it (CPU: the agent and all its children). Measured per monitor "
