@@ -104,11 +104,7 @@ class Demo:
         with step("the stack rbd(fuse) -> fs -> lxc -> vip as a group "
                   "(hakit-snippet stack, crm configure load update)" if self.config is None
                   else f"the stack: {self.config.label} (crm configure load update)"):
-            text = lab.runner.run(
-                stack.stack_snippet_argv(sys.executable, names, lab.layout, first),
-                Deadline(30), env=snippet_env()).stdout if self.config is None \
-                else self.config.stack_text(lab, first)
-            load(lab, first, text)
+            load(lab, first, self._stack_text(first))
         with step(f"stack {names.group} started"):
             state = lab.wait_for(lambda st: stack_state(st, names, self.resources)
                                  is not None, STACK_TIMEOUT,
@@ -116,6 +112,13 @@ class Demo:
         node = stack_state(state, names, self.resources) or "?"
         lab.progress.note(f"{names.group} runs on {node}")
         return node
+
+    def _stack_text(self, prefer: str) -> str:
+        if self.config is not None:
+            return self.config.stack_text(self.lab, prefer)
+        return self.lab.runner.run(
+            stack.stack_snippet_argv(sys.executable, self.names, self.lab.layout, prefer),
+            Deadline(30), env=snippet_env()).stdout
 
     def fetch(self, timeout: float = FETCH_TIMEOUT) -> Optional[str]:
         """The page through the VIP, fetched from the hub namespace; None if it fails."""
