@@ -14,7 +14,7 @@ import shutil
 import sys
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -22,6 +22,7 @@ from hakit.deadline import Deadline
 from hakit.errors import ActionTimeout, GenericError, HakitError
 from hakit.lab import bmc, stack
 from hakit.lab.cluster import Lab
+from hakit.lab.configs import StackConfig
 from hakit.lab.pagewatch import PageWatch, outage
 from hakit.lab.services import LabServices, load, snippet_env
 from hakit.lab.status import ClusterState
@@ -61,10 +62,11 @@ class DemoResult:
     move: Optional[tuple[str, str, float]] = None  # from, to, seconds without the page
 
 
-def stack_state(state: ClusterState, names: stack.StackNames) -> Optional[str]:
-    """The node where every stack resource is started, or None."""
+def stack_state(state: ClusterState, names: stack.StackNames,
+                resources: Optional[Sequence[str]] = None) -> Optional[str]:
+    """The node where every stack resource (default: the group's members) is started."""
     where: set[str] = set()
-    for rid in names.resources():
+    for rid in names.resources() if resources is None else resources:
         found = [r for r in state.resources if r.id == rid]
         if not found or found[0].role != "Started" or found[0].failed or not found[0].nodes:
             return None
@@ -75,9 +77,14 @@ def stack_state(state: ClusterState, names: stack.StackNames) -> Optional[str]:
 class Demo:
     """The demo on one lab (a ``Lab`` built with ``LabServices``)."""
 
-    def __init__(self, lab: Lab) -> None:
+    def __init__(self, lab: Lab, config: Optional[StackConfig] = None) -> None:
+        """``config``: deploy that configuration of the service (``hakit.lab.configs``)
+        instead of the snippet's group."""
         self.lab = lab
         self.names = stack.stack_names(lab.layout)
+        self.config = config
+        self.resources = (list(config.resources(self.names)) if config is not None
+                          else self.names.resources())
         self.services = lab.fencing if isinstance(lab.fencing, LabServices) else None
         self._watch: Optional[PageWatch] = None
 
@@ -111,19 +118,25 @@ class Demo:
             shutil.rmtree(build)
         first = lab.layout.nodes[0].name
         with step("the stack rbd(fuse) -> fs -> lxc -> vip as a group "
-                  "(hakit-snippet stack, crm configure load update)"):
-            text = lab.runner.run(
-                stack.stack_snippet_argv(sys.executable, names, lab.layout, first),
-                Deadline(30), env=snippet_env()).stdout
-            load(lab, first, text)
+                  "(hakit-snippet stack, crm configure load update)" if self.config is None
+                  else f"the stack: {self.config.label} (crm configure load update)"):
+            load(lab, first, self._stack_text(first))
         with step(f"stack {names.group} started"):
-            state = lab.wait_for(lambda st: stack_state(st, names) is not None,
-                                 STACK_TIMEOUT, f"waiting for {names.group} to start")
-        node = stack_state(state, names) or "?"
+            state = lab.wait_for(lambda st: stack_state(st, names, self.resources)
+                                 is not None, STACK_TIMEOUT,
+                                 f"waiting for {names.group} to start")
+        node = stack_state(state, names, self.resources) or "?"
         lab.progress.note(f"{names.group} runs on {node}")
         return node
 
-    def fetch(self, timeout: int = FETCH_TIMEOUT) -> Optional[str]:
+    def _stack_text(self, prefer: str) -> str:
+        if self.config is not None:
+            return self.config.stack_text(self.lab, prefer)
+        return self.lab.runner.run(
+            stack.stack_snippet_argv(sys.executable, self.names, self.lab.layout, prefer),
+            Deadline(30), env=snippet_env()).stdout
+
+    def fetch(self, timeout: float = FETCH_TIMEOUT) -> Optional[str]:
         """The page through the VIP, fetched from the hub namespace; None if it fails."""
         lay = self.lab.layout
         res = self.lab.runner.run(
@@ -187,7 +200,7 @@ class Demo:
                         result.detected = time.monotonic() - t0
                         note(f"{victim} lost: seen offline by {survivors[0]} "
                              f"{result.detected:.2f}s after the crash")
-                    where = stack_state(state, names)
+                    where = stack_state(state, names, self.resources)
                     if where is not None and where != victim:
                         result.started, result.new_node = time.monotonic() - t0, where
                         note(f"{names.group} started on {where} "
@@ -222,11 +235,12 @@ class Demo:
         lab.run_on(source, ["crm_resource", "--resource", names.group, "--move",
                             "--node", next(n.name for n in lab.layout.nodes
                                            if n.name != source)])
-        state = lab.wait_for(lambda st: stack_state(st, names) not in (None, source),
-                             STACK_TIMEOUT, "waiting for the stack to move")
+        state = lab.wait_for(
+            lambda st: stack_state(st, names, self.resources) not in (None, source),
+            STACK_TIMEOUT, "waiting for the stack to move")
         went, back = watch.wait_outage(t0, STACK_TIMEOUT)
         lab.run_on(source, ["crm_resource", "--resource", names.group, "--clear"])
-        return stack_state(state, names) or "?", back - went
+        return stack_state(state, names, self.resources) or "?", back - went
 
     # -- all of it ---------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ import secrets
 import sys
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 from hakit.deadline import Deadline
 from hakit.errors import GenericError
@@ -25,7 +25,7 @@ from hakit.lab.fencing import power_commands, power_env
 
 if TYPE_CHECKING:
     from hakit.lab.cluster import Lab
-    from hakit.lab.layout import LabNode
+    from hakit.lab.layout import LabLayout, LabNode
 
 #: How long the stonith devices may take to start once configured.
 DEVICES_TIMEOUT = 60.0
@@ -37,7 +37,10 @@ DEV_HAKIT_MARKER = "made-dev-hakit"  # in the state dir: down removes /dev/hakit
 class LabServices:
     """Ceph in the hub, a BMC per node, hakit on every node, fence_hakit devices."""
 
-    def __init__(self) -> None:
+    def __init__(self, fencing_text: Optional[Callable[[LabLayout], str]] = None) -> None:
+        """``fencing_text``: crm text of other fence devices (``fence-NODE`` each, and
+        ``stonith-enabled=true``) instead of the fence_hakit snippet."""
+        self.fencing_text = fencing_text
         self.ceph: Optional[CephCluster] = None
         self._ceph_thread: Optional[threading.Thread] = None
         self._ceph_error: Optional[BaseException] = None
@@ -139,10 +142,12 @@ class LabServices:
     def cluster_formed(self, lab: Lab) -> None:
         lay = lab.layout
         self._wait_ceph(lab)
-        with lab.progress.step("fencing: a fence_hakit device per node (hakit-snippet "
-                               "fencing), stonith-enabled=true"):
-            text = lab.runner.run(stack.fencing_snippet_argv(sys.executable, lay),
-                                  lab._dl(), env=snippet_env()).stdout
+        what = ("a fence_hakit device per node (hakit-snippet fencing)"
+                if self.fencing_text is None else "the given fence devices")
+        with lab.progress.step(f"fencing: {what}, stonith-enabled=true"):
+            text = (lab.runner.run(stack.fencing_snippet_argv(sys.executable, lay),
+                                   lab._dl(), env=snippet_env()).stdout
+                    if self.fencing_text is None else self.fencing_text(lay))
             load(lab, lay.nodes[0].name, text)
             devices = [f"fence-{n.name}" for n in lay.nodes]
             lab.wait_for(lambda st: all(
