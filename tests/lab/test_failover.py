@@ -150,8 +150,15 @@ def check_image(st: Stage, label: str) -> None:
 
 
 def check_no_split_brain(st: Stage, samples: list[splitbrain.Sample], victim: str,
-                         where: str, *, broken: bool) -> None:
-    """One mount and one lock owner at a time; the lock moved; broken implies blocklisted."""
+                         where: str, *, dead_at: Optional[float],
+                         must_break: bool = False) -> None:
+    """One mount and one lock owner at a time, and the lock moved to the new node.
+
+    ``dead_at``: from when the victim could no longer run anything (None: a planned move,
+    where it released the lock itself).  If its lock outlived it, the new node broke it,
+    and must have blocklisted it first.  ``must_break``: the victim could not have released
+    it (frozen, or cut off from Ceph).
+    """
     good = [s for s in samples if not s.error]
     assert len(good) >= 10, f"too few samples: {samples}"
     assert splitbrain.violations(samples) == []
@@ -162,9 +169,11 @@ def check_no_split_brain(st: Stage, samples: list[splitbrain.Sample], victim: st
     old, new = owners[0], owners[-1]
     assert old != new
     assert good[-1].owners == (new,)  # the old owner is gone from the lock
-    if broken:  # the victim could not release it: it was blocklisted before the break
+    broken = dead_at is not None and any(old in s.owners for s in good if s.t > dead_at)
+    assert broken or not must_break, "the lock vanished before the victim was powered off"
+    if broken:
         assert old in st.blocklisted()
-    else:  # a clean release needs no blocklisting
+    elif dead_at is None:  # released on a clean stop: nobody needed blocklisting
         assert old not in st.blocklisted()
 
 
@@ -175,8 +184,14 @@ def failover(st: Stage, label: str, how: Optional[Callable[[str], object]]) -> t
     sampler = st.sampler(label)
     sampler.start()
     wall0 = time.time()
+    broken_at: list[float] = []
+
+    def breaker(node: str) -> None:
+        (how or st.lab.crash)(node)
+        broken_at.append(time.time())
+
     try:
-        result = st.demo.crash_and_recover(victim, how)
+        result = st.demo.crash_and_recover(victim, breaker)
     finally:
         samples = sampler.stop()
     assert result.served is not None and result.new_node not in (None, victim)
@@ -184,11 +199,15 @@ def failover(st: Stage, label: str, how: Optional[Callable[[str], object]]) -> t
     where = check_service(st, victim)
     check_image(st, label)
     check_nothing_lost(st)
-    check_no_split_brain(st, samples, victim, where, broken=True)
     # Fenced through its BMC: off then on, after the fault; the fencer agrees.
-    log = [e.what for e in bmc.read_bmcs(st.lab.layout.state_dir)[victim].history()
-           if e.time >= wall0]
-    assert log[:4] == ["off requested", "off", "on requested", "on"], log
+    events = [e for e in bmc.read_bmcs(st.lab.layout.state_dir)[victim].history()
+              if e.time >= wall0]
+    assert [e.what for e in events][:4] == ["off requested", "off", "on requested", "on"], \
+        events
+    # Dead once crashed, or else once its BMC has cut the power.
+    dead_at = broken_at[0] if how is None else events[1].time
+    check_no_split_brain(st, samples, victim, where, dead_at=dead_at,
+                         must_break=how is not None)
     assert any(e.get("target") == victim and e.get("status") == "success"
                for e in result.fencer_history)
     # The fenced node came back and the cluster is whole again.
@@ -215,7 +234,7 @@ def test_a_planned_move(stage: Stage) -> None:
     assert where == target
     check_image(stage, "move")
     check_nothing_lost(stage)
-    check_no_split_brain(stage, samples, source, where, broken=False)
+    check_no_split_brain(stage, samples, source, where, dead_at=None)
 
 
 def test_b_node_crash(stage: Stage) -> None:
