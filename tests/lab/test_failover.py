@@ -169,12 +169,22 @@ def check_no_split_brain(st: Stage, samples: list[splitbrain.Sample], victim: st
     old, new = owners[0], owners[-1]
     assert old != new
     assert good[-1].owners == (new,)  # the old owner is gone from the lock
+    # In order: the new node mounts and locks only after the last sight of the old.
+    assert max(s.t for s in samples if victim in s.mounted) < \
+        min(s.t for s in samples if where in s.mounted)
+    assert max(s.t for s in good if old in s.owners) < min(s.t for s in good if new in s.owners)
     broken = dead_at is not None and any(old in s.owners for s in good if s.t > dead_at)
     assert broken or not must_break, "the lock vanished before the victim was powered off"
     if broken:
         assert old in st.blocklisted()
     elif dead_at is None:  # released on a clean stop: nobody needed blocklisting
         assert old not in st.blocklisted()
+    gaps = sorted(b.t - a.t for a, b in zip(samples, samples[1:]))
+    print(f"\nsplit-brain watch: {len(samples)} samples ({len(samples) - len(good)} without "
+          f"Ceph), gap median {gaps[len(gaps) // 2]:.2f}s max {gaps[-1]:.2f}s; mounted "
+          f"{' -> '.join(mounts)}; lock {' -> '.join(owners)} "
+          f"({'broken, owner blocklisted' if broken else 'released'}); "
+          f"{len(st.writer.acked())} records acknowledged so far")
 
 
 def failover(st: Stage, label: str, how: Optional[Callable[[str], object]]) -> tuple[
