@@ -30,7 +30,7 @@ from hakit import ceph
 from hakit.lab import bmc, cli, hub, imagecheck, splitbrain, stack
 from hakit.lab.ceph import CephCluster
 from hakit.lab.cluster import Lab
-from hakit.lab.demo import Demo, Failover, stack_state
+from hakit.lab.demo import Demo, stack_state
 from hakit.lab.layout import make_layout
 from hakit.lab.progress import Progress
 from hakit.lab.services import LabServices
@@ -187,8 +187,7 @@ def check_no_split_brain(st: Stage, samples: list[splitbrain.Sample], victim: st
           f"{len(st.writer.acked())} records acknowledged so far")
 
 
-def failover(st: Stage, label: str, how: Optional[Callable[[str], object]]) -> tuple[
-        str, str, Failover]:
+def failover(st: Stage, label: str, how: Optional[Callable[[str], object]]) -> None:
     """Break the stack's node with ``how`` (crash when None) and run every check."""
     victim = st.stack_node()
     sampler = st.sampler(label)
@@ -226,7 +225,6 @@ def failover(st: Stage, label: str, how: Optional[Callable[[str], object]]) -> t
     assert sorted(state.online) == [n.name for n in st.lab.layout.nodes]
     assert state.quorate
     assert st.lab.power_states() == {n.name: "on" for n in st.lab.layout.nodes}
-    return victim, where, result
 
 
 # -- the scenarios, in order -------------------------------------------------------------
