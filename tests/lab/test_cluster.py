@@ -17,6 +17,7 @@ from hakit.errors import HakitError
 from hakit.lab import network, node, procs
 from hakit.lab.cluster import Lab
 from hakit.lab.fencing import power_commands, power_env
+from hakit.lab.layout import BRIDGE_MAC
 from hakit.lab.status import ClusterState
 from tests.lab.conftest import lab_processes
 
@@ -151,8 +152,11 @@ def test_partition_isolates_a_node_and_heal_reunites_the_cluster(dummy_lab: Lab)
     lab = dummy_lab
     victim = where_dummy(lab)
     others = [n.name for n in lab.layout.nodes if n.name != victim]
+    mac = network.bridge_mac(lab.runner, Deadline(5), lab.layout)
     lab.partition(victim)
     assert lab.power_states()[victim] == "partitioned"
+    # The hub keeps its MAC (else the nodes' ARP entries for Ceph and the BMCs go stale).
+    assert network.bridge_mac(lab.runner, Deadline(5), lab.layout) == mac == BRIDGE_MAC
     try:
         majority = lab.wait_for(
             lambda s: victim not in s.online and s.where("dummy") in others,
