@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Optional
 
 from hakit.errors import HakitError
+from hakit.lab import hub, stack
 from hakit.lab.cluster import Lab
-from hakit.lab.demo import Demo, summary
+from hakit.lab.demo import Demo, stack_state, summary
 from hakit.lab.layout import (
     DEFAULT_NAME,
     DEFAULT_STATE_DIR,
@@ -24,7 +25,7 @@ from hakit.lab.layout import (
 )
 from hakit.lab.progress import Progress
 from hakit.lab.services import LabServices
-from hakit.lab.status import render
+from hakit.lab.status import ClusterState, VipView, render, render_vip
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -66,6 +67,36 @@ def _layout(args: argparse.Namespace) -> LabLayout:
     return make_layout(args.name, args.state_dir, args.subnet)
 
 
+def vip_view(lab: Lab, state: ClusterState) -> Optional[VipView]:
+    """Where the VIP answers from, when the lab runs the stack (None otherwise).
+
+    The page is fetched from the hub first: that also makes the hub resolve the VIP
+    afresh, so its neighbour entry names the node that answers now.
+    """
+    names = stack.stack_names(lab.layout)
+    if state.resource(names.resources()[-1]) is None:
+        return None
+    page = hub.get(lab.runner, lab.layout, f"http://{names.vip.ip}:{stack.HTTP_PORT}/")
+    return VipView(address=str(names.vip.ip), stack_node=stack_state(state, names),
+                   answering=hub.answering_node(lab.runner, lab.layout, names.vip.ip),
+                   served=page is not None)
+
+
+def _status(lab: Lab, *, as_json: bool) -> None:
+    power = lab.power_states()
+    if not as_json:
+        print("lab: " + "  ".join(f"{n} {st}" for n, st in power.items()))
+    state = lab.status()
+    vip = vip_view(lab, state)
+    if as_json:
+        print(json.dumps({"lab": power, **asdict(state),
+                          "vip": asdict(vip) if vip else None}, indent=2))
+        return
+    print(render(state))
+    if vip is not None:
+        print(render_vip(vip))
+
+
 def _demo(args: argparse.Namespace, progress: Progress) -> int:
     lab = Lab(make_layout(args.name, args.state_dir, args.subnet), progress, LabServices())
     ok = False
@@ -95,12 +126,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             return 0
         lab = Lab(_layout(args), progress)
         if args.command == "status":
-            power = lab.power_states()
-            if not args.json:
-                print("lab: " + "  ".join(f"{n} {st}" for n, st in power.items()))
-            state = lab.status()
-            print(json.dumps({"lab": power, **asdict(state)}, indent=2) if args.json
-                  else render(state))
+            _status(lab, as_json=args.json)
         elif args.command == "crash":
             lab.crash(args.node)
         elif args.command == "hang":

@@ -238,6 +238,11 @@ class Lab:
         n = self.layout.node(name)
         if node.holder_of(n) is not None:
             raise GenericError(f"node {name} is already on")
+        # The lab's partition is a fault of the node's link; a power cycle ends it, so
+        # the fenced node can rejoin (otherwise it would boot into the same isolation).
+        if network.netns_exists(self.layout.hub_netns) and network.is_partitioned(
+                self.runner, self._dl(), self.layout, n):
+            network.heal(self.runner, self._dl(), self.layout, n)
         network.plug(self.runner, self._dl(), n)
         self._boot_os(n)
         with self.progress.step(f"node {name}: corosync"):

@@ -9,18 +9,17 @@ starts the stack on another node and serves the page again.
 
 from __future__ import annotations
 
-import json
 import shutil
 import sys
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Callable, Optional
 
 from hakit.deadline import Deadline
 from hakit.errors import ActionTimeout, GenericError, HakitError
-from hakit.lab import bmc, stack
+from hakit.lab import bmc, hub, stack
 from hakit.lab.cluster import Lab
 from hakit.lab.configs import StackConfig
 from hakit.lab.pagewatch import PageWatch, outage
@@ -31,11 +30,7 @@ from hakit.lab.status import ClusterState
 STACK_TIMEOUT = 120.0
 FAILOVER_TIMEOUT = 120.0
 REJOIN_TIMEOUT = 60.0
-FETCH_TIMEOUT = 1
-#: The client, run in the hub namespace (the host's busybox wget is not reliable here).
-FETCH = ("import sys, urllib.request\n"
-         "print(urllib.request.urlopen(sys.argv[1], timeout=float(sys.argv[2]))"
-         ".read().decode(), end='')")
+FETCH_TIMEOUT = 1.0
 
 
 @dataclass
@@ -138,12 +133,9 @@ class Demo:
 
     def fetch(self, timeout: float = FETCH_TIMEOUT) -> Optional[str]:
         """The page through the VIP, fetched from the hub namespace; None if it fails."""
-        lay = self.lab.layout
-        res = self.lab.runner.run(
-            ["ip", "netns", "exec", lay.hub_netns, "/usr/bin/python3", "-I", "-c", FETCH,
-             f"http://{self.names.vip.ip}:{stack.HTTP_PORT}/", str(timeout)],
-            Deadline(timeout + 5), check=False)
-        return res.stdout if res.ok and res.stdout else None
+        page = hub.get(self.lab.runner, self.lab.layout,
+                       f"http://{self.names.vip.ip}:{stack.HTTP_PORT}/", timeout)
+        return page or None
 
     def wait_page(self, timeout: float = 60.0) -> str:
         def probe() -> Optional[str]:
@@ -152,23 +144,17 @@ class Demo:
 
     def answering_node(self) -> Optional[str]:
         """The node whose eth0 MAC the hub has for the VIP (who answered ARP)."""
-        lay, run, dl = self.lab.layout, self.lab.runner, Deadline(10)
-        res = run.run(["ip", "-n", lay.hub_netns, "-json", "neigh", "show",
-                       str(self.names.vip.ip)], dl, check=False)
-        entries = json.loads(res.stdout) if res.ok and res.stdout.strip() else []
-        mac = next((e.get("lladdr") for e in entries if e.get("lladdr")), None)
-        for n in lay.nodes:
-            link = run.run(["ip", "-n", n.netns, "-json", "link", "show", "eth0"], dl,
-                           check=False)
-            if link.ok and link.stdout.strip() and json.loads(link.stdout)[0].get(
-                    "address") == mac:
-                return n.name
-        return None
+        return hub.answering_node(self.lab.runner, self.lab.layout, self.names.vip.ip)
 
     # -- breaking it -------------------------------------------------------------------
 
-    def crash_and_recover(self, victim: str) -> Failover:
-        """Crash ``victim`` and time detection, fencing, restart and the page."""
+    def crash_and_recover(self, victim: str,
+                          breaker: Optional[Callable[[str], object]] = None) -> Failover:
+        """Crash ``victim`` and time detection, fencing, restart and the page.
+
+        ``breaker`` breaks the node some other way (``Lab.hang``, ``Lab.partition``); the
+        timings then count from that.
+        """
         lab, names = self.lab, self.names
         result = Failover(victim)
         survivors = [n.name for n in lab.layout.nodes if n.name != victim]
@@ -176,7 +162,7 @@ class Demo:
         watch = self.page_watch()
         watch.wait_up(STACK_TIMEOUT)
         wall0, t0 = time.time(), time.monotonic()
-        lab.crash(victim)
+        (breaker or lab.crash)(victim)
         note = lab.progress.note
         deadline = Deadline(FAILOVER_TIMEOUT)
         while result.served is None:

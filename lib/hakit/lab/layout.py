@@ -17,6 +17,10 @@ DEFAULT_SUBNET = IPv4Network("198.18.42.0/24")
 SUBNET6 = IPv6Network("fd00:6861:6b69:42::/64")
 MANIFEST = "lab.json"
 BRIDGE = "br0"
+#: The bridge's own MAC, set explicitly (locally administered): a bridge without one takes
+#: its lowest port's, so a partition (a port leaving) could change it, and every node's
+#: ARP entry for the hub (Ceph, the BMCs) would point nowhere until it expired.
+BRIDGE_MAC = "02:68:6b:00:00:01"
 NODE_IF = "eth0"
 
 #: Host directories each node sees replaced by its own copy, and the Pacemaker state

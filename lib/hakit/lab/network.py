@@ -6,13 +6,21 @@ straight into the node), so nothing ever appears in the host's own namespace.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from hakit.deadline import Deadline
-from hakit.lab.layout import BRIDGE, NODE_IF, LabLayout, LabNode
+from hakit.lab.layout import BRIDGE, BRIDGE_MAC, NODE_IF, LabLayout, LabNode
 from hakit.runner import Runner
 
 NETNS_DIR = Path("/run/netns")
+
+
+def bridge_mac(runner: Runner, deadline: Deadline, layout: LabLayout) -> str:
+    """The hub bridge's MAC address."""
+    out = runner.run(["ip", "-n", layout.hub_netns, "-json", "link", "show", BRIDGE],
+                     deadline).stdout
+    return str(json.loads(out)[0]["address"])
 
 
 def netns_exists(name: str) -> bool:
@@ -44,6 +52,7 @@ def build_hub(runner: Runner, deadline: Deadline, layout: LabLayout) -> None:
     hub = layout.hub_netns
     add_netns(runner, deadline, hub)
     runner.run(["ip", "-n", hub, "link", "add", BRIDGE, "type", "bridge"], deadline)
+    runner.run(["ip", "-n", hub, "link", "set", BRIDGE, "address", BRIDGE_MAC], deadline)
     runner.run(["ip", "-n", hub, "addr", "add", str(layout.hub_address), "dev", BRIDGE],
                deadline)
     # nodad: the address is usable at once instead of after duplicate detection.

@@ -165,6 +165,10 @@ def power_off(runner: Runner, deadline: Deadline, node: LabNode) -> int:
     holder = holder_of(node)
     loops: list[str] = []
     if holder is not None:
+        # Frozen first: a process that sees its fuse mount go (rbd-fuse) would otherwise
+        # get to clean up before the SIGKILL lands (flush its cache, close the image,
+        # release its RBD lock), which no power loss allows.
+        _stop_all(runner, deadline, node)
         abort_fuse(runner, deadline, holder)
         loops = fuse_loops(holder)
     killed = 0
@@ -255,11 +259,17 @@ def freeze(runner: Runner, deadline: Deadline, node: LabNode) -> int:
     A marker file records it, so that status queries ask a hung node last.  Only a
     power-off (SIGKILL works on stopped processes) ends the state.
     """
+    found = _stop_all(runner, deadline, node)
+    node.dir.joinpath(HUNG).touch()
+    return found
+
+
+def _stop_all(runner: Runner, deadline: Deadline, node: LabNode) -> int:
+    """SIGSTOP every process in the node's network namespace; returns how many."""
     found = [p for p in (procs.identify(pid) for pid in
                          network.netns_pids(runner, deadline, node.netns)) if p]
     for proc in found:
         procs.signal_if_alive(proc, signal.SIGSTOP)
-    node.dir.joinpath(HUNG).touch()
     return len(found)
 
 

@@ -2,7 +2,8 @@
 
 The image holds one ext4 filesystem laid out as LXC expects under ``/var/lib/lxc/NAME``:
 ``config`` and ``rootfs/`` (busybox, made by ``lxc-create -t busybox``).  Its init runs
-busybox httpd on port 80, serving ``/srv/www/index.html`` from the image.  The container
+busybox httpd on port 80, serving ``/srv/www/index.html`` from the image, and the
+writer's CGI ``/cgi-bin/append?N`` (see ``APPEND_CGI``) with its records file.  The container
 shares the lab node's network namespace (``lxc.net.0.type = none``: the node's, never the
 host's), so the VIP that ocf:hakit:vip adds to the node's eth0 reaches it.
 
@@ -105,6 +106,31 @@ wait $httpd
 """
 
 
+#: Where the writer's records live, as the VIP serves them and inside the container.
+RECORDS_URL_PATH = "/records.txt"
+RECORDS_PATH = "/srv/www/records.txt"
+RECORDS_IN_IMAGE = f"/rootfs{RECORDS_PATH}"  # the same file, from the image's root
+APPEND_URL_PATH = "/cgi-bin/append"
+#: The container's writer: ``GET /cgi-bin/append?N`` appends line N to the records file
+#: and answers ``ok N`` only once fsync(2) has returned (busybox ``sync FILE`` is fsync:
+#: the record is then on the RBD image, through ext4's journal, the loop device and
+#: rbd-fuse).  A small O_APPEND write is one write(2), so concurrent retries never
+#: interleave inside a line.  The client outside only counts a number as kept once it has
+#: read this answer.
+APPEND_CGI = f"""#!/bin/sh
+n=$QUERY_STRING
+text='Content-Type: text/plain\\r\\n\\r\\n'
+case $n in
+''|*[!0-9]*) printf "Status: 400 Bad Request\\r\\n$text"'bad\\n'; exit 0;;
+esac
+if echo "$n" >> {RECORDS_PATH} && sync {RECORDS_PATH}; then
+    printf "$text"'ok %s\\n' "$n"
+else
+    printf "Status: 500 Internal Server Error\\r\\n$text"'failed\\n'
+fi
+"""
+
+
 def build_image_file(runner: Runner, deadline: Deadline, names: StackNames,
                      build: Path) -> Path:
     """An ext4 image file holding the container (config + busybox rootfs + the page)."""
@@ -123,6 +149,13 @@ def build_image_file(runner: Runner, deadline: Deadline, names: StackNames,
     www = rootfs / "srv" / "www"
     www.mkdir(parents=True, exist_ok=True)
     (www / "index.html").write_text(page(names))
+    # Made at build time, so an append never creates a directory entry (which its
+    # fsync would not cover).
+    (rootfs / RECORDS_PATH.lstrip("/")).write_text("")
+    cgi = www / APPEND_URL_PATH.lstrip("/")
+    cgi.parent.mkdir(parents=True, exist_ok=True)
+    cgi.write_text(APPEND_CGI)
+    cgi.chmod(0o755)
     image = build / f"{names.image}.ext4"
     runner.run([runner.require("mkfs.ext4"), "-q", "-F", "-L", names.image, "-d", str(top),
                 str(image), IMAGE_SIZE], deadline)

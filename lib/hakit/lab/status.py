@@ -1,4 +1,4 @@
-"""The cluster as ``crm_mon --output-as=xml`` reports it (pure parser)."""
+"""The cluster as ``crm_mon --output-as=xml`` reports it, and where the VIP answers (pure)."""
 
 from __future__ import annotations
 
@@ -47,6 +47,22 @@ class ClusterState:
         return res.nodes[0]
 
 
+@dataclass(frozen=True)
+class VipView:
+    """The service as a client in the hub sees it (lab with the stack deployed)."""
+
+    address: str  # the VIP
+    stack_node: Optional[str]  # where crm_mon says every stack resource is started
+    answering: Optional[str]  # the node whose MAC answered ARP for the VIP
+    served: bool  # the page came back through the VIP
+
+    @property
+    def consistent(self) -> bool:
+        """Served, from the node the cluster says runs the stack."""
+        return self.served and self.stack_node is not None and \
+            self.answering == self.stack_node
+
+
 def _flag(elem: ET.Element, name: str) -> bool:
     return elem.get(name, "false") == "true"
 
@@ -92,3 +108,12 @@ def render(state: ClusterState) -> str:
         failed = " FAILED" if r.failed else ""
         lines.append(f"  resource {r.id} ({r.agent}): {r.role}{failed} on {where}")
     return "\n".join(lines)
+
+
+def render_vip(view: VipView) -> str:
+    """One line: where the VIP answers from, against where the stack runs."""
+    page = "page served" if view.served else "page NOT served"
+    where = f"answers from {view.answering}" if view.answering else "no node answers"
+    stack = f"stack on {view.stack_node}" if view.stack_node else "stack not running"
+    odd = "" if view.consistent or not view.served else "  (MISMATCH)"
+    return f"  VIP {view.address}: {where}; {page}; {stack}{odd}"
