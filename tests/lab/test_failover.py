@@ -200,7 +200,7 @@ def failover(st: Stage, label: str, how: Optional[Callable[[str], object]]) -> N
         broken_at.append(time.time())
 
     try:
-        result = st.demo.crash_and_recover(victim, breaker)
+        result = st.demo.crash_and_recover(victim, breaker, label)
     finally:
         samples = sampler.stop()
     assert result.served is not None and result.new_node not in (None, victim)

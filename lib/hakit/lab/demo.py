@@ -149,11 +149,12 @@ class Demo:
     # -- breaking it -------------------------------------------------------------------
 
     def crash_and_recover(self, victim: str,
-                          breaker: Optional[Callable[[str], object]] = None) -> Failover:
+                          breaker: Optional[Callable[[str], object]] = None,
+                          what: str = "crash") -> Failover:
         """Crash ``victim`` and time detection, fencing, restart and the page.
 
         ``breaker`` breaks the node some other way (``Lab.hang``, ``Lab.partition``); the
-        timings then count from that.
+        timings then count from that, and the progress lines call it ``what``.
         """
         lab, names = self.lab, self.names
         result = Failover(victim)
@@ -168,13 +169,13 @@ class Demo:
         while result.served is None:
             if deadline.expired():
                 raise ActionTimeout(f"the page was not served again within "
-                                    f"{FAILOVER_TIMEOUT:g}s of the crash")
+                                    f"{FAILOVER_TIMEOUT:g}s of the {what}")
             if result.fenced is None and sim is not None:
                 offs = [e.time for e in sim.history() if e.what == "off" and e.time >= wall0]
                 if offs:
                     result.fenced = offs[0] - wall0
                     note(f"{victim} powered off by its BMC (fence_hakit) "
-                         f"{result.fenced:.2f}s after the crash")
+                         f"{result.fenced:.2f}s after the {what}")
             if result.started is None:
                 try:
                     state = lab.status(via=survivors[0])
@@ -185,17 +186,17 @@ class Demo:
                     if result.detected is None and gone:
                         result.detected = time.monotonic() - t0
                         note(f"{victim} lost: seen offline by {survivors[0]} "
-                             f"{result.detected:.2f}s after the crash")
+                             f"{result.detected:.2f}s after the {what}")
                     where = stack_state(state, names, self.resources)
                     if where is not None and where != victim:
                         result.started, result.new_node = time.monotonic() - t0, where
                         note(f"{names.group} started on {where} "
-                             f"{result.started:.2f}s after the crash")
+                             f"{result.started:.2f}s after the {what}")
             back = outage(watch.events(), t0)
             if result.started is not None and back is not None:
                 result.served = back[1] - t0
                 note(f"page served through {names.vip.ip} again {result.served:.2f}s "
-                     "after the crash (first answer to the hub's watcher)")
+                     f"after the {what} (first answer to the hub's watcher)")
         result.answering = self.answering_node()
         result.fencer_history = self.fencer_history(survivors[0], victim)
         with lab.progress.step(f"{victim} powered on by its BMC after its delay, back "
