@@ -198,6 +198,13 @@ class Cluster:
         import rbd  # noqa: PLC0415
 
         self.blocklist_add(owner, expire)
+        # librbd's lock_break would blocklist the owner again itself (rbd_blocklist_on_
+        # break_lock, default true): a second monitor commit, up to paxos_propose_interval
+        # (1 s) more before the image can be taken over, for an owner already blocklisted.
+        try:
+            self._handle.conf_set("rbd_blocklist_on_break_lock", "false")
+        except Exception as exc:
+            raise _translate(exc, "configuring librbd", self._access, self._deadline) from exc
         with self.image(spec) as img:
             try:
                 img.lock_break(rbd.RBD_LOCK_MODE_EXCLUSIVE, owner)
