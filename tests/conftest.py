@@ -48,3 +48,31 @@ def staged_install(tmp_path_factory: pytest.TempPathFactory) -> StagedInstall:
     sample = Path(__file__).parent / "sample"
     return StagedInstall(tmp_path_factory.mktemp("install"),
                          extra_ocf=(sample / "dummy", sample / "dummy_agent.py"))
+
+
+#: Runtime directories the agents make on first use (ocf:hakit:rbd's /run/hakit/rbd and
+#: /dev/hakit, ocf:hakit:lxc's start markers).
+AGENT_RUNTIME_DIRS = (Path("/run/hakit"), Path("/dev/hakit"))
+
+
+def _empty_dirs_bottom_up(root: Path) -> list[Path]:
+    found = [Path(d) for d, _, _ in os.walk(root, topdown=False)]
+    return [d for d in found if d.is_dir() and not d.is_symlink()]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def agent_runtime_dirs() -> Iterator[None]:
+    """Remove the agents' runtime directories this session made, once they are empty.
+
+    Only directories absent before the session are touched, and only with rmdir: anything
+    still holding a file (a mapping or marker another run left) stays.
+    """
+    absent = [d for d in AGENT_RUNTIME_DIRS if not d.exists()]
+    yield
+    for root in absent:
+        if root.is_dir():
+            for d in _empty_dirs_bottom_up(root):
+                try:
+                    d.rmdir()
+                except OSError:
+                    pass  # not empty: keep it
