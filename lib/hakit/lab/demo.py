@@ -39,7 +39,8 @@ class Failover:
 
     victim: str
     detected: Optional[float] = None  # the survivors see the node offline
-    fenced: Optional[float] = None  # its BMC reports it powered off (fence_hakit)
+    fenced: Optional[float] = None  # its BMC reports it powered off
+    fencer_done: Optional[float] = None  # the fencer's history first shows the success
     started: Optional[float] = None  # every stack resource started elsewhere
     served: Optional[float] = None  # the page answers through the VIP again
     new_node: Optional[str] = None
@@ -150,11 +151,13 @@ class Demo:
 
     def crash_and_recover(self, victim: str,
                           breaker: Optional[Callable[[str], object]] = None,
-                          what: str = "crash") -> Failover:
+                          what: str = "crash", rejoin: bool = True) -> Failover:
         """Crash ``victim`` and time detection, fencing, restart and the page.
 
         ``breaker`` breaks the node some other way (``Lab.hang``, ``Lab.partition``); the
-        timings then count from that, and the progress lines call it ``what``.
+        timings then count from that, and the progress lines call it ``what``.  With
+        ``rejoin`` it also waits for the fenced node to come back.  The fencer's own
+        report is polled (``stonith_admin --history`` stamps whole seconds only).
         """
         lab, names = self.lab, self.names
         result = Failover(victim)
@@ -174,7 +177,7 @@ class Demo:
                 offs = [e.time for e in sim.history() if e.what == "off" and e.time >= wall0]
                 if offs:
                     result.fenced = offs[0] - wall0
-                    note(f"{victim} powered off by its BMC (fence_hakit) "
+                    note(f"{victim} powered off by its BMC "
                          f"{result.fenced:.2f}s after the {what}")
             if result.started is None:
                 try:
@@ -192,6 +195,12 @@ class Demo:
                         result.started, result.new_node = time.monotonic() - t0, where
                         note(f"{names.group} started on {where} "
                              f"{result.started:.2f}s after the {what}")
+            if (result.fencer_done is None and result.detected is not None
+                    and any(e.get("status") == "success"
+                            for e in self.fencer_history(survivors[0], victim))):
+                result.fencer_done = time.monotonic() - t0
+                note(f"the fencer reports {victim} fenced {result.fencer_done:.2f}s after "
+                     f"the {what}")
             back = outage(watch.events(), t0)
             if result.started is not None and back is not None:
                 result.served = back[1] - t0
@@ -199,6 +208,8 @@ class Demo:
                      f"after the {what} (first answer to the hub's watcher)")
         result.answering = self.answering_node()
         result.fencer_history = self.fencer_history(survivors[0], victim)
+        if not rejoin:
+            return result
         with lab.progress.step(f"{victim} powered on by its BMC after its delay, back "
                                "online"):
             lab.wait_for(lambda st: any(n.name == victim and n.online

@@ -1,28 +1,20 @@
-"""A node crash timed finely, for the failover benchmark (the planned move is
-``Demo.planned_move``).
+"""A node crash timed for the failover benchmark (the planned move is ``Demo.planned_move``).
 
-Like ``Demo.crash_and_recover``, measured from the crash: when the survivors see the node
-offline, when its BMC powered it off (the BMC's own power log), when the fencer reports the
-fencing done (``stonith_admin --history``: its ``completed`` stamp has whole seconds only,
-so the time is when the poll first sees the success), when every stack resource runs
-elsewhere and when the page answers through the VIP again (the hub's page watcher).  Then
+``Demo.crash_and_recover`` measures from the crash: when the survivors see the node
+offline, when its BMC powered it off, when the fencer reports the fencing done, when every
+stack resource runs elsewhere and when the page answers through the VIP again.  This adds
 Pacemaker's own exec-time of each member's start (the ``lrm_rsc_op`` entries of the CIB
 status), which breaks the stack's start down without reading any log.
 """
 
 from __future__ import annotations
 
-import time
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Optional
 
-from hakit.deadline import Deadline
-from hakit.errors import ActionTimeout, HakitError
-from hakit.lab import bmc
-from hakit.lab.demo import FAILOVER_TIMEOUT, STACK_TIMEOUT, Demo, stack_state
-from hakit.lab.pagewatch import outage
+from hakit.lab.demo import Demo
 
 
 @dataclass
@@ -70,56 +62,17 @@ def parse_start_times(cib_status_xml: str, node: str,
     return found
 
 
-def crash_timed(demo: Demo, victim: str, timeout: float = FAILOVER_TIMEOUT) -> CrashTimes:
-    """Crash ``victim`` (every process killed) and time the recovery of ``demo``'s stack."""
-    lab = demo.lab
-    times = CrashTimes(victim)
-    survivor = next(n.name for n in lab.layout.nodes if n.name != victim)
-    sim = bmc.read_bmcs(lab.layout.state_dir).get(victim)
-    watch = demo.page_watch()
-    watch.wait_up(STACK_TIMEOUT)
-    wall0, t0 = time.time(), time.monotonic()
-    lab.crash(victim)
-    deadline = Deadline(timeout)
-    while times.served is None:
-        if deadline.expired():
-            raise ActionTimeout(f"the page was not served again within {timeout:g}s of "
-                                f"the crash of {victim}")
-        if times.bmc_off is None and sim is not None:
-            offs = [e.time for e in sim.history() if e.what == "off" and e.time >= wall0]
-            if offs:
-                times.bmc_off = offs[0] - wall0
-        if times.started is None:
-            _poll_cluster(demo, survivor, times, t0)
-        if times.fenced is None and times.detected is not None and _fenced(demo, survivor,
-                                                                            victim):
-            times.fenced = time.monotonic() - t0
-        back = outage(watch.events(), t0)
-        if times.started is not None and back is not None:
-            times.served = back[1] - t0  # the hub's watcher's first answer
+def crash_timed(demo: Demo, victim: str) -> CrashTimes:
+    """Crash ``victim`` (every process killed) and time the recovery of ``demo``'s stack
+    (``Demo.crash_and_recover``, without waiting for the rejoin), then read each start's
+    exec-time from the CIB."""
+    f = demo.crash_and_recover(victim, rejoin=False)
+    times = CrashTimes(victim, detected=f.detected, bmc_off=f.fenced, fenced=f.fencer_done,
+                       started=f.started, served=f.served, new_node=f.new_node)
     if times.new_node is not None:
-        res = lab.run_on(survivor, ["cibadmin", "--query", "--scope", "status"], check=False)
+        survivor = next(n.name for n in demo.lab.layout.nodes if n.name != victim)
+        res = demo.lab.run_on(survivor, ["cibadmin", "--query", "--scope", "status"],
+                              check=False)
         if res.ok:
             times.starts = parse_start_times(res.stdout, times.new_node, demo.resources)
     return times
-
-
-def _poll_cluster(demo: Demo, survivor: str, times: CrashTimes, t0: float) -> None:
-    """One crm_mon from ``survivor``: is the victim seen offline, the stack started?"""
-    try:
-        state = demo.lab.status(via=survivor)
-    except HakitError:
-        return
-    if times.detected is None and any(n.name == times.victim and not n.online
-                                      for n in state.nodes):
-        times.detected = time.monotonic() - t0
-    where = stack_state(state, demo.names, demo.resources)
-    if where is not None and where != times.victim:
-        times.started, times.new_node = time.monotonic() - t0, where
-
-
-def _fenced(demo: Demo, via: str, victim: str) -> bool:
-    """Whether the fencer's history has a successful fencing of ``victim``."""
-    events = demo.fencer_history(via, victim)
-    return any(e.get("status") == "success" for e in events)
-
