@@ -20,8 +20,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -43,7 +42,7 @@ from hakit.lab.monitors import (
 from hakit.lab.progress import Progress
 from hakit.lab.services import LabServices
 from hakit.runner import SYSTEM_PATH
-from tests.bench.common import Stats, measure
+from tests.bench.common import Stats, cgroup_release_kept, measure
 
 RUNS = int(os.environ.get("HAKIT_BENCH_FAILOVER_RUNS", "3"))
 MONITOR_RUNS = int(os.environ.get("HAKIT_BENCH_FAILOVER_MONITOR_RUNS", "20"))
@@ -63,30 +62,6 @@ class Run:
     crash: CrashTimes
     load: tuple[float, float]  # 1-minute load average at the start and the end of the run
     monitors: list[tuple[MonitorOp, Stats]] = field(default_factory=list)
-
-
-# -- the cgroup file heartbeat's lxc agent writes ---------------------------------------------
-
-def _first_cgroup_v1_release_file() -> Optional[str]:
-    """heartbeat lxc's cgroup_mounted writes 1 to notify_on_release of the first cgroup v1
-    mount; the nodes see the host's cgroup mounts, so it is the host's file."""
-    with open("/proc/mounts", encoding="utf-8") as handle:
-        for line in handle:
-            fields = line.split()
-            if len(fields) > 2 and fields[2] == "cgroup":
-                return os.path.join(fields[1], "notify_on_release")
-    return None
-
-
-@contextmanager
-def _cgroup_release_kept() -> Iterator[None]:
-    path = _first_cgroup_v1_release_file()
-    saved = Path(path).read_text() if path else None
-    try:
-        yield
-    finally:
-        if path and saved is not None:
-            Path(path).write_text(saved)
 
 
 # -- one lab -----------------------------------------------------------------------------------
@@ -266,7 +241,7 @@ def main() -> str:
     runs: dict[str, list[Run]] = {c.key: [] for c in configs}
     began = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="hakit-bench-failover-") as tmp, \
-            _cgroup_release_kept():
+            cgroup_release_kept():
         for index in range(RUNS):
             for config in configs:
                 runs[config.key].append(one_run(Path(tmp), config, index, index == 0))

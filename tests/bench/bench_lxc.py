@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Optional
 
-from tests.bench.common import Stats, measure, ratio, run_once, table
+from tests.bench.common import Stats, cgroup_release_kept, measure, ratio, run_once, table
 from tests.harness.ocf import AGENTS, LIB, OCF_ROOT
 
 HAKIT = str(AGENTS / "lxc")
@@ -38,39 +38,22 @@ def _env(params: Mapping[str, str], interval_ms: int = 0,
     return env
 
 
-def _first_cgroup_v1_release_file() -> Optional[str]:
-    """The file heartbeat's cgroup_mounted writes (first 'cgroup' line of /proc/mounts)."""
-    with open("/proc/mounts", encoding="utf-8") as handle:
-        for line in handle:
-            fields = line.split()
-            if len(fields) > 2 and fields[2] == "cgroup":
-                return os.path.join(fields[1], "notify_on_release")
-    return None
-
-
 @contextmanager
 def _bench_container() -> Iterator[str]:
     name = f"hakit-bench-{secrets.token_hex(4)}"
-    release = _first_cgroup_v1_release_file()
-    saved = None
-    if release:
-        with open(release, encoding="utf-8") as handle:
-            saved = handle.read()
-    with tempfile.NamedTemporaryFile("w", suffix=".conf") as base:
-        base.write(BASE_CONFIG)
-        base.flush()
-        subprocess.run(["/usr/bin/lxc-create", "-t", "busybox", "-n", name, "-f", base.name],
-                       capture_output=True, check=True, timeout=120)
-    try:
-        yield name
-    finally:
-        subprocess.run(["/usr/bin/lxc-stop", "-k", "-n", name], capture_output=True,
-                       check=False, timeout=60)
-        subprocess.run(["/usr/bin/lxc-destroy", "-f", "-n", name], capture_output=True,
-                       check=False, timeout=60)
-        if release and saved is not None:
-            with open(release, "w", encoding="utf-8") as handle:
-                handle.write(saved)
+    with cgroup_release_kept():
+        with tempfile.NamedTemporaryFile("w", suffix=".conf") as base:
+            base.write(BASE_CONFIG)
+            base.flush()
+            subprocess.run(["/usr/bin/lxc-create", "-t", "busybox", "-n", name, "-f",
+                            base.name], capture_output=True, check=True, timeout=120)
+        try:
+            yield name
+        finally:
+            subprocess.run(["/usr/bin/lxc-stop", "-k", "-n", name], capture_output=True,
+                           check=False, timeout=60)
+            subprocess.run(["/usr/bin/lxc-destroy", "-f", "-n", name], capture_output=True,
+                           check=False, timeout=60)
 
 
 def _cycles(label: str, argv_start: Sequence[str], argv_stop: Sequence[str],

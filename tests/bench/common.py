@@ -6,8 +6,11 @@ import os
 import statistics
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
 
 
 @dataclass(frozen=True)
@@ -63,3 +66,27 @@ def table(rows: Sequence[Stats]) -> str:
 def ratio(ours: Stats, theirs: Stats) -> str:
     return (f"{ours.label} / {theirs.label}: wall {ours.wall_ms / theirs.wall_ms:.2f}x, "
             f"CPU {ours.cpu_ms / theirs.cpu_ms:.2f}x")
+
+
+def _first_cgroup_v1_release_file() -> Optional[str]:
+    """The file heartbeat's lxc agent (cgroup_mounted) writes: notify_on_release of the
+    first 'cgroup' mount in /proc/mounts."""
+    with open("/proc/mounts", encoding="utf-8") as handle:
+        for line in handle:
+            fields = line.split()
+            if len(fields) > 2 and fields[2] == "cgroup":
+                return os.path.join(fields[1], "notify_on_release")
+    return None
+
+
+@contextmanager
+def cgroup_release_kept() -> Iterator[None]:
+    """Put back the host's notify_on_release, which heartbeat's lxc agent sets to 1 on
+    start and stop (lab nodes share the host's cgroup mounts)."""
+    path = _first_cgroup_v1_release_file()
+    saved = Path(path).read_text() if path else None
+    try:
+        yield
+    finally:
+        if path and saved is not None:
+            Path(path).write_text(saved)
