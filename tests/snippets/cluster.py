@@ -104,6 +104,14 @@ def run_pcs_script(layer: AgentLayer, cib: Path, script: str, workdir: Path) -> 
     assert _problems(out.stdout + out.stderr) == [], out.stdout + out.stderr
 
 
+def load(layer: AgentLayer, cib: Path, text: str, fmt: str, workdir: Path) -> None:
+    """A snippet in ``fmt`` ("crm": crmsh syntax, "pcs": a pcs script) into CIB."""
+    if fmt == "crm":
+        load_crm(layer, cib, text, workdir)
+    else:
+        run_pcs_script(layer, cib, text, workdir)
+
+
 def verify(cib: Path) -> None:
     """crm_verify finds neither errors nor warnings."""
     out = run(["/usr/sbin/crm_verify", "--xml-file", str(cib), "-V"])

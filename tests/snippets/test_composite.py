@@ -18,8 +18,8 @@ from hakit.snippets.model import Primitive
 from tests.snippets.cluster import (
     AgentLayer,
     empty_cib,
+    load,
     load_crm,
-    run_pcs_script,
     simulate,
     start_cluster,
     verify,
@@ -63,11 +63,7 @@ def test_composite_refuses_another_filesystem() -> None:
 def test_composite_stacks_load_and_verify(layer: AgentLayer, tmp_path: Path, fmt: str) -> None:
     cib = empty_cib(tmp_path / "cib.xml")
     for step in (FENCING, WEB, DB):
-        text = generate(*step, "--format", fmt)
-        if fmt == "crm":
-            load_crm(layer, cib, text, tmp_path)
-        else:
-            run_pcs_script(layer, cib, text, tmp_path)
+        load(layer, cib, generate(*step, "--format", fmt), fmt, tmp_path)
         verify(cib)
     root = etree.parse(str(cib)).getroot()
     types = {p.get("id"): p.get("type") for p in root.iter("primitive")

@@ -10,7 +10,7 @@ import pytest
 from lxml import etree
 
 from tests.harness.ocf import ROOT
-from tests.snippets.cluster import AgentLayer, empty_cib, load_crm, run_pcs_script, verify
+from tests.snippets.cluster import AgentLayer, empty_cib, load, verify
 from tests.snippets.conftest import generate
 
 SNIPPETS = ROOT / "crm-snippets"
@@ -59,10 +59,8 @@ def loaded(layer: AgentLayer, tmp_path_factory: pytest.TempPathFactory) -> dict[
         work = tmp_path_factory.mktemp(f"snippets-{kind}")
         cib = empty_cib(work / "cib.xml")
         for script in PCS_SCRIPTS:
-            if kind == "crm":
-                load_crm(layer, cib, _crm_twin(script).read_text(), work)
-            else:
-                run_pcs_script(layer, cib, script.read_text(), work)
+            text = (_crm_twin(script) if kind == "crm" else script).read_text()
+            load(layer, cib, text, kind, work)
             verify(cib)
         cibs[kind] = cib
     return cibs
@@ -141,11 +139,7 @@ def test_generator_outputs_load_and_verify(layer: AgentLayer, tmp_path: Path,
     loads and the result verifies."""
     cib = empty_cib(tmp_path / "cib.xml")
     for step in [FENCING, *GENERATED]:
-        text = generate(*step, "--format", fmt)
-        if fmt == "crm":
-            load_crm(layer, cib, text, tmp_path)
-        else:
-            run_pcs_script(layer, cib, text, tmp_path)
+        load(layer, cib, generate(*step, "--format", fmt), fmt, tmp_path)
         verify(cib)
     root = etree.parse(str(cib)).getroot()
     prefs = {c.get("rsc"): c.get("node") for c in root.iter("rsc_location")
