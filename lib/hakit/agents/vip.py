@@ -347,13 +347,16 @@ def _add_ipv6(ctx: Context, target: Target, address: ipaddress.IPv6Address) -> N
     with announce.NdpWatch(link.name, address, link.mac) as watch:
         _add(ctx, target)
         outcome = _wait_for_dad(ctx, link, watch)
+        # The defender's NA is queued on the packet socket before the kernel marks the
+        # address dadfailed, but may land between a poll's drain and its address read.
+        culprit = watch.drain() if outcome == "failed" else None
     if outcome == "ok":
         return
     netlink.remove_address(link.ifindex, address, target.prefixlen)
     if outcome == "timeout":
         raise GenericError(f"duplicate-address detection for {address} on {link.name} did not "
                            f"finish within {_dad_timeout(ctx):g}s; address removed")
-    who = announce.mac_text(watch.culprit) if watch.culprit else "another host"
+    who = announce.mac_text(culprit) if culprit else "another host"
     raise GenericError(f"{address} is already in use by {who} (duplicate-address detection "
                        f"failed on {link.name}); address removed")
 
