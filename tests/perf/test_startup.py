@@ -8,7 +8,6 @@ PYTHONPROFILEIMPORTTIME is set, which also honours the agent's own shebang.
 
 from __future__ import annotations
 
-import os
 import subprocess
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -20,7 +19,7 @@ from tests.fs.conftest import Ext4
 from tests.harness.loopdev import LoopPool
 from tests.harness.netns import NetnsPool
 from tests.harness.ocf import AGENTS, Result, agent_env
-from tests.lxc.conftest import ContainerPool
+from tests.lxc.conftest import ContainerPool, container_pool_in
 
 #: Modules (top-level packages) no recurring monitor may import: each costs more CPU than
 #: the monitor's own work.  ``site`` pins the shebang's -S.
@@ -116,13 +115,8 @@ def test_meta_data_needs_no_logging_or_runner() -> None:
 
 @pytest.fixture
 def lxc_pool(tmp_path: Path) -> Iterator[ContainerPool]:
-    if os.geteuid() != 0:
-        pytest.skip("needs root (LXC containers)")
-    pool = ContainerPool(tmp_path / "lxc")
-    try:
+    with container_pool_in(tmp_path) as pool:
         yield pool
-    finally:
-        pool.cleanup()
 
 
 def test_lxc_monitor_imports_nothing_heavy(lxc_pool: ContainerPool) -> None:
