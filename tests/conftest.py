@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.harness.ceph import CephCluster
 from tests.harness.installed import StagedInstall
 from tests.harness.loopdev import LoopPool
 from tests.harness.netns import NetnsPool
@@ -38,6 +39,23 @@ def loop_pool(tmp_path: Path) -> Iterator[LoopPool]:
         yield pool
     finally:
         pool.cleanup()
+
+
+@pytest.fixture(scope="session")
+def ceph_cluster() -> Iterator[CephCluster]:
+    """One real one-node Ceph cluster for the whole session (the rbd and container tests each
+    make their own pool on it), stopped by PID at the end."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root (Ceph daemons, fuse, loop devices)")
+    for program in ("/usr/bin/ceph-mon", "/usr/bin/rbd-fuse"):
+        if not Path(program).exists():
+            pytest.skip(f"{program} is not installed")
+    cluster = CephCluster()
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
 
 
 @pytest.fixture(scope="session")

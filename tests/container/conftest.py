@@ -1,5 +1,5 @@
-"""Fixtures for ocf:hakit:container: one real Ceph cluster per session, and per test an RBD
-image holding an ext4 filesystem with a busybox container on it (``lxc-create -t busybox``).
+"""Fixtures for ocf:hakit:container: a pool on the session's real Ceph cluster, and per test
+an RBD image holding an ext4 filesystem with a busybox container on it (``lxc-create -t busybox``).
 
 Everything is real: rbd-fuse + loop for the mapping, mount(2), liblxc, and the VIP inside a
 throwaway network namespace (198.18.0.0/15, no route out).  Teardown stops the resource with
@@ -22,7 +22,7 @@ from typing import Optional
 import pytest
 
 from hakit.startmarker import StartMarker
-from tests.harness.ceph import CephCluster
+from tests.harness.ceph import CephCluster, CephEnv
 from tests.harness.netns import Netns, NetnsPool
 from tests.harness.ocf import AGENTS, Result, run_agent
 
@@ -41,23 +41,9 @@ def _run(*argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return subprocess.run(list(argv), capture_output=True, text=True, check=check, timeout=60)
 
 
-@dataclass(frozen=True)
-class CephEnv:
-    """The session's cluster, its pool and a cephx user with 'profile rbd' on that pool."""
-
-    cluster: CephCluster
-    pool: str
-    user: str
-    keyring: Path
-    secret: str
-
-
-def _need_root_and_ceph() -> None:
-    if os.geteuid() != 0:
-        pytest.skip("needs root (fuse, loop devices, mounts, containers)")
-    for program in ("/usr/bin/ceph-mon", "/usr/bin/rbd-fuse", "/usr/bin/lxc-create"):
-        if not Path(program).exists():
-            pytest.skip(f"{program} is not installed")
+def _need_lxc() -> None:
+    if not Path("/usr/bin/lxc-create").exists():
+        pytest.skip("/usr/bin/lxc-create is not installed")
 
 
 def _kill_leftover_fuse(pool: str) -> None:
@@ -75,20 +61,13 @@ def _kill_leftover_fuse(pool: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def ceph_env() -> Iterator[CephEnv]:
-    """A running one-node cluster for the whole session, stopped by PID at the end."""
-    _need_root_and_ceph()
-    cluster = CephCluster()
-    cluster.start()
+def ceph_env(ceph_cluster: CephCluster) -> Iterator[CephEnv]:
+    """This session's pool for the container tests and the cephx user client.hakit-ct."""
+    _need_lxc()
     try:
-        cluster.create_pool(POOL)
-        keyring, secret = cluster.create_user("hakit", POOL)
-        yield CephEnv(cluster, POOL, "hakit", keyring, secret)
+        yield CephEnv.create(ceph_cluster, POOL, "hakit-ct")
     finally:
-        try:
-            _kill_leftover_fuse(POOL)
-        finally:
-            cluster.stop()
+        _kill_leftover_fuse(POOL)  # before the cluster stops
 
 
 @dataclass
@@ -125,8 +104,7 @@ class Stack:
         return values
 
     def rbd_params(self) -> dict[str, str]:
-        return {"pool": self.env.pool, "image": self.name, "cephconf": str(self.env.cluster.conf),
-                "user": self.env.user, "keyring": str(self.env.keyring), "device_type": "fuse"}
+        return self.env.params(self.name)
 
     def agent(self, action: str, params: Optional[Mapping[str, str]] = None,
               **kwargs: object) -> Result:
@@ -166,8 +144,7 @@ class Stack:
 
 def _populate(env: CephEnv, name: str, lxcpath: Path, config: str) -> None:
     """mkfs.ext4 on the freshly mapped image and a busybox container inside it."""
-    rbd = {"pool": env.pool, "image": name, "cephconf": str(env.cluster.conf),
-           "user": env.user, "keyring": str(env.keyring), "device_type": "fuse"}
+    rbd = env.params(name)
     mapped = run_agent(RBD_AGENT, "start", rbd)
     assert mapped.rc == 0, mapped.stderr
     directory = lxcpath / name

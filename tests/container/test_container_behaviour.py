@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.container.conftest import VIP4, CephEnv, Stack, StackFactory
+from tests.container.conftest import VIP4, Stack, StackFactory
+from tests.harness.ceph import CephEnv
 
 HOLDER = Path(__file__).resolve().parents[1] / "rbd" / "holder.py"
 #: Start and stop get enough time for every layer; the tests finish long before.

@@ -5,27 +5,26 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from tests.harness.ceph import free_port
+from tests.harness.ceph import CephEnv, free_port
 from tests.harness.ocf import AGENTS, run_agent
-from tests.rbd.conftest import RbdEnv
 
 AGENT = AGENTS / "rbd"
 
 
-def test_missing_image_is_not_configured(rbd_env: RbdEnv) -> None:
+def test_missing_image_is_not_configured(rbd_env: CephEnv) -> None:
     result = run_agent(AGENT, "start", rbd_env.params("no-such-image"))
     assert result.rc == 6
     assert "no-such-image" in result.reason and "does not exist" in result.reason
     assert "Traceback" not in result.stderr
 
 
-def test_wrong_pool_is_not_configured(rbd_env: RbdEnv, image: str) -> None:
+def test_wrong_pool_is_not_configured(rbd_env: CephEnv, image: str) -> None:
     result = run_agent(AGENT, "start", {**rbd_env.params(image), "pool": "no-such-pool"})
     assert result.rc == 6
     assert "pool 'no-such-pool' does not exist" in result.reason
 
 
-def test_wrong_key_is_an_auth_failure(rbd_env: RbdEnv, image: str, tmp_path: Path) -> None:
+def test_wrong_key_is_an_auth_failure(rbd_env: CephEnv, image: str, tmp_path: Path) -> None:
     wrong = tmp_path / "wrong.secret"
     # A well-formed key that is not the user's.
     wrong.write_text(rbd_env.cluster.run(["ceph-authtool", "--gen-print-key"]).stdout)
@@ -38,7 +37,7 @@ def test_wrong_key_is_an_auth_failure(rbd_env: RbdEnv, image: str, tmp_path: Pat
     assert wrong.read_text().strip() not in result.stderr
 
 
-def test_unreadable_keyring_names_the_parameter(rbd_env: RbdEnv, image: str,
+def test_unreadable_keyring_names_the_parameter(rbd_env: CephEnv, image: str,
                                                 tmp_path: Path) -> None:
     params = {**rbd_env.params(image), "keyring": str(tmp_path / "missing.keyring")}
     result = run_agent(AGENT, "start", params)
@@ -46,7 +45,7 @@ def test_unreadable_keyring_names_the_parameter(rbd_env: RbdEnv, image: str,
     assert "keyring" in result.reason
 
 
-def test_unreachable_monitors_time_out_within_the_deadline(rbd_env: RbdEnv,
+def test_unreachable_monitors_time_out_within_the_deadline(rbd_env: CephEnv,
                                                            image: str) -> None:
     dead = f"v2:127.0.0.1:{free_port('127.0.0.1')}"  # nothing listens there
     params = {**rbd_env.params(image), "mon_host": dead}

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.harness.ceph import CephEnv
 from tests.harness.contract import AgentContract
 from tests.harness.ocf import AGENTS
-from tests.rbd.conftest import RbdEnv
 
 
 class TestRbdContract(AgentContract):
@@ -22,11 +22,11 @@ class TestRbdContract(AgentContract):
         return "rbd.xml"
 
     @pytest.fixture
-    def good_params(self, rbd_env: RbdEnv, image: str) -> Mapping[str, str]:
+    def good_params(self, rbd_env: CephEnv, image: str) -> Mapping[str, str]:
         return rbd_env.params(image)
 
     @pytest.fixture
-    def bad_params(self, rbd_env: RbdEnv, image: str) -> list[tuple[Mapping[str, str], str]]:
+    def bad_params(self, rbd_env: CephEnv, image: str) -> list[tuple[Mapping[str, str], str]]:
         good = rbd_env.params(image)
         return [
             ({k: v for k, v in good.items() if k != "pool"}, "pool"),

@@ -5,13 +5,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from tests.harness.ceph import CephEnv
 from tests.harness.ocf import AGENTS, run_agent
-from tests.rbd.conftest import RbdEnv
 
 AGENT = AGENTS / "rbd"
 
 
-def _link(env: RbdEnv, image: str) -> Path:
+def _link(env: CephEnv, image: str) -> Path:
     return Path("/dev/hakit") / env.pool / image
 
 
@@ -19,7 +19,7 @@ def _rbd_fuse_pid(image: str, pool: str) -> int:
     return int(Path(f"/run/hakit/rbd/{pool}@@{image}/rbd-fuse.pid").read_text())
 
 
-def test_data_survives_stop_and_start(rbd_env: RbdEnv, image: str, tmp_path: Path) -> None:
+def test_data_survives_stop_and_start(rbd_env: CephEnv, image: str, tmp_path: Path) -> None:
     params = rbd_env.params(image)
     payload = os.urandom(4096)
     assert run_agent(AGENT, "start", params).rc == 0
@@ -49,7 +49,7 @@ def test_data_survives_stop_and_start(rbd_env: RbdEnv, image: str, tmp_path: Pat
         assert dump.read(4096) == payload
 
 
-def test_monitor_depths_and_lock_owner(rbd_env: RbdEnv, image: str) -> None:
+def test_monitor_depths_and_lock_owner(rbd_env: CephEnv, image: str) -> None:
     params = rbd_env.params(image)
     assert run_agent(AGENT, "start", params).rc == 0
     shallow = run_agent(AGENT, "monitor", params, interval_ms=10000)
@@ -62,7 +62,7 @@ def test_monitor_depths_and_lock_owner(rbd_env: RbdEnv, image: str) -> None:
     assert run_agent(AGENT, "stop", params).rc == 0
 
 
-def test_monitor_notices_dead_rbd_fuse(rbd_env: RbdEnv, image: str) -> None:
+def test_monitor_notices_dead_rbd_fuse(rbd_env: CephEnv, image: str) -> None:
     params = rbd_env.params(image)
     assert run_agent(AGENT, "start", params).rc == 0
     pid = _rbd_fuse_pid(image, rbd_env.pool)
@@ -74,7 +74,7 @@ def test_monitor_notices_dead_rbd_fuse(rbd_env: RbdEnv, image: str) -> None:
     assert run_agent(AGENT, "monitor", params, interval_ms=10000).rc == 7
 
 
-def test_stop_while_device_is_open(rbd_env: RbdEnv, image: str) -> None:
+def test_stop_while_device_is_open(rbd_env: CephEnv, image: str) -> None:
     params = rbd_env.params(image)
     assert run_agent(AGENT, "start", params).rc == 0
     pid = _rbd_fuse_pid(image, rbd_env.pool)
@@ -89,7 +89,7 @@ def test_stop_while_device_is_open(rbd_env: RbdEnv, image: str) -> None:
     assert run_agent(AGENT, "monitor", params, interval_ms=10000).rc == 7
 
 
-def test_read_only_mapping(rbd_env: RbdEnv, image: str) -> None:
+def test_read_only_mapping(rbd_env: CephEnv, image: str) -> None:
     params = rbd_env.params(image, read_only="true")
     assert run_agent(AGENT, "start", params).rc == 0
     link = _link(rbd_env, image)

@@ -20,7 +20,7 @@ from hakit.ocf.environment import OcfEnvironment
 from hakit.ocf.params import parse_values
 from hakit.rbd_map import Layout
 from hakit.runner import CommandFailed, Completed, Runner
-from tests.rbd.conftest import RbdEnv
+from tests.harness.ceph import CephEnv
 
 
 class FakeRbdCli(Runner):
@@ -92,7 +92,7 @@ def device(tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize("kind", ["krbd", "nbd"])
-def test_map_monitor_unmap(rbd_env: RbdEnv, image: str, layout: Layout, device: Path,
+def test_map_monitor_unmap(rbd_env: CephEnv, image: str, layout: Layout, device: Path,
                            kind: str) -> None:
     fake = FakeRbdCli(device, rbd_env.secret)
     params = rbd_env.params(image, device_type=kind, map_options="queue_depth=128")
@@ -114,7 +114,7 @@ def test_map_monitor_unmap(rbd_env: RbdEnv, image: str, layout: Layout, device: 
         agent.monitor(_ctx(fake, params, "monitor"), layout)
 
 
-def test_snapshot_in_namespace_maps_read_only(rbd_env: RbdEnv, layout: Layout,
+def test_snapshot_in_namespace_maps_read_only(rbd_env: CephEnv, layout: Layout,
                                               device: Path) -> None:
     pool, cluster = rbd_env.pool, rbd_env.cluster
     cluster.run(["rbd", "namespace", "create", f"{pool}/tenant"], check=False)
@@ -131,7 +131,7 @@ def test_snapshot_in_namespace_maps_read_only(rbd_env: RbdEnv, layout: Layout,
     assert not (layout.dev_root / pool).exists()
 
 
-def test_busy_device_is_force_unmapped_before_the_deadline(rbd_env: RbdEnv, image: str,
+def test_busy_device_is_force_unmapped_before_the_deadline(rbd_env: CephEnv, image: str,
                                                           layout: Layout, device: Path) -> None:
     fake = FakeRbdCli(device, rbd_env.secret)
     params = rbd_env.params(image, device_type="krbd")
@@ -144,14 +144,14 @@ def test_busy_device_is_force_unmapped_before_the_deadline(rbd_env: RbdEnv, imag
     assert fake.mapped is None
 
 
-def test_stop_when_not_mapped_only_lists(rbd_env: RbdEnv, image: str, layout: Layout,
+def test_stop_when_not_mapped_only_lists(rbd_env: CephEnv, image: str, layout: Layout,
                                         device: Path) -> None:
     fake = FakeRbdCli(device, rbd_env.secret)
     agent.stop(_ctx(fake, rbd_env.params(image, device_type="krbd"), "stop"), layout)
     assert [c[2] for c in fake.calls] == ["list"]
 
 
-def test_secret_file_goes_as_keyfile_path(rbd_env: RbdEnv, image: str, layout: Layout,
+def test_secret_file_goes_as_keyfile_path(rbd_env: CephEnv, image: str, layout: Layout,
                                           device: Path, tmp_path: Path) -> None:
     secret = tmp_path / "secret"
     secret.write_text(rbd_env.secret)
@@ -165,7 +165,7 @@ def test_secret_file_goes_as_keyfile_path(rbd_env: RbdEnv, image: str, layout: L
     agent.stop(_ctx(fake, params, "stop"), layout)
 
 
-def test_stop_without_rbd_installed_succeeds(rbd_env: RbdEnv, image: str,
+def test_stop_without_rbd_installed_succeeds(rbd_env: CephEnv, image: str,
                                              layout: Layout) -> None:
     runner = Runner(logging.getLogger("no-rbd"), fail_which=True)
     agent.stop(_ctx(runner, rbd_env.params(image, device_type="nbd"), "stop"), layout)

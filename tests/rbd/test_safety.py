@@ -10,8 +10,8 @@ from typing import Optional
 
 import pytest
 
+from tests.harness.ceph import CephEnv
 from tests.harness.ocf import AGENTS, run_agent
-from tests.rbd.conftest import RbdEnv
 
 AGENT = AGENTS / "rbd"
 HOLDER = Path(__file__).with_name("holder.py")
@@ -20,7 +20,7 @@ HOLDER = Path(__file__).with_name("holder.py")
 class Holder:
     """The holder process, stopped by its PID at the end."""
 
-    def __init__(self, env: RbdEnv, image: str, mode: str = "managed") -> None:
+    def __init__(self, env: CephEnv, image: str, mode: str = "managed") -> None:
         self.proc = subprocess.Popen(
             ["/usr/bin/python3", str(HOLDER), str(env.cluster.conf), env.user,
              str(env.keyring), env.pool, image, mode],
@@ -43,7 +43,7 @@ class Holder:
 
 
 @pytest.fixture
-def holder(rbd_env: RbdEnv, image: str) -> Iterator[Holder]:
+def holder(rbd_env: CephEnv, image: str) -> Iterator[Holder]:
     held = Holder(rbd_env, image)
     try:
         yield held
@@ -51,12 +51,12 @@ def holder(rbd_env: RbdEnv, image: str) -> Iterator[Holder]:
         held.stop()
 
 
-def _blocklisted(env: RbdEnv, address: str) -> bool:
+def _blocklisted(env: CephEnv, address: str) -> bool:
     out = env.cluster.run(["ceph", "osd", "blocklist", "ls"]).stdout
     return address in out
 
 
-def _takes_over(env: RbdEnv, image: str, holder: Holder, fencing: Optional[str] = None,
+def _takes_over(env: CephEnv, image: str, holder: Holder, fencing: Optional[str] = None,
                 **extra: str) -> None:
     assert holder.write() == "write ok"  # the holder really can write before
     params = env.params(image, **extra)
@@ -76,17 +76,17 @@ def _takes_over(env: RbdEnv, image: str, holder: Holder, fencing: Optional[str] 
         assert run_agent(AGENT, "stop", params).rc == 0
 
 
-def test_break_lock_always_blocklists_and_takes_over(rbd_env: RbdEnv, image: str,
+def test_break_lock_always_blocklists_and_takes_over(rbd_env: CephEnv, image: str,
                                                      holder: Holder) -> None:
     _takes_over(rbd_env, image, holder, break_lock="always", blocklist_expire="600")
 
 
-def test_break_lock_auto_with_fencing_takes_over(rbd_env: RbdEnv, image: str,
+def test_break_lock_auto_with_fencing_takes_over(rbd_env: CephEnv, image: str,
                                                  holder: Holder) -> None:
     _takes_over(rbd_env, image, holder, fencing="true")
 
 
-def test_break_lock_never_names_the_holder(rbd_env: RbdEnv, image: str, holder: Holder) -> None:
+def test_break_lock_never_names_the_holder(rbd_env: CephEnv, image: str, holder: Holder) -> None:
     params = rbd_env.params(image, break_lock="never")
     result = run_agent(AGENT, "start", params)
     assert result.rc == 1
@@ -97,7 +97,7 @@ def test_break_lock_never_names_the_holder(rbd_env: RbdEnv, image: str, holder: 
 
 
 @pytest.mark.parametrize("fencing", [None, "false"])
-def test_break_lock_auto_without_fencing_refuses(rbd_env: RbdEnv, image: str, holder: Holder,
+def test_break_lock_auto_without_fencing_refuses(rbd_env: CephEnv, image: str, holder: Holder,
                                                  fencing: str) -> None:
     # No Pacemaker here, so crm_attribute cannot answer: auto treats fencing as disabled.
     extra = {"HAKIT_STONITH_ENABLED": fencing} if fencing else {}
@@ -107,7 +107,7 @@ def test_break_lock_auto_without_fencing_refuses(rbd_env: RbdEnv, image: str, ho
     assert not _blocklisted(rbd_env, holder.address)
 
 
-def test_depth_10_notices_a_lock_taken_from_the_fuse_mapping(rbd_env: RbdEnv,
+def test_depth_10_notices_a_lock_taken_from_the_fuse_mapping(rbd_env: CephEnv,
                                                              image: str) -> None:
     # rbd-fuse's librbd client holds the lock cooperatively (librbd has no option to make an
     # automatic lock non-transferable): a rogue writer outside Pacemaker can request it and
@@ -127,7 +127,7 @@ def test_depth_10_notices_a_lock_taken_from_the_fuse_mapping(rbd_env: RbdEnv,
         assert run_agent(AGENT, "stop", params).rc == 0
 
 
-def test_break_lock_auto_takes_over_from_a_dead_holder(rbd_env: RbdEnv, image: str) -> None:
+def test_break_lock_auto_takes_over_from_a_dead_holder(rbd_env: CephEnv, image: str) -> None:
     # A holder whose session expired (no watch left: the node died) is dead by librbd's own
     # rule; auto blocklists it and breaks the lock even without fencing.
     dead = Holder(rbd_env, image)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.harness.ceph import CephEnv
 from tests.harness.ocf import AGENTS, run_agent
-from tests.rbd.conftest import RbdEnv
 
 AGENT = AGENTS / "rbd"
 
@@ -26,7 +26,7 @@ def _all_cmdlines() -> dict[int, str]:
 
 
 @pytest.mark.parametrize("how", ["keyring", "secret_file"])
-def test_secret_never_in_cmdline_or_logs(rbd_env: RbdEnv, image: str, tmp_path: Path,
+def test_secret_never_in_cmdline_or_logs(rbd_env: CephEnv, image: str, tmp_path: Path,
                                          how: str) -> None:
     params = rbd_env.params(image)
     if how == "secret_file":
