@@ -140,9 +140,8 @@ class ContainerPool:
         self._made.clear()
 
 
-@contextlib.contextmanager
-def container_pool_in(tmp_path: Path) -> Iterator[ContainerPool]:
-    """A pool under ``tmp_path``, cleaned up on exit (skips the test when not root)."""
+@pytest.fixture
+def container_pool(tmp_path: Path) -> Iterator[ContainerPool]:
     if os.geteuid() != 0:
         pytest.skip("needs root (LXC containers)")
     pool = ContainerPool(tmp_path / "lxc")
@@ -150,12 +149,6 @@ def container_pool_in(tmp_path: Path) -> Iterator[ContainerPool]:
         yield pool
     finally:
         pool.cleanup()
-
-
-@pytest.fixture
-def container_pool(tmp_path: Path) -> Iterator[ContainerPool]:
-    with container_pool_in(tmp_path) as pool:
-        yield pool
 
 
 @pytest.fixture

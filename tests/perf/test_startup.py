@@ -9,17 +9,13 @@ PYTHONPROFILEIMPORTTIME is set, which also honours the agent's own shebang.
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Mapping, Sequence
 from typing import Optional
 
-import pytest
-
 from tests.fs.conftest import Ext4
-from tests.harness.loopdev import LoopPool
 from tests.harness.netns import NetnsPool
 from tests.harness.ocf import AGENTS, Result, agent_env
-from tests.lxc.conftest import ContainerPool, container_pool_in
+from tests.lxc.conftest import ContainerPool
 
 #: Modules (top-level packages) no recurring monitor may import: each costs more CPU than
 #: the monitor's own work.  ``site`` pins the shebang's -S.
@@ -78,15 +74,6 @@ def test_vip_monitor_imports_nothing_heavy(netns_pool: NetnsPool) -> None:
         assert modules & HEAVY == set()
 
 
-@pytest.fixture
-def ext4(loop_pool: LoopPool, tmp_path: Path) -> Iterator[Ext4]:
-    helper = Ext4(loop_pool, tmp_path)
-    try:
-        yield helper
-    finally:
-        helper.cleanup()
-
-
 def test_fs_monitor_imports_nothing_heavy(ext4: Ext4) -> None:
     params = {"device": ext4.device(), "directory": ext4.directory()}
     agent = str(AGENTS / "fs")
@@ -113,14 +100,8 @@ def test_meta_data_needs_no_logging_or_runner() -> None:
         assert modules & (HEAVY - needed) == set(), name
 
 
-@pytest.fixture
-def lxc_pool(tmp_path: Path) -> Iterator[ContainerPool]:
-    with container_pool_in(tmp_path) as pool:
-        yield pool
-
-
-def test_lxc_monitor_imports_nothing_heavy(lxc_pool: ContainerPool) -> None:
-    ct = lxc_pool.create()
+def test_lxc_monitor_imports_nothing_heavy(container_pool: ContainerPool) -> None:
+    ct = container_pool.create()
     params = ct.params()
     agent = str(AGENTS / "lxc")
     # A probe of a stopped container (rc 7, logged at debug level only) and of one that was
