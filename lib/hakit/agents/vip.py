@@ -320,14 +320,23 @@ def _add_ipv4(ctx: Context, target: Target, address: ipaddress.IPv4Address,
             culprit = known[0]
             ctx.log.debug("using the ARP probe begun before the lower layers")
         else:
-            loaded = netlink.preload_changes()  # pyroute2's import overlaps the probe window
-            culprit = announce.arp_probe(link.name, link.mac, address, _dad_timeout(ctx),
-                                         ctx.deadline)
-            loaded(ctx.deadline.timeout(5.0))
+            culprit = _arp_probe(ctx, link, address)
         if culprit is not None:
             raise GenericError(f"{address} is already in use by {announce.mac_text(culprit)} "
                                f"(detected by ARP probes on {link.name}); not adding it")
     _add(ctx, target, label=_label(ctx.params, link.name))
+
+
+def _arp_probe(ctx: Context, link: netlink.Link, address: ipaddress.IPv4Address
+               ) -> Optional[bytes]:
+    """ARP-probe for ``address`` on ``link``: the MAC of a host that has it, or None."""
+    from hakit import announce  # noqa: PLC0415 - start-up cost: see BENCHMARKS.md
+
+    loaded = netlink.preload_changes()  # pyroute2's import overlaps the probe window
+    culprit = announce.arp_probe(link.name, link.mac, address, _dad_timeout(ctx),
+                                 ctx.deadline)
+    loaded(ctx.deadline.timeout(5.0))
+    return culprit
 
 
 def _add(ctx: Context, target: Target, *, label: str = "", nodad: bool = False) -> None:
@@ -410,17 +419,13 @@ class EarlyProbe:
         return probe
 
     def _run(self, ctx: Context, namespace: Optional[str]) -> None:
-        from hakit import announce  # noqa: PLC0415 - start-up cost: see BENCHMARKS.md
-
         try:
             address = ctx.params[IP]
             with netns.inside(namespace):  # this thread only (setns(2) is per thread)
                 link = _resolve(ctx).link
                 if len(link.mac) != 6 or not isinstance(address, ipaddress.IPv4Address):
                     return
-                netlink.preload_changes()
-                culprit = announce.arp_probe(link.name, link.mac, address, _dad_timeout(ctx),
-                                             ctx.deadline)
+                culprit = _arp_probe(ctx, link, address)
             self._verdict = (link.ifindex, culprit, time.monotonic())
         except Exception as exc:  # start then probes itself, and reports what fails
             ctx.log.debug("early ARP probe failed (%s); start will probe", exc)
