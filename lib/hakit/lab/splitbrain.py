@@ -19,7 +19,7 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Optional, TextIO
@@ -106,22 +106,23 @@ def violations(samples: Sequence[Sample]) -> list[str]:
     return found
 
 
-def owner_history(samples: Sequence[Sample]) -> list[str]:
-    """The successive lock owners seen (one entry per change, gaps skipped) (pure)."""
+def _changes(sightings: Iterable[tuple[str, ...]]) -> list[str]:
+    """The successive single values seen (one entry per change, gaps skipped) (pure)."""
     seen: list[str] = []
-    for s in samples:
-        if len(s.owners) == 1 and (not seen or seen[-1] != s.owners[0]):
-            seen.append(s.owners[0])
+    for found in sightings:
+        if len(found) == 1 and (not seen or seen[-1] != found[0]):
+            seen.append(found[0])
     return seen
+
+
+def owner_history(samples: Sequence[Sample]) -> list[str]:
+    """The successive lock owners seen (pure)."""
+    return _changes(s.owners for s in samples)
 
 
 def mount_history(samples: Sequence[Sample]) -> list[str]:
-    """The successive nodes seen mounting it (one entry per change, gaps skipped) (pure)."""
-    seen: list[str] = []
-    for s in samples:
-        if len(s.mounted) == 1 and (not seen or seen[-1] != s.mounted[0]):
-            seen.append(s.mounted[0])
-    return seen
+    """The successive nodes seen mounting it (pure)."""
+    return _changes(s.mounted for s in samples)
 
 
 def run(layout: LabLayout, access: ceph.Access, spec: ceph.ImageSpec, directory: str,
