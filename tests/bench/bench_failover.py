@@ -29,8 +29,8 @@ from hakit.deadline import Deadline
 from hakit.lab import node
 from hakit.lab.cluster import Lab
 from hakit.lab.configs import CONFIGURATIONS, StackConfig
-from hakit.lab.demo import Demo
-from hakit.lab.failover import CrashTimes, crash_timed
+from hakit.lab.demo import Demo, Failover
+from hakit.lab.failover import crash_timed
 from hakit.lab.layout import make_layout
 from hakit.lab.monitors import (
     MonitorOp,
@@ -59,7 +59,7 @@ RATIO_TARGET = 0.5
 class Run:
     config: str
     move_gap: float
-    crash: CrashTimes
+    crash: Failover
     load: tuple[float, float]  # 1-minute load average at the start and the end of the run
     monitors: list[tuple[MonitorOp, Stats]] = field(default_factory=list)
 
@@ -127,18 +127,18 @@ def _rows(runs: dict[str, list[Run]], configs: Sequence[StackConfig]) -> list[tu
     rows = [
         ("planned move: page unavailable", col(lambda r: r.move_gap)),
         ("crash -> survivors see the node offline (detection)", col(lambda r: r.crash.detected)),
-        ("crash -> BMC reports power off", col(lambda r: r.crash.bmc_off)),
-        ("crash -> fencer reports the fencing done", col(lambda r: r.crash.fenced)),
+        ("crash -> BMC reports power off", col(lambda r: r.crash.fenced)),
+        ("crash -> fencer reports the fencing done", col(lambda r: r.crash.fencer_done)),
         ("crash -> every stack resource started", col(lambda r: r.crash.started)),
         ("crash -> page served through the VIP", col(lambda r: r.crash.served)),
-        ("fencing: detection -> BMC off", col(lambda r: _diff(r.crash.bmc_off,
+        ("fencing: detection -> BMC off", col(lambda r: _diff(r.crash.fenced,
                                                                r.crash.detected))),
-        ("fencing: detection -> fencer done", col(lambda r: _diff(r.crash.fenced,
+        ("fencing: detection -> fencer done", col(lambda r: _diff(r.crash.fencer_done,
                                                                    r.crash.detected))),
         ("fencing: BMC off -> fencer done (power on, verify, report)",
-         col(lambda r: _diff(r.crash.fenced, r.crash.bmc_off))),
+         col(lambda r: _diff(r.crash.fencer_done, r.crash.fenced))),
         ("stack: fencer done -> every resource started (wall)",
-         col(lambda r: _diff(r.crash.started, r.crash.fenced))),
+         col(lambda r: _diff(r.crash.started, r.crash.fencer_done))),
         ("stack: sum of the starts' exec-time (Pacemaker)",
          col(lambda r: sum(r.crash.starts.values()) if r.crash.starts else None)),
     ]
@@ -167,9 +167,9 @@ def _failover_section(runs: dict[str, list[Run]], configs: Sequence[StackConfig]
     med = {c.key: {
         "stack_exec": _median([sum(r.crash.starts.values()) if r.crash.starts else None
                                for r in runs[c.key]]),
-        "stack_wall": _median([_diff(r.crash.started, r.crash.fenced) for r in runs[c.key]]),
-        "fence": _median([_diff(r.crash.fenced, r.crash.detected) for r in runs[c.key]]),
-        "bmc": _median([_diff(r.crash.bmc_off, r.crash.detected) for r in runs[c.key]]),
+        "stack_wall": _median([_diff(r.crash.started, r.crash.fencer_done) for r in runs[c.key]]),
+        "fence": _median([_diff(r.crash.fencer_done, r.crash.detected) for r in runs[c.key]]),
+        "bmc": _median([_diff(r.crash.fenced, r.crash.detected) for r in runs[c.key]]),
         "served": _median([r.crash.served for r in runs[c.key]]),
         "move": _median([r.move_gap for r in runs[c.key]]),
     } for c in configs}

@@ -47,6 +47,9 @@ class Failover:
     answering: Optional[str] = None  # the node whose MAC answers for the VIP
     fencer_history: list[dict[str, str]] = field(default_factory=list)
     rejoined: Optional[float] = None
+    #: Pacemaker's exec-time of each stack resource's start on the new node, in seconds
+    #: (read by ``hakit.lab.failover.crash_timed``)
+    starts: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass

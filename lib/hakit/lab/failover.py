@@ -11,25 +11,8 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Optional
 
-from hakit.lab.demo import Demo
-
-
-@dataclass
-class CrashTimes:
-    """Seconds from the crash to each milestone (None: not observed)."""
-
-    victim: str
-    detected: Optional[float] = None
-    bmc_off: Optional[float] = None
-    fenced: Optional[float] = None
-    started: Optional[float] = None
-    served: Optional[float] = None
-    new_node: Optional[str] = None
-    #: Pacemaker's exec-time of each stack resource's start on the new node, in seconds
-    starts: dict[str, float] = field(default_factory=dict)
+from hakit.lab.demo import Demo, Failover
 
 
 def parse_start_times(cib_status_xml: str, node: str,
@@ -62,17 +45,16 @@ def parse_start_times(cib_status_xml: str, node: str,
     return found
 
 
-def crash_timed(demo: Demo, victim: str) -> CrashTimes:
+def crash_timed(demo: Demo, victim: str) -> Failover:
     """Crash ``victim`` (every process killed) and time the recovery of ``demo``'s stack
     (``Demo.crash_and_recover``, without waiting for the rejoin), then read each start's
-    exec-time from the CIB."""
-    f = demo.crash_and_recover(victim, rejoin=False)
-    times = CrashTimes(victim, detected=f.detected, bmc_off=f.fenced, fenced=f.fencer_done,
-                       started=f.started, served=f.served, new_node=f.new_node)
-    if times.new_node is not None:
+    exec-time from the CIB into ``starts``."""
+    failover = demo.crash_and_recover(victim, rejoin=False)
+    if failover.new_node is not None:
         survivor = next(n.name for n in demo.lab.layout.nodes if n.name != victim)
         res = demo.lab.run_on(survivor, ["cibadmin", "--query", "--scope", "status"],
                               check=False)
         if res.ok:
-            times.starts = parse_start_times(res.stdout, times.new_node, demo.resources)
-    return times
+            failover.starts = parse_start_times(res.stdout, failover.new_node,
+                                                demo.resources)
+    return failover
