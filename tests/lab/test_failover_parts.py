@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from hakit import mountinfo
 from hakit.deadline import Deadline
-from hakit.lab import hub, imagecheck, splitbrain, stack, writer
+from hakit.lab import hub, imagecheck, network, splitbrain, stack, writer
 from hakit.lab.status import VipView, render_vip
 from hakit.runner import Runner
 
@@ -212,8 +212,8 @@ def test_neighbour_and_link_json() -> None:
     assert hub.neighbour_mac('[{"dst": "198.18.42.100", "state": ["FAILED"]}]') is None
     assert hub.neighbour_mac("garbage") is None
     link = '[{"ifname": "eth0", "address": "5A:11:22:33:44:55"}]'
-    assert hub.link_mac(link) == "5a:11:22:33:44:55"
-    assert hub.link_mac("[]") is None
+    assert network.link_mac(link) == "5a:11:22:33:44:55"
+    assert network.link_mac("[]") is None
 
 
 @given(st.sampled_from(["n1", "n2", None]), st.sampled_from(["n1", "n2", None]),

@@ -13,6 +13,7 @@ from ipaddress import IPv4Address
 from typing import Optional
 
 from hakit.deadline import Deadline
+from hakit.lab import network
 from hakit.lab.layout import NODE_IF, LabLayout
 from hakit.runner import Runner
 
@@ -44,18 +45,6 @@ def neighbour_mac(neigh_json: str) -> Optional[str]:
     return None
 
 
-def link_mac(link_json: str) -> Optional[str]:
-    """The address in ``ip -json link show DEV`` output (pure)."""
-    try:
-        links = json.loads(link_json) if link_json.strip() else []
-    except ValueError:
-        return None
-    if isinstance(links, list) and links and isinstance(links[0], dict):
-        addr = links[0].get("address")
-        return str(addr).lower() if isinstance(addr, str) else None
-    return None
-
-
 def node_with_mac(mac: Optional[str], macs: Mapping[str, Optional[str]]) -> Optional[str]:
     """The node whose interface has ``mac`` (pure); None when none or ``mac`` is None."""
     if mac is None:
@@ -74,5 +63,5 @@ def answering_node(runner: Runner, layout: LabLayout, ip: IPv4Address) -> Option
     for n in layout.nodes:
         link = runner.run(["ip", "-n", n.netns, "-json", "link", "show", NODE_IF], dl,
                           check=False)
-        macs[n.name] = link_mac(link.stdout) if link.ok else None
+        macs[n.name] = network.link_mac(link.stdout) if link.ok else None
     return node_with_mac(mac, macs)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Optional
 
 from hakit.deadline import Deadline
 from hakit.lab.layout import BRIDGE, BRIDGE_MAC, NODE_IF, LabLayout, LabNode
@@ -16,11 +17,22 @@ from hakit.runner import Runner
 NETNS_DIR = Path("/run/netns")
 
 
-def bridge_mac(runner: Runner, deadline: Deadline, layout: LabLayout) -> str:
+def link_mac(link_json: str) -> Optional[str]:
+    """The address in ``ip -json link show DEV`` output, lower case (pure)."""
+    try:
+        links = json.loads(link_json) if link_json.strip() else []
+    except ValueError:
+        return None
+    if isinstance(links, list) and links and isinstance(links[0], dict):
+        addr = links[0].get("address")
+        return str(addr).lower() if isinstance(addr, str) else None
+    return None
+
+
+def bridge_mac(runner: Runner, deadline: Deadline, layout: LabLayout) -> Optional[str]:
     """The hub bridge's MAC address."""
-    out = runner.run(["ip", "-n", layout.hub_netns, "-json", "link", "show", BRIDGE],
-                     deadline).stdout
-    return str(json.loads(out)[0]["address"])
+    return link_mac(runner.run(["ip", "-n", layout.hub_netns, "-json", "link", "show",
+                                BRIDGE], deadline).stdout)
 
 
 def netns_exists(name: str) -> bool:
