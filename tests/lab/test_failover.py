@@ -58,9 +58,6 @@ class Stage:
     def names(self) -> stack.StackNames:
         return self.demo.names
 
-    def url(self, path: str) -> str:
-        return f"http://{self.names.vip.ip}:{stack.HTTP_PORT}{path}"
-
     def stack_node(self) -> str:
         where = stack_state(self.lab.status(), self.names)
         assert where is not None, "the stack is not running on one node"
@@ -97,8 +94,7 @@ def stage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stage]:
         work = layout.state_dir / "e2e"
         work.mkdir()
         writer = WriterProcess(lab.runner, layout,
-                               f"http://{demo.names.vip.ip}:{stack.HTTP_PORT}"
-                               f"{stack.APPEND_URL_PATH}", work / "writer")
+                               demo.names.url(stack.APPEND_URL_PATH), work / "writer")
         writer.start()
         writer.wait_for_more(3, RESUME_TIMEOUT)
         yield Stage(lab, demo, services.ceph, writer, work)
@@ -127,7 +123,7 @@ def check_nothing_lost(st: Stage) -> None:
     """The writer makes progress again, and every acknowledged record is served back."""
     assert st.writer.running
     acked = st.writer.wait_for_more(len(st.writer.acked()) + 2, RESUME_TIMEOUT)
-    body = hub.get(st.lab.runner, st.lab.layout, st.url(stack.RECORDS_URL_PATH))
+    body = hub.get(st.lab.runner, st.lab.layout, st.names.url(stack.RECORDS_URL_PATH))
     assert body is not None
     records = parse_numbers(body)
     assert missing(acked, records) == []

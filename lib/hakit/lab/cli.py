@@ -76,7 +76,7 @@ def vip_view(lab: Lab, state: ClusterState) -> Optional[VipView]:
     names = stack.stack_names(lab.layout)
     if state.resource(names.resources()[-1]) is None:
         return None
-    page = hub.get(lab.runner, lab.layout, f"http://{names.vip.ip}:{stack.HTTP_PORT}/")
+    page = hub.get(lab.runner, lab.layout, names.url())
     return VipView(address=str(names.vip.ip), stack_node=stack_state(state, names),
                    answering=hub.answering_node(lab.runner, lab.layout, names.vip.ip),
                    served=page is not None)

@@ -91,8 +91,7 @@ class Demo:
         """The hub's page watcher (started on first use; ``down`` removes it with the hub)."""
         if self._watch is None:
             lay = self.lab.layout
-            self._watch = PageWatch(lay.hub_netns,
-                                    f"http://{self.names.vip.ip}:{stack.HTTP_PORT}/",
+            self._watch = PageWatch(lay.hub_netns, self.names.url(),
                                     lay.state_dir / "pagewatch.out").start()
         return self._watch
 
@@ -137,8 +136,7 @@ class Demo:
 
     def fetch(self, timeout: float = FETCH_TIMEOUT) -> Optional[str]:
         """The page through the VIP, fetched from the hub namespace; None if it fails."""
-        page = hub.get(self.lab.runner, self.lab.layout,
-                       f"http://{self.names.vip.ip}:{stack.HTTP_PORT}/", timeout)
+        page = hub.get(self.lab.runner, self.lab.layout, self.names.url(), timeout)
         return page or None
 
     def wait_page(self, timeout: float = 60.0) -> str:

@@ -53,6 +53,10 @@ class StackNames:
         """The group's members, in start order (as the snippets generator names them)."""
         return [f"{self.container}-{part}" for part in ("rbd", "fs", "lxc", "vip")]
 
+    def url(self, path: str = "/") -> str:
+        """``path`` on the container's web server, through the VIP."""
+        return f"http://{self.vip.ip}:{HTTP_PORT}{path}"
+
 
 def stack_names(layout: LabLayout) -> StackNames:
     base = int(layout.subnet.network_address)
