@@ -45,8 +45,7 @@ def loop_pool(tmp_path: Path) -> Iterator[LoopPool]:
 def ceph_cluster() -> Iterator[CephCluster]:
     """One real one-node Ceph cluster for the whole session (the rbd and container tests each
     make their own pool on it), stopped by PID at the end."""
-    if os.geteuid() != 0:
-        pytest.skip("needs root (Ceph daemons, fuse, loop devices)")
+    _need_root()
     for program in ("/usr/bin/ceph-mon", "/usr/bin/rbd-fuse"):
         if not Path(program).exists():
             pytest.skip(f"{program} is not installed")
