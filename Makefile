@@ -20,7 +20,8 @@ RUNTIME_DEBS := python3 python3-rados python3-rbd python3-lxc python3-pyghmi pyt
 	python3-requests
 TEST_DEBS := python3-venv pacemaker pacemaker-cli-utils corosync pcs crmsh resource-agents \
 	fence-agents ceph-mon ceph-osd ceph-mgr ceph-common rbd-fuse lxc lxc-templates busybox-static \
-	openipmi ipmitool iproute2 e2fsprogs util-linux psmisc libxml2-utils procps kmod fuse3
+	openipmi ipmitool iproute2 e2fsprogs util-linux psmisc libxml2-utils procps kmod fuse3 \
+	qemu-system-x86 rbd-nbd ceph-resource-agents
 TEST_PIPS := pytest hypothesis lxml ruff mypy
 # The Redfish BMC emulator gets a venv of its own so its newer requests/urllib3 never
 # shadow Debian's, which the agents use.
@@ -39,7 +40,7 @@ else
 INSTALL_AGENT := sed -e 's|^sys.path.append("$(DEBIAN_SITELIB)")$$|sys.path += ["$(PYTHON_SITELIB)", "$(DEBIAN_SITELIB)"]|'
 endif
 
-.PHONY: help deps test lint unit bench demo install uninstall clean
+.PHONY: help deps vmkernel test lint unit bench demo install uninstall clean
 
 help:
 	@echo "make demo       bring up the lab cluster and show a failover"
@@ -73,10 +74,14 @@ lint: deps
 	$(VENV)/bin/ruff check lib agents tests
 	$(VENV)/bin/mypy --strict lib
 
-test: deps lint
+# Debian's kernel for the QEMU guests (krbd, nbd, IPVS), downloaded once into .cache/vm.
+vmkernel: deps
+	$(VPY) -m tests.harness.vm prepare
+
+test: deps lint vmkernel
 	PYTHONPATH=$(CURDIR)/lib $(VPY) -m pytest -q tests
 
-bench: deps
+bench: deps vmkernel
 	@if ls tests/bench/bench_*.py >/dev/null 2>&1; then PYTHONPATH=$(CURDIR)/lib $(VPY) -m tests.bench $(ONLY); \
 	else echo "make bench: no benchmarks yet"; fi
 
@@ -105,5 +110,5 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/hakit-snippet
 
 clean:
-	rm -rf $(VENV) $(SUSHY_VENV) $(STAMPS) .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) $(SUSHY_VENV) $(STAMPS) .cache .mypy_cache .ruff_cache .pytest_cache .hypothesis
 	find . -name __pycache__ -prune -exec rm -rf {} +

@@ -12,6 +12,7 @@ from tests.harness.ceph import CephCluster
 from tests.harness.installed import StagedInstall
 from tests.harness.loopdev import LoopPool
 from tests.harness.netns import NetnsPool
+from tests.harness.vm import GuestKernel, VmError, prepare
 
 
 def _need_root() -> None:
@@ -55,6 +56,17 @@ def ceph_cluster() -> Iterator[CephCluster]:
         yield cluster
     finally:
         cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def guest_kernel() -> GuestKernel:
+    """Debian's kernel (rbd, nbd, ip_vs) and its initramfs, prepared once (``make test`` does
+    it first) for tests.harness.vm.Guest.  Missing QEMU or kernel fails the test: no skip."""
+    _need_root()
+    try:
+        return prepare()
+    except (VmError, OSError) as exc:
+        pytest.fail(f"the guest kernel cannot be prepared: {exc}")
 
 
 @pytest.fixture(scope="session")

@@ -167,16 +167,85 @@ class Cluster:
         except ConfigError:
             return False
 
+    def has_exclusive_lock(self, spec: ImageSpec) -> bool:
+        """Whether the image has the ``exclusive-lock`` feature (the lock hakit relies on)."""
+        import rbd  # noqa: PLC0415
+
+        with self.image(spec, read_only=True) as img:
+            try:
+                return bool(img.features() & rbd.RBD_FEATURE_EXCLUSIVE_LOCK)
+            except Exception as exc:
+                raise _translate(exc, f"reading the features of '{spec}'", self._access,
+                                 self._deadline) from exc
+
     def lock_owners(self, spec: ImageSpec) -> list[str]:
-        """Addresses of the clients holding the image's exclusive lock (usually 0 or 1)."""
+        """Addresses of the clients holding the image's exclusive lock (usually 0 or 1).
+
+        A query that fails is an error, never "no owners": taking that for a free lock
+        would let a second writer in.
+        """
         with self.image(spec) as img:
             try:
                 return [str(o["owner"]) for o in img.lock_get_owners()]
             except Exception as exc:
-                if getattr(exc, "errno", None) == errno.EINVAL:
-                    return []  # no exclusive-lock feature: there is no lock to hold
                 raise _translate(exc, f"listing lock owners of '{spec}'", self._access,
                                  self._deadline) from exc
+
+    def read_note(self, spec: ImageSpec, name: str) -> Optional[str]:
+        """The text of a small object ``NAME.IMAGE_ID`` beside the image (None if absent).
+
+        Not image metadata: writing that needs the image's exclusive lock, which a krbd
+        or rbd-nbd mapping holds and never hands over.
+        """
+        ioctx = self._ioctx(spec)
+        try:
+            try:
+                return bytes(ioctx.read(self._note_object(ioctx, spec, name), 4096)).decode(
+                    "utf-8", "replace")
+            except Exception as exc:
+                if type(exc).__name__ == "ObjectNotFound":
+                    return None
+                raise _translate(exc, f"reading {name} of '{spec}'", self._access,
+                                 self._deadline) from exc
+        finally:
+            ioctx.close()
+
+    def write_note(self, spec: ImageSpec, name: str, text: str) -> None:
+        """Replace the small object ``NAME.IMAGE_ID`` beside the image with ``text``."""
+        ioctx = self._ioctx(spec)
+        try:
+            try:
+                ioctx.write_full(self._note_object(ioctx, spec, name), text.encode())
+            except Exception as exc:
+                raise _translate(exc, f"writing {name} of '{spec}'", self._access,
+                                 self._deadline) from exc
+        finally:
+            ioctx.close()
+
+    def _note_object(self, ioctx: Any, spec: ImageSpec, name: str) -> str:
+        import rbd  # noqa: PLC0415
+
+        try:
+            img = rbd.Image(ioctx, spec.image, read_only=True)
+        except Exception as exc:
+            raise _translate(exc, f"opening image '{spec}'", self._access,
+                             self._deadline) from exc
+        try:
+            return f"{name}.{img.id()}"
+        finally:
+            img.close()
+
+    def msgr2_only(self) -> bool:
+        """Whether some monitor has no msgr1 (v1) address, so a kernel client must speak
+        msgr2 (krbd's ``ms_mode`` option) to reach it."""
+        import json  # noqa: PLC0415
+
+        out = self._mon({"prefix": "mon dump", "format": "json"}, "reading the monitor map")
+        try:
+            doc = json.loads(out)
+        except ValueError as exc:
+            raise GenericError(f"cannot parse the monitor map: {exc}") from exc
+        return monmap_needs_msgr2(doc)
 
     def watchers(self, spec: ImageSpec) -> list[Watcher]:
         """Clients that have the image open (its header watchers)."""
@@ -259,6 +328,17 @@ class Cluster:
                 raise ActionTimeout(f"timed out {doing}: {status}")
             raise GenericError(f"{doing} failed ({errno.errorcode.get(code, code)}): {status}")
         return bytes(out).decode("utf-8", "replace")
+
+
+def monmap_needs_msgr2(doc: object) -> bool:
+    """From ``mon dump --format json``: whether any monitor lacks a v1 address."""
+    mons = doc.get("mons", []) if isinstance(doc, dict) else []
+    for mon in mons if isinstance(mons, list) else []:
+        addrs = mon.get("public_addrs", {}).get("addrvec", []) if isinstance(mon, dict) else []
+        types = {a.get("type") for a in addrs if isinstance(a, dict)}
+        if types and "v1" not in types:
+            return True
+    return False
 
 
 def parse_blocklist(text: str) -> list[BlocklistEntry]:

@@ -37,6 +37,8 @@ class Layout:
     run_root: Path = Path("/run/hakit/rbd")
     sys_block: Path = Path("/sys/block")
     mountinfo: Path = Path("/proc/self/mountinfo")
+    # systemd-udevd (and eudev) listen here while they run.
+    udev_control: Path = Path("/run/udev/control")
 
     def link(self, spec: ImageSpec) -> Path:
         """``/dev/hakit/POOL/IMAGE`` or ``/dev/hakit/POOL/NAMESPACE/IMAGE``."""
@@ -60,7 +62,7 @@ class Mapped:
 def parse_device_list(text: str) -> list[dict[str, str]]:
     """Entries of ``rbd device list --format json`` (krbd and nbd), with string values.
 
-    ``snap`` is "-" for the image head, as rbd prints it; ``namespace`` may be missing.
+    ``snap`` is "-" for the image head with krbd, "" with nbd; ``namespace`` may be missing.
     """
     text = text.strip()
     if not text:
@@ -80,8 +82,9 @@ def find_device(entries: list[dict[str, str]], spec: ImageSpec) -> Optional[str]
     """The device mapping ``spec`` (same pool, namespace, image and snapshot), if any."""
     for entry in entries:
         snap = entry.get("snap", "-")
+        # krbd's list says "name", rbd-nbd's says "image".
         if (entry.get("pool") == spec.pool and entry.get("namespace", "") == spec.namespace
-                and entry.get("name") == spec.image
+                and entry.get("name", entry.get("image")) == spec.image
                 and (snap in ("-", "") if spec.snap is None else snap == spec.snap)):
             return entry.get("device") or None
     return None
@@ -91,6 +94,55 @@ def mounted_at(text: str, path: str) -> Optional[str]:
     """The filesystem type mounted at ``path`` per ``/proc/self/mountinfo``, or None."""
     found = mountinfo.mounted_at(mountinfo.parse_known(text), path)
     return found[0].fstype if found else None
+
+
+#: krbd's ms_mode values (rbd-map(8)); "auto" lets the agent choose from the monitor map.
+MS_MODES = ("legacy", "crc", "secure", "prefer-crc", "prefer-secure")
+
+
+def option_names(options: Optional[str]) -> set[str]:
+    """The option names in a ``-o`` list ("a=1,noudev" -> {"a", "noudev"})."""
+    return {o.split("=", 1)[0] for o in (options or "").split(",") if o}
+
+
+def kernel_map_options(device_type: str, user: Optional[str], *, ms_mode: Optional[str],
+                       udev: bool) -> Optional[str]:
+    """The ``rbd device map -o`` list: the admin's options, plus what this host and this
+    cluster need that the admin did not set.
+
+    - ``ms_mode`` (krbd only; rbd-nbd is librbd, which negotiates msgr2 itself): a cluster
+      whose monitors speak only msgr2 cannot be reached by krbd without it ("failed to get
+      mon address (possible ms_mode mismatch)");
+    - ``noudev`` (krbd) when no udev daemon runs (minimal hosts, containers): rbd would
+      otherwise wait for a udev event that never comes, until its own timeout.
+    """
+    options = [o for o in (user or "").split(",") if o]
+    names = option_names(user)
+    if device_type == "krbd" and ms_mode and ms_mode != "legacy" and "ms_mode" not in names:
+        options.append(f"ms_mode={ms_mode}")
+    if device_type == "krbd" and not udev and "noudev" not in names and "udev" not in names:
+        options.append("noudev")  # (rbd-nbd does not wait for udev, nor take the option)
+    return ",".join(options) or None
+
+
+def udev_running(control: Path) -> bool:
+    """Whether a udev daemon listens on its control socket."""
+    import stat  # noqa: PLC0415 - start-up cost: only krbd/nbd map and unmap ask
+
+    try:
+        return stat.S_ISSOCK(os.stat(control).st_mode)
+    except OSError:
+        return False
+
+
+def mounts_of_device(text: str, device: str) -> list[str]:
+    """Mount points (per mountinfo ``text``) of the filesystem on block device ``device``."""
+    try:
+        rdev = os.stat(device).st_rdev
+    except OSError:
+        return []
+    dev = (os.major(rdev), os.minor(rdev))
+    return [e.mount_point for e in mountinfo.parse_known(text) if e.dev == dev]
 
 
 # ----- small host helpers ---------------------------------------------------------------
@@ -157,18 +209,30 @@ def mount_dev(text: str, path: str) -> Optional[tuple[int, int]]:
 
 
 def readable(path: str, deadline: Deadline, cap: float = 10.0) -> None:
-    """Read the first block of ``path``; GenericError/ActionTimeout when it cannot.
+    """Read the first block of ``path`` from the device itself; GenericError/ActionTimeout
+    when it cannot.
 
-    The read runs in a daemon thread so a device whose backend hangs (a dead cluster)
-    costs at most the deadline instead of blocking the monitor forever.
+    O_DIRECT, so the answer comes from the device and not from the page cache (a krbd
+    client that was blocklisted still has its first block cached).  The read runs in a
+    daemon thread so a device whose backend hangs (a dead cluster) costs at most the
+    deadline instead of blocking the monitor forever.
     """
     outcome: list[object] = []
 
     def probe() -> None:
+        import mmap  # noqa: PLC0415 - start-up cost: see BENCHMARKS.md
+
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
             try:
-                outcome.append(os.pread(fd, PROBE_BYTES, 0))
+                fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_DIRECT)
+            except OSError:
+                fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)  # no O_DIRECT here
+            try:
+                buf = mmap.mmap(-1, PROBE_BYTES)  # page-aligned, as O_DIRECT needs
+                try:
+                    outcome.append(os.preadv(fd, [buf], 0))
+                finally:
+                    buf.close()
             finally:
                 os.close(fd)
         except OSError as exc:
@@ -249,7 +313,9 @@ class KernelMapper:
         device = find_device(parse_device_list(result.stdout), spec)
         return Mapped(device) if device else None
 
-    def map(self, spec: ImageSpec, *, read_only: bool, options: Optional[str]) -> Mapped:
+    def map(self, spec: ImageSpec, *, read_only: bool, options: Optional[str],
+            ms_mode: Optional[str] = None) -> Mapped:
+        """Map ``spec`` (``ms_mode``: krbd's messenger mode, None for the default)."""
         argv = ["rbd", "device", "map", "-t", self._type, *self._access.cli_args()]
         if read_only:
             argv.append("--read-only")
@@ -257,6 +323,8 @@ class KernelMapper:
             # Hold the exclusive lock for as long as the device is mapped, refusing
             # cooperative hand-over to other clients (krbd "exclusive", rbd-nbd --exclusive).
             argv.append("--exclusive")
+        options = kernel_map_options(self._type, options, ms_mode=ms_mode,
+                                     udev=udev_running(self._layout.udev_control))
         if options:
             argv += ["-o", options]
         argv += ["--pool", spec.pool]
@@ -273,10 +341,22 @@ class KernelMapper:
         return found
 
     def unmap(self, spec: ImageSpec, mapped: Mapped) -> None:
-        """Unmap; while the device is busy retry until half the time left, then force."""
+        """Unmap; while the device is busy retry until half the time left, then force,
+        unless a filesystem is still mounted on it (forcing would drop its unwritten data
+        behind the mount's back): that is an error naming the mount point."""
         ctx = self._ctx
+        # A mounted filesystem does not go away by waiting: say so at once.
+        try:
+            mounts = mounts_of_device(self._layout.mountinfo.read_text(), mapped.device)
+        except OSError:
+            mounts = []
+        if mounts:
+            raise GenericError(f"cannot unmap {spec}: {mapped.device} is still mounted at "
+                               f"{', '.join(mounts)} (stop the filesystem resource first)")
         polite = ctx.deadline.within(ctx.deadline.remaining() / 2)
-        argv = ["rbd", "device", "unmap", "-t", self._type, mapped.device]
+        noudev = [] if self._type != "krbd" or udev_running(self._layout.udev_control) \
+            else ["-o", "noudev"]
+        argv = ["rbd", "device", "unmap", "-t", self._type, *noudev, mapped.device]
 
         def attempt() -> Optional[bool]:
             try:
@@ -295,7 +375,8 @@ class KernelMapper:
             pass
         # Last resort before the stop deadline: the device is still open somewhere.
         ctx.log.warning("forcing unmap of %s (%s), it is still in use", mapped.device, spec)
-        ctx.runner.run(["rbd", "device", "unmap", "-t", self._type, "-o", "force",
+        force = "force" if not noudev else "force,noudev"
+        ctx.runner.run(["rbd", "device", "unmap", "-t", self._type, "-o", force,
                         mapped.device], ctx.deadline)
 
 

@@ -59,8 +59,9 @@ IP = Param("ip", Address(), "Virtual IP address",
 
 PARAMS: tuple[Param[object], ...] = (
     NAME, rbd.POOL, IMAGE, rbd.NAMESPACE, rbd.CEPHCONF, rbd.USER, rbd.KEYRING,
-    rbd.DEVICE_TYPE, rbd.BREAK_LOCK, fs.FSCK, MOUNT_OPTIONS, LXCPATH, lxc.HEALTH_COMMAND,
-    lxc.STOP_TIMEOUT, lxc.LOG_FILE, IP, vip.CIDR_NETMASK, vip.NIC, vip.NETWORK_NAMESPACE,
+    rbd.DEVICE_TYPE, rbd.MS_MODE, rbd.BREAK_LOCK, fs.FSCK, MOUNT_OPTIONS, LXCPATH,
+    lxc.HEALTH_COMMAND, lxc.STOP_TIMEOUT, lxc.LOG_FILE, IP, vip.CIDR_NETMASK, vip.NIC,
+    vip.NETWORK_NAMESPACE,
 )
 
 #: The layers, bottom first: start runs them in this order, stop in reverse.
@@ -116,6 +117,7 @@ def layers(values: Values) -> list[Layer]:
         "namespace": values.get(rbd.NAMESPACE), "cephconf": values[rbd.CEPHCONF],
         "user": values[rbd.USER], "keyring": values.get(rbd.KEYRING),
         "device_type": values[rbd.DEVICE_TYPE], "break_lock": values[rbd.BREAK_LOCK],
+        "ms_mode": values[rbd.MS_MODE],
     })
     device = str(Layout().link(rbd.spec_of(map_values)))
     found: list[Layer] = [
@@ -313,4 +315,5 @@ AGENT = Agent(
     monitor=monitor,
     validate=validate,
     check_environment=check_environment,
+    exclusive=True,
 )

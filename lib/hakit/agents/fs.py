@@ -516,4 +516,5 @@ AGENT = Agent(
     monitor=_monitor,
     validate=_validate,
     check_environment=_check_environment,
+    exclusive=True,
 )

@@ -11,7 +11,7 @@ import os
 
 from hakit import ceph
 from hakit.ceph import Access, ImageSpec
-from hakit.errors import ArgsError, GenericError, NotRunningError, ParamError
+from hakit.errors import ArgsError, ConfigError, GenericError, NotRunningError, ParamError
 from hakit.ocf.agent import Action, Agent, Context
 from hakit.ocf.params import (
     AbsolutePath,
@@ -24,12 +24,14 @@ from hakit.ocf.params import (
     Values,
 )
 from hakit.rbd_map import (
+    MS_MODES,
     FuseMapper,
     KernelMapper,
     Layout,
     Mapped,
     expose,
     linked_device,
+    option_names,
     readable,
     save_client,
     saved_client,
@@ -41,9 +43,14 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Optional, Union
 
-#: Environment variable that overrides Pacemaker's stonith-enabled for break_lock=auto
-#: (tests, and nodes where crm_attribute cannot reach the CIB): "true" or "false".
-FENCING_OVERRIDE = "HAKIT_STONITH_ENABLED"
+#: Environment variable naming cluster nodes to treat as gone (comma-separated) for
+#: break_lock=auto, instead of asking Pacemaker (tests, and nodes where crm_mon cannot reach
+#: the CIB).
+NODES_GONE_OVERRIDE = "HAKIT_NODES_GONE"
+
+#: The object (``NAME.IMAGE_ID``, beside the image) where start records which node's client
+#: took the lock ("NODE ADDR"), so a later takeover can tell whose node a live holder is on.
+LOCK_HOLDER_NOTE = "hakit_lock_holder"
 
 POOL = Param("pool", Name("a Ceph pool name"), "Ceph pool",
              "The pool holding the image.", required=True, unique_group="image")
@@ -79,20 +86,28 @@ READ_ONLY = Param("read_only", Boolean(), "Read-only",
                   "Map read-only; no lock is taken or broken.", default="false")
 BREAK_LOCK = Param("break_lock", Select("auto", "always", "never"), "Break a held lock",
                    "What to do when another client holds the image's exclusive lock at start. "
-                   "auto: take it over (blocklisting the holder first) when Pacemaker has "
-                   "fencing enabled, so the old holder was stopped or fenced before this "
-                   "start, or when the holder is dead (it no longer watches the image); "
-                   "always: take it over; never: fail, naming the holder. "
-                   f"Without a cluster, auto treats fencing as disabled; the environment "
-                   f"variable {FENCING_OVERRIDE}=true|false overrides the query.",
-                   default="auto")
+                   "auto: take it over (blocklisting the holder first) when the holder is "
+                   "dead (it no longer watches the image, librbd's own rule), or when it is "
+                   "still connected but was mapped by hakit on a node the cluster confirms "
+                   "gone (crm_mon shows it offline and clean: fenced or shut down); otherwise "
+                   "refuse, naming the holder and its node. always: take it over; never: "
+                   "fail, naming the holder.", default="auto")
+MS_MODE = Param("ms_mode", Select("auto", *MS_MODES), "krbd messenger mode",
+                "The kernel client's ms_mode (rbd-map(8)). auto: prefer-crc when a monitor "
+                "speaks only msgr2 (no v1 address in the monitor map), else the kernel's "
+                "default (legacy). krbd only.", default="auto")
+ALLOW_NO_LOCK = Param("allow_no_exclusive_lock", Boolean(), "Allow images without locking",
+                      "Map an image that lacks the exclusive-lock feature read-write. Off by "
+                      "default: without the lock nothing stops two nodes writing the image, "
+                      "so start refuses such an image and names the 'rbd feature enable' "
+                      "command that fixes it.", default="false")
 BLOCKLIST_EXPIRE = Param("blocklist_expire", Duration(60, 7 * 86400), "Blocklist duration",
                          "How long a broken lock's old holder stays blocklisted.",
                          default="3600")
 
 PARAMS: tuple[Param[object], ...] = (
     POOL, NAMESPACE, IMAGE, SNAP, CEPHCONF, USER, KEYRING, SECRET_FILE, MON_HOST, DEVICE_TYPE,
-    MAP_OPTIONS, READ_ONLY, BREAK_LOCK, BLOCKLIST_EXPIRE,
+    MAP_OPTIONS, MS_MODE, READ_ONLY, BREAK_LOCK, BLOCKLIST_EXPIRE, ALLOW_NO_LOCK,
 )
 
 
@@ -119,6 +134,11 @@ def validate(values: Values) -> None:
                                  "(rbd-fuse has no snapshot option)")
     if fuse and values.get(MAP_OPTIONS) is not None:
         raise ParamError("map_options", "applies to device_type krbd and nbd only")
+    if values[MS_MODE] != "auto":
+        if values[DEVICE_TYPE] != "krbd":
+            raise ParamError("ms_mode", "applies to device_type krbd only")
+        if "ms_mode" in option_names(values.get(MAP_OPTIONS)):
+            raise ParamError("ms_mode", "is also set in map_options; set it in one place")
     if fuse:
         # rbd-fuse reads credentials from CEPH_ARGS, which Ceph splits on whitespace.
         for param in (CEPHCONF, KEYRING, SECRET_FILE):
@@ -146,12 +166,22 @@ def check_environment(ctx: Context) -> None:
         ctx.runner.require("rbd")
 
 
-# ----- fencing --------------------------------------------------------------------------
-def parse_stonith_enabled(xml_text: str) -> Optional[bool]:
-    """stonith-enabled from ``crm_attribute --query --output-as=xml``.
+# ----- whose node a lock holder is on, and whether it is gone ---------------------------
+def this_node(ctx: Context) -> str:
+    """This node's name as Pacemaker knows it (CRM_meta_on_node), else the host name."""
+    return ctx.env.meta.get("on_node") or os.uname().nodename
 
-    None when Pacemaker could not be asked (no cluster); True when the CIB has no value,
-    as stonith-enabled defaults to true (Pacemaker Explained, cluster options).
+
+def parse_lock_holder(text: Optional[str]) -> Optional[tuple[str, str]]:
+    """(node, client address) from the LOCK_HOLDER_NOTE text, None if malformed."""
+    parts = (text or "").split()
+    return (parts[0], parts[1]) if len(parts) == 2 else None
+
+
+def parse_gone_nodes(xml_text: str) -> Optional[set[str]]:
+    """Nodes ``crm_mon --output-as=xml`` shows offline and clean (fenced or shut down).
+
+    None when the output is not crm_mon's (no cluster to ask).
     """
     import xml.etree.ElementTree as ET  # noqa: PLC0415 - start-up cost: BENCHMARKS.md
 
@@ -160,27 +190,24 @@ def parse_stonith_enabled(xml_text: str) -> Optional[bool]:
         root = ET.fromstring(xml_text)  # noqa: S314
     except ET.ParseError:
         return None
-    for attr in root.iter("attribute"):
-        if attr.get("name") == "stonith-enabled":
-            return (attr.get("value") or "").strip().lower() in ("true", "1", "yes", "on", "y")
-    status = root.find("status")
-    code = status.get("code") if status is not None else None
-    # 105 = "No such object": the option is unset, so its default (true) applies.
-    return True if code == "105" else None
+    nodes = root.find("nodes")
+    if nodes is None:
+        return None
+    return {node.get("name", "") for node in nodes.iter("node")
+            if node.get("online") == "false" and node.get("unclean") == "false"}
 
 
-def fencing_enabled(ctx: Context, environ: Optional[Mapping[str, str]] = None) -> bool:
-    """Whether Pacemaker will fence a failed node before starting its resources elsewhere."""
+def nodes_gone(ctx: Context, environ: Optional[Mapping[str, str]] = None) -> set[str]:
+    """Cluster nodes confirmed gone; empty when the cluster cannot be asked."""
     env = os.environ if environ is None else environ
-    override = env.get(FENCING_OVERRIDE, "").strip().lower()
-    if override in ("true", "false"):
-        return override == "true"
-    if ctx.runner.which("crm_attribute") is None:
-        return False
-    result = ctx.runner.run(["crm_attribute", "--type", "crm_config", "--name",
-                             "stonith-enabled", "--query", "--output-as=xml"],
+    override = env.get(NODES_GONE_OVERRIDE)
+    if override is not None:
+        return {n for n in override.replace(",", " ").split() if n}
+    if ctx.runner.which("crm_mon") is None:
+        return set()
+    result = ctx.runner.run(["crm_mon", "--one-shot", "--output-as=xml", "--include=nodes"],
                             ctx.deadline, timeout=10, check=False)
-    return bool(parse_stonith_enabled(result.stdout))
+    return parse_gone_nodes(result.stdout) or set()
 
 
 # ----- lock policy ----------------------------------------------------------------------
@@ -193,18 +220,19 @@ def take_over_locks(ctx: Context, cluster: ceph.Cluster, spec: ImageSpec) -> Non
     holders = ", ".join(owners)
     if policy == "never":
         raise GenericError(f"image {spec} is locked by client {holders} and break_lock=never")
-    if policy == "auto" and not fencing_enabled(ctx):
+    if policy == "auto":
         # librbd's own rule: a lock owner without a watch on the image is dead (its
-        # session expired).  Breaking such a lock after blocklisting the owner is what any
-        # librbd writer would do; a live holder is only taken over with fencing on.
+        # session expired), and breaking its lock after blocklisting it is what any librbd
+        # writer would do.  A live holder is taken over only from a node the cluster says
+        # is gone: blocklisting it then makes sure it cannot write even if it comes back.
         watching = {w.address for w in cluster.watchers(spec)}
         alive = [owner for owner in owners if owner in watching]
         if alive:
-            raise GenericError(f"image {spec} is locked by client {', '.join(alive)}, which "
-                               "is still connected; break_lock=auto takes over a live "
-                               "holder only when fencing (stonith-enabled) is on")
-        ctx.log.warning("lock owner(s) %s of %s no longer watch the image: dead", holders,
-                        spec)
+            check_holders_gone(ctx, spec, alive,
+                               parse_lock_holder(cluster.read_note(spec, LOCK_HOLDER_NOTE)))
+        else:
+            ctx.log.warning("lock owner(s) %s of %s no longer watch the image: dead",
+                            holders, spec)
     expire = ctx.params[BLOCKLIST_EXPIRE]
     for owner in owners:
         ctx.log.warning("breaking the lock of %s held by %s (blocklisted for %ds)", spec,
@@ -212,14 +240,59 @@ def take_over_locks(ctx: Context, cluster: ceph.Cluster, spec: ImageSpec) -> Non
         cluster.break_lock(spec, owner, expire)
 
 
+def check_holders_gone(ctx: Context, spec: ImageSpec, alive: list[str],
+                       recorded: Optional[tuple[str, str]]) -> None:
+    """GenericError unless every live holder was mapped by hakit on a node that is gone."""
+    gone = None
+    for owner in alive:
+        node = recorded[0] if recorded is not None and recorded[1] == owner else None
+        if node is None:
+            raise GenericError(f"image {spec} is locked by client {owner}, still connected, "
+                               "on no node hakit knows; break_lock=auto refuses")
+        if gone is None:
+            gone = nodes_gone(ctx)
+        if node not in gone or node == this_node(ctx):
+            raise GenericError(f"image {spec} is locked by client {owner} on node {node}, "
+                               "still connected and not confirmed gone by the cluster; "
+                               "break_lock=auto refuses")
+        ctx.log.warning("lock owner %s of %s is on node %s, which the cluster reports gone",
+                        owner, spec, node)
+
+
 def record_owner(ctx: Context, spec: ImageSpec, layout: Layout) -> None:
-    """Remember which client holds the lock for this mapping, for monitor depth 10."""
+    """Remember which client holds the lock for this mapping: here for monitor depth 10,
+    and beside the image (with this node's name) for a later takeover."""
     with ceph.connect(access_of(ctx.params), ctx.deadline) as cluster:
         owners = cluster.lock_owners(spec)
+        if len(owners) == 1:
+            cluster.write_note(spec, LOCK_HOLDER_NOTE, f"{this_node(ctx)} {owners[0]}")
     if len(owners) == 1:
         save_client(layout, spec, owners[0])
     else:
         ctx.log.warning("after mapping %s, lock owners are %s", spec, owners or "none")
+
+
+def require_lock_feature(ctx: Context, cluster: ceph.Cluster, spec: ImageSpec) -> None:
+    """ConfigError for a read-write image without exclusive-lock (unless allowed)."""
+    if cluster.has_exclusive_lock(spec):
+        return
+    if ctx.params[ALLOW_NO_LOCK]:
+        ctx.log.warning("%s has no exclusive-lock feature: nothing stops a second writer "
+                        "(allow_no_exclusive_lock=true)", spec)
+        return
+    raise ConfigError(f"image {spec} lacks the exclusive-lock feature, so nothing stops two "
+                      f"nodes writing it; run 'rbd feature enable {spec} exclusive-lock' "
+                      "(or set allow_no_exclusive_lock=true)")
+
+
+def kernel_ms_mode(ctx: Context, cluster: ceph.Cluster) -> Optional[str]:
+    """The ms_mode for krbd: the parameter, or (auto) prefer-crc for msgr2-only monitors."""
+    chosen = ctx.params[MS_MODE]
+    if chosen != "auto" or ctx.params[DEVICE_TYPE] != "krbd":
+        return None if chosen == "auto" else str(chosen)
+    if "ms_mode" in option_names(ctx.params.get(MAP_OPTIONS)):
+        return None
+    return "prefer-crc" if cluster.msgr2_only() else None
 
 
 # ----- handlers -------------------------------------------------------------------------
@@ -252,13 +325,15 @@ def start(ctx: Context, layout: Optional[Layout] = None) -> None:
         with cluster.image(spec, read_only=True):
             pass  # ConfigError (rc 6) naming the pool, image or snapshot when missing
         if not read_only:
+            require_lock_feature(ctx, cluster, spec)
             take_over_locks(ctx, cluster, spec)
+        ms_mode = None if isinstance(mapper, FuseMapper) else kernel_ms_mode(ctx, cluster)
     try:
         if isinstance(mapper, FuseMapper):
             mapped = mapper.map(spec, read_only=read_only)
         else:
             mapped = mapper.map(spec, read_only=read_only,
-                                options=ctx.params.get(MAP_OPTIONS))
+                                options=ctx.params.get(MAP_OPTIONS), ms_mode=ms_mode)
         if not read_only:
             record_owner(ctx, spec, layout)
         expose(layout, spec, mapped.device)
@@ -301,9 +376,14 @@ def monitor(ctx: Context, layout: Optional[Layout] = None) -> None:
     layout = layout or Layout()
     spec = spec_of(ctx.params)
     mapped: Optional[Mapped] = _mapper(ctx, layout).find(spec)
-    if mapped is None:
-        raise NotRunningError(f"{spec} is not mapped on this node")
     link = linked_device(layout, spec)
+    if mapped is None:
+        if link is not None and not ctx.is_probe:
+            # start made the link and stop removes it: the mapping went away under us
+            # (unmapped by hand, or its device vanished).
+            raise GenericError(f"{spec} was mapped here ({layout.link(spec)} -> {link}) but "
+                               "the mapping is gone")
+        raise NotRunningError(f"{spec} is not mapped on this node")
     if link != mapped.device:
         raise GenericError(f"{layout.link(spec)} points to {link}, not to {mapped.device}")
     readable(mapped.device, ctx.deadline)
@@ -353,4 +433,5 @@ AGENT = Agent(
     monitor=monitor,
     validate=validate,
     check_environment=check_environment,
+    exclusive=True,
 )

@@ -90,6 +90,8 @@ class Agent:
     check_environment: Optional[EnvironmentCheck] = None
     reload_agent: Optional[Handler] = None  # default: nothing to do, reloadable values apply
     extra: tuple[tuple[str, Handler], ...] = ()  # further actions, e.g. ("notify", handler)
+    # Never as a clone: one instance owns one thing (an RBD image, a filesystem) on one node.
+    exclusive: bool = False
 
     def param(self, name: str) -> Param[object]:
         for param in self.params:

@@ -17,7 +17,13 @@ import os
 import sys
 
 from hakit.deadline import Deadline
-from hakit.errors import ExitCode, HakitError, NotInstalledError, UnimplementedError
+from hakit.errors import (
+    ConfigError,
+    ExitCode,
+    HakitError,
+    NotInstalledError,
+    UnimplementedError,
+)
 from hakit.ocf.agent import Context
 from hakit.ocf.environment import OcfEnvironment
 from hakit.ocf.lazylog import LazyLogger
@@ -75,6 +81,11 @@ def _parse(agent: Agent, env: OcfEnvironment, log: logging.Logger) -> Values:
     values = parse_values(agent.params, env.raw_params)
     if agent.validate is not None:
         agent.validate(values)
+    if agent.exclusive and ("clone_max" in env.meta or "clone" in env.meta):
+        # Pacemaker passes clone meta-attributes to every instance of a clone.
+        raise ConfigError(f"ocf:hakit:{agent.name} must not be cloned (clone-max="
+                          f"{env.meta.get('clone_max', '?')}): it would run on several nodes "
+                          "at once, which is what it exists to prevent")
     return values
 
 
