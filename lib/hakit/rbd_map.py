@@ -314,12 +314,13 @@ class KernelMapper:
         return Mapped(device) if device else None
 
     def map(self, spec: ImageSpec, *, read_only: bool, options: Optional[str],
-            ms_mode: Optional[str] = None) -> Mapped:
-        """Map ``spec`` (``ms_mode``: krbd's messenger mode, None for the default)."""
+            ms_mode: Optional[str] = None, exclusive: bool = True) -> Mapped:
+        """Map ``spec`` (``ms_mode``: krbd's messenger mode, None for the default;
+        ``exclusive`` False for an image without the exclusive-lock feature)."""
         argv = ["rbd", "device", "map", "-t", self._type, *self._access.cli_args()]
         if read_only:
             argv.append("--read-only")
-        else:
+        elif exclusive:
             # Hold the exclusive lock for as long as the device is mapped, refusing
             # cooperative hand-over to other clients (krbd "exclusive", rbd-nbd --exclusive).
             argv.append("--exclusive")
@@ -333,7 +334,15 @@ class KernelMapper:
         argv += ["--image", spec.image]
         if spec.snap:
             argv += ["--snap", spec.snap]
-        self._ctx.runner.run(argv, self._ctx.deadline)
+        try:
+            self._ctx.runner.run(argv, self._ctx.deadline)
+        except CommandFailed as exc:
+            if self._type == "krbd" and "ms_mode" not in option_names(options) and \
+                    "(2) No such file" in exc.reason:
+                # What krbd says when it cannot speak to msgr2-only monitors.
+                raise GenericError(f"{exc.reason}; monitors that speak only msgr2 need "
+                                   "ms_mode (ms_mode=auto chooses it)") from exc
+            raise
         found = self.find(spec)
         if found is None:
             raise GenericError(f"'rbd device map' succeeded but {spec} is not in "

@@ -8,9 +8,15 @@ from typing import Optional
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hakit.agents.rbd import parse_stonith_enabled
-from hakit.ceph import ImageSpec, parse_blocklist
-from hakit.rbd_map import find_device, mounted_at, parse_device_list
+from hakit.agents.rbd import parse_gone_nodes, parse_lock_holder
+from hakit.ceph import ImageSpec, monmap_needs_msgr2, parse_blocklist
+from hakit.rbd_map import (
+    find_device,
+    kernel_map_options,
+    mounted_at,
+    option_names,
+    parse_device_list,
+)
 
 NAMES = st.from_regex(r"[A-Za-z0-9_][A-Za-z0-9_.+-]{0,20}", fullmatch=True)
 
@@ -67,15 +73,58 @@ def test_mountinfo_never_crashes(text: str) -> None:
     mounted_at(text, "/x")
 
 
-def test_stonith_enabled_answers() -> None:
-    def attr(value: str) -> str:
-        return (f'<pacemaker-result api-version="2.25"><attribute name="stonith-enabled" '
-                f'value="{value}"/><status code="0" message="OK"/></pacemaker-result>')
+NODE_STATES = st.sampled_from(["true", "false"])
 
-    assert parse_stonith_enabled(attr("true")) is True
-    assert parse_stonith_enabled(attr("false")) is False
-    unset = '<pacemaker-result><status code="105" message="No such object"/></pacemaker-result>'
-    assert parse_stonith_enabled(unset) is True  # the default applies
+
+@given(nodes=st.dictionaries(NAMES, st.tuples(NODE_STATES, NODE_STATES), max_size=5))
+def test_gone_nodes_are_offline_and_clean(nodes: dict[str, tuple[str, str]]) -> None:
+    body = "".join(f'<node name="{n}" id="{i}" online="{on}" unclean="{unclean}" '
+                   'standby="false" type="member"/>'
+                   for i, (n, (on, unclean)) in enumerate(nodes.items()))
+    xml = f'<pacemaker-result api-version="2.25"><nodes>{body}</nodes></pacemaker-result>'
+    assert parse_gone_nodes(xml) == {n for n, (on, unclean) in nodes.items()
+                                     if on == "false" and unclean == "false"}
+
+
+def test_gone_nodes_without_a_cluster() -> None:
     offline = '<pacemaker-result><status code="102" message="Not connected"/></pacemaker-result>'
-    assert parse_stonith_enabled(offline) is None
-    assert parse_stonith_enabled("garbage <") is None
+    assert parse_gone_nodes(offline) is None
+    assert parse_gone_nodes("garbage <") is None
+
+
+@given(st.text(max_size=80))
+def test_lock_holder_record_is_two_words_or_nothing(text: str) -> None:
+    found = parse_lock_holder(text)
+    assert found is None or (len(text.split()) == 2 and list(found) == text.split())
+
+
+def _mon(*types: str) -> dict[str, object]:
+    return {"public_addrs": {"addrvec": [{"type": t, "addr": "198.18.0.1:3300"} for t in types]}}
+
+
+def test_msgr2_only_from_the_monitor_map() -> None:
+    assert monmap_needs_msgr2({"mons": [_mon("v2")]})
+    assert monmap_needs_msgr2({"mons": [_mon("v2", "v1"), _mon("v2")]})
+    assert not monmap_needs_msgr2({"mons": [_mon("v2", "v1")]})
+    assert not monmap_needs_msgr2({"mons": [_mon("v1")]})
+    assert not monmap_needs_msgr2("garbage")
+
+
+OPTION = st.from_regex(r"[a-z_]{1,10}(=[a-z0-9-]{1,6})?", fullmatch=True)
+
+
+@given(user=st.lists(OPTION, max_size=4), kind=st.sampled_from(["krbd", "nbd"]),
+       ms_mode=st.sampled_from([None, "prefer-crc", "secure", "legacy"]), udev=st.booleans())
+def test_map_options_add_only_what_is_missing(user: list[str], kind: str,
+                                              ms_mode: Optional[str], udev: bool) -> None:
+    given_text = ",".join(user) or None
+    result = (kernel_map_options(kind, given_text, ms_mode=ms_mode, udev=udev) or "").split(",")
+    assert result[:len(user)] == user  # the admin's options first, untouched
+    names = option_names(",".join(user))
+    added = result[len(user):] if user else [o for o in result if o]
+    if kind == "nbd":
+        assert added == []  # rbd-nbd takes neither option
+        return
+    assert ("noudev" in added) == (not udev and not {"noudev", "udev"} & names)
+    wants_mode = ms_mode not in (None, "legacy") and "ms_mode" not in names
+    assert (f"ms_mode={ms_mode}" in added) == wants_mode

@@ -272,14 +272,14 @@ def record_owner(ctx: Context, spec: ImageSpec, layout: Layout) -> None:
         ctx.log.warning("after mapping %s, lock owners are %s", spec, owners or "none")
 
 
-def require_lock_feature(ctx: Context, cluster: ceph.Cluster, spec: ImageSpec) -> None:
-    """ConfigError for a read-write image without exclusive-lock (unless allowed)."""
+def require_lock_feature(ctx: Context, cluster: ceph.Cluster, spec: ImageSpec) -> bool:
+    """Whether the image has exclusive-lock; ConfigError when it has not (unless allowed)."""
     if cluster.has_exclusive_lock(spec):
-        return
+        return True
     if ctx.params[ALLOW_NO_LOCK]:
         ctx.log.warning("%s has no exclusive-lock feature: nothing stops a second writer "
                         "(allow_no_exclusive_lock=true)", spec)
-        return
+        return False
     raise ConfigError(f"image {spec} lacks the exclusive-lock feature, so nothing stops two "
                       f"nodes writing it; run 'rbd feature enable {spec} exclusive-lock' "
                       "(or set allow_no_exclusive_lock=true)")
@@ -324,8 +324,8 @@ def start(ctx: Context, layout: Optional[Layout] = None) -> None:
     with ceph.connect(access_of(ctx.params), ctx.deadline) as cluster:
         with cluster.image(spec, read_only=True):
             pass  # ConfigError (rc 6) naming the pool, image or snapshot when missing
-        if not read_only:
-            require_lock_feature(ctx, cluster, spec)
+        locked = not read_only and require_lock_feature(ctx, cluster, spec)
+        if locked:
             take_over_locks(ctx, cluster, spec)
         ms_mode = None if isinstance(mapper, FuseMapper) else kernel_ms_mode(ctx, cluster)
     try:
@@ -333,8 +333,9 @@ def start(ctx: Context, layout: Optional[Layout] = None) -> None:
             mapped = mapper.map(spec, read_only=read_only)
         else:
             mapped = mapper.map(spec, read_only=read_only,
-                                options=ctx.params.get(MAP_OPTIONS), ms_mode=ms_mode)
-        if not read_only:
+                                options=ctx.params.get(MAP_OPTIONS), ms_mode=ms_mode,
+                                exclusive=locked)
+        if locked:
             record_owner(ctx, spec, layout)
         expose(layout, spec, mapped.device)
     except BaseException:
@@ -344,22 +345,28 @@ def start(ctx: Context, layout: Optional[Layout] = None) -> None:
 
 
 def stop(ctx: Context, layout: Optional[Layout] = None) -> None:
-    """Unmap whatever is mapped (0 when nothing is); never contacts Ceph."""
+    """Unmap whatever is mapped (0 when nothing is); never contacts Ceph.
+
+    The link goes only once the device is unmapped: a stop that fails (a filesystem still
+    mounted on it) leaves the mapping as monitor and a retried stop expect to find it.
+    """
     layout = layout or Layout()
     spec = spec_of(ctx.params)
-    unexpose(layout, spec)
     mapper = _mapper(ctx, layout)
     if isinstance(mapper, FuseMapper):
         mapper.unmap(spec)
+        unexpose(layout, spec)
         return
     if ctx.runner.which("rbd") is None:
         # Without the rbd CLI nothing can have been mapped through it: stopped (OCF: stop
         # succeeds when the resource is not running).
         ctx.log.info("rbd is not installed: %s cannot be mapped here", spec)
+        unexpose(layout, spec)
         return
     found = mapper.find(spec)
     if found is not None:
         mapper.unmap(spec, found)
+    unexpose(layout, spec)
     state = layout.state(spec)
     for name in ("client",):
         try:
@@ -386,9 +393,11 @@ def monitor(ctx: Context, layout: Optional[Layout] = None) -> None:
         raise NotRunningError(f"{spec} is not mapped on this node")
     if link != mapped.device:
         raise GenericError(f"{layout.link(spec)} points to {link}, not to {mapped.device}")
-    readable(mapped.device, ctx.deadline)
     if ctx.check_level >= 10 and not is_read_only(ctx.params):
+        # First, so that a blocklisted client is named as such rather than by the I/O
+        # error its device then returns.
         check_lock(ctx, spec, layout)
+    readable(mapped.device, ctx.deadline)
 
 
 def check_lock(ctx: Context, spec: ImageSpec, layout: Layout) -> None:

@@ -53,12 +53,14 @@ class CephCluster:
 
     def __init__(self, *, address: str = "127.0.0.1", netns: Optional[str] = None,
                  base: Optional[Path] = None, osd_bytes: int = 1 << 30,
-                 mon_port: int = 0) -> None:
+                 mon_port: int = 0, watch_timeout: int = 5) -> None:
         """``netns`` names a network namespace to run the daemons and commands in (the
         lab's); ``address`` must then be one of that namespace's addresses.  ``mon_port``
         fixes the monitor's port (0: a free one at start), so clients can be configured
-        before the cluster runs."""
+        before the cluster runs.  ``watch_timeout`` is ``osd client watch timeout``: how
+        long a dead client's watch lingers (Ceph's default is 30 s)."""
         self.address = address
+        self.watch_timeout = watch_timeout
         self.netns = netns
         self.fsid = str(uuid.uuid4())
         self._base = base
@@ -212,7 +214,7 @@ osd max object name len = 256
 osd max object namespace len = 64
 mon client hunt interval = 0.5
 # A dead client's watch expires after this (default 30 s): failover tests need not wait long.
-osd client watch timeout = 5
+osd client watch timeout = {self.watch_timeout}
 fatal signal handlers = false
 
 [client]
