@@ -208,45 +208,32 @@ def mount_dev(text: str, path: str) -> Optional[tuple[int, int]]:
     return found[0].dev if found else None
 
 
-def readable(path: str, deadline: Deadline, cap: float = 10.0) -> None:
-    """Read the first block of ``path`` from the device itself; GenericError/ActionTimeout
-    when it cannot.
+def readable(path: str, deadline: Deadline) -> None:
+    """Read the first block of ``path`` from the device itself; GenericError when it cannot.
 
     O_DIRECT, so the answer comes from the device and not from the page cache (a krbd
-    client that was blocklisted still has its first block cached).  The read runs in a
-    daemon thread so a device whose backend hangs (a dead cluster) costs at most the
-    deadline instead of blocking the monitor forever.
+    client that was blocklisted still has its first block cached).  A read that hangs in
+    the kernel is bounded by the action's guard (hakit.ocf.guard), not here: no thread can
+    bound it, since a thread stuck in the kernel keeps the whole process from exiting.
     """
-    outcome: list[object] = []
+    import mmap  # noqa: PLC0415 - start-up cost: see BENCHMARKS.md
 
-    def probe() -> None:
-        import mmap  # noqa: PLC0415 - start-up cost: see BENCHMARKS.md
-
+    deadline.check(f"reading {path}")
+    try:
         try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_DIRECT)
+        except OSError:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)  # no O_DIRECT here
+        try:
+            buf = mmap.mmap(-1, PROBE_BYTES)  # page-aligned, as O_DIRECT needs
             try:
-                fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_DIRECT)
-            except OSError:
-                fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)  # no O_DIRECT here
-            try:
-                buf = mmap.mmap(-1, PROBE_BYTES)  # page-aligned, as O_DIRECT needs
-                try:
-                    outcome.append(os.preadv(fd, [buf], 0))
-                finally:
-                    buf.close()
+                os.preadv(fd, [buf], 0)
             finally:
-                os.close(fd)
-        except OSError as exc:
-            outcome.append(exc)
-
-    import threading  # noqa: PLC0415 - start-up cost: see BENCHMARKS.md
-
-    worker = threading.Thread(target=probe, name="read-probe", daemon=True)
-    worker.start()
-    worker.join(deadline.timeout(cap))
-    if not outcome:
-        raise ActionTimeout(f"device {path} did not answer a read within the deadline")
-    if isinstance(outcome[0], OSError):
-        raise GenericError(f"device {path} is not readable: {outcome[0].strerror}")
+                buf.close()
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise GenericError(f"device {path} is not readable: {exc.strerror}") from exc
 
 
 def expose(layout: Layout, spec: ImageSpec, device: str) -> Path:

@@ -199,7 +199,8 @@ echo "hakit-vm: command starts at $(cut -d' ' -f1 /proc/uptime)" > /dev/console
 cd /run/vmout
 /bin/sh /run/vmout/command.sh > /run/vmout/output 2>&1 < /dev/null
 echo $? > /run/vmout/rc.tmp
-sync
+# Only the output share: a global sync would wait forever on a device a test left hanging.
+sync -f /run/vmout/rc.tmp
 mv /run/vmout/rc.tmp /run/vmout/rc
 echo "hakit-vm: exit $(cat /run/vmout/rc)" > /dev/console
 echo o > /proc/sysrq-trigger

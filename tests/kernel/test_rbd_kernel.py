@@ -22,6 +22,28 @@ from tests.kernel.guestkit import Steps, VmCeph, prelude
 DEVICE_TYPES = ("krbd", "nbd")
 
 
+def _container(ceph: VmCeph, name: str) -> str:
+    """ocf:hakit:container (rbd + fs + lxc) on krbd: a busybox container on its own image."""
+    link = f"/dev/hakit/{ceph.env.pool}/{name}"
+    ct = (f"env OCF_RESKEY_name={name} OCF_RESKEY_lxcpath=/run/lxc-vm OCF_RESKEY_stop_timeout=0 "
+          "OCF_RESKEY_health_command=/bin/true OCF_RESOURCE_INSTANCE=ct")
+    return f"""
+env OCF_RESKEY_image={name} OCF_RESOURCE_INSTANCE=prep $AGENTS/rbd start
+mkfs.ext4 -q -F {link} && mkdir -p /run/lxc-vm/{name} && mount {link} /run/lxc-vm/{name}
+printf 'lxc.net.0.type = empty\\nlxc.apparmor.profile = unconfined\\n' > /run/lxc-base.conf
+lxc-create -q -t busybox -P /run/lxc-vm -n {name} -f /run/lxc-base.conf
+umount /run/lxc-vm/{name}
+env OCF_RESKEY_image={name} OCF_RESOURCE_INSTANCE=prep $AGENTS/rbd stop
+step ct_start {ct} $AGENTS/container start
+step ct_monitor20 {ct} OCF_RESKEY_CRM_meta_interval=60000 OCF_CHECK_LEVEL=20 \\
+  $AGENTS/container monitor
+lxc-info -sH -P /run/lxc-vm -n {name} > steps/ct_state
+readlink /dev/hakit/{ceph.env.pool}/{name} > steps/ct_device
+step ct_stop {ct} $AGENTS/container stop
+step ct_probe {ct} OCF_RESKEY_CRM_meta_interval=0 $AGENTS/container monitor
+"""
+
+
 def _script(ceph: VmCeph, device_type: str, image: str, nolock: str) -> str:
     pool = ceph.env.pool
     link = f"/dev/hakit/{pool}/{image}"
@@ -31,7 +53,8 @@ def _script(ceph: VmCeph, device_type: str, image: str, nolock: str) -> str:
     if device_type == "krbd":
         second = (f"rbd device map -t krbd -o noudev,noshare,exclusive,ms_mode=prefer-crc "
                   f"{admin} {pool}/{image}")
-        legacy = "step legacy env OCF_RESKEY_ms_mode=legacy $AGENTS/rbd start\n"
+        legacy = ("step legacy env OCF_RESKEY_ms_mode=legacy $AGENTS/rbd start\n"
+                  + _container(ceph, f"ct-{image}"))
     else:
         second = f"rbd-nbd map --exclusive {admin} {pool}/{image}"
         legacy = ""
@@ -98,6 +121,8 @@ def walked(guest_kernel: GuestKernel, vm_ceph: VmCeph,
     for kind in DEVICE_TYPES:
         image, nolock = f"k-{uuid.uuid4().hex[:8]}", f"nolock-{uuid.uuid4().hex[:8]}"
         vm_ceph.cluster.create_image(f"{vm_ceph.env.pool}/{image}")
+        if kind == "krbd":
+            vm_ceph.cluster.create_image(f"{vm_ceph.env.pool}/ct-{image}")
         vm_ceph.cluster.run(["rbd", "create", f"{vm_ceph.env.pool}/{nolock}", "--size", "16M",
                              "--image-feature", "layering"])
         guest = Guest(guest_kernel, tmp_path_factory.mktemp(f"guest-{kind}"),
@@ -208,3 +233,13 @@ def test_krbd_needs_ms_mode_on_a_msgr2_only_cluster(walked: dict[str, tuple[Step
     assert steps.rc("legacy") == 1
     assert "ms_mode" in steps.reason("legacy")
 
+
+
+def test_container_runs_on_krbd(walked: dict[str, tuple[Steps, str]]) -> None:
+    steps, _ = walked["krbd"]
+    assert steps.rc("ct_start") == 0, steps.out("ct_start")
+    assert steps.rc("ct_monitor20") == 0, steps.out("ct_monitor20")
+    assert steps.text("ct_state") == "RUNNING"
+    assert steps.text("ct_device").startswith("/dev/rbd")
+    assert steps.rc("ct_stop") == 0, steps.out("ct_stop")
+    assert steps.rc("ct_probe") == 7, steps.out("ct_probe")

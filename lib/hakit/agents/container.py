@@ -316,4 +316,5 @@ AGENT = Agent(
     validate=validate,
     check_environment=check_environment,
     exclusive=True,
+    device_io=True,
 )

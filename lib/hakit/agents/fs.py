@@ -517,4 +517,5 @@ AGENT = Agent(
     validate=_validate,
     check_environment=_check_environment,
     exclusive=True,
+    device_io=True,
 )

@@ -92,6 +92,9 @@ class Agent:
     extra: tuple[tuple[str, Handler], ...] = ()  # further actions, e.g. ("notify", handler)
     # Never as a clone: one instance owns one thing (an RBD image, a filesystem) on one node.
     exclusive: bool = False
+    # Its actions do I/O that can block in the kernel (hung storage): each runs in a child
+    # the dispatcher answers for at the timeout (hakit.ocf.guard).
+    device_io: bool = False
 
     def param(self, name: str) -> Param[object]:
         for param in self.params:

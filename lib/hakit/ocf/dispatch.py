@@ -16,7 +16,7 @@ import atexit
 import os
 import sys
 
-from hakit.deadline import Deadline
+from hakit.deadline import Deadline, process_age
 from hakit.errors import (
     ConfigError,
     ExitCode,
@@ -53,7 +53,38 @@ def deadline_for(agent: Agent, env: OcfEnvironment) -> Deadline:
     """
     total = env.timeout if env.timeout is not None else agent.default_timeout(env.action)
     margin = min(5.0, max(0.5, total * 0.1))
-    return Deadline(max(0.5, total - margin))
+    return Deadline(max(0.5, total - margin - process_age()))
+
+
+#: The actions a ``device_io`` agent runs in a guarded child (hakit.ocf.guard).
+GUARDED_ACTIONS = ("start", "stop", "monitor", "status", "reload-agent")
+
+
+def guard_seconds(agent: Agent, env: OcfEnvironment) -> float:
+    """How long a guarded action's parent waits: halfway into the margin that
+    ``deadline_for`` keeps, so the child's own deadline comes first."""
+    total = env.timeout if env.timeout is not None else agent.default_timeout(env.action)
+    margin = min(5.0, max(0.5, total * 0.1))
+    return max(0.75, total - margin / 2 - process_age())
+
+
+def _guarded(agent: Agent, env: OcfEnvironment, log: logging.Logger,
+             err: TextIO) -> Optional[int]:
+    """Fork for a guarded action: None in the child (which goes on to run it), the exit
+    code in the parent (the child's, or OCF_ERR_GENERIC with a reason if it hung)."""
+    from hakit.ocf import guard  # noqa: PLC0415 - only agents doing device I/O
+
+    child = guard.fork()
+    if child is None:
+        return None
+    answered = guard.wait(child, guard_seconds(agent, env))
+    if answered is not None:
+        return answered
+    reason = f"{env.action} {guard.HUNG}"
+    log.error("%s", reason)
+    err.write(f"{env.exit_reason_prefix}{reason}\n")
+    err.flush()
+    return int(ExitCode.ERR_GENERIC)
 
 
 def supported_actions(agent: Agent) -> list[str]:
@@ -89,14 +120,14 @@ def _parse(agent: Agent, env: OcfEnvironment, log: logging.Logger) -> Values:
     return values
 
 
-def _perform(agent: Agent, env: OcfEnvironment, log: logging.Logger, runner: Runner) -> ExitCode:
+def _perform(agent: Agent, env: OcfEnvironment, log: logging.Logger, runner: Runner,
+             deadline: Deadline) -> ExitCode:
     """Parse, check and run the handler; exceptions propagate to ``run``."""
     action = env.action
     if action not in supported_actions(agent):
         raise UnimplementedError(f"action '{action}' is not supported by {agent.name}")
     if env.ra_version_major not in (None, "", "1"):
         raise UnimplementedError(f"OCF API version {env.ra_version_major}.x is not supported")
-    deadline = deadline_for(agent, env)
     try:
         values = _parse(agent, env, log)
     except HakitError as exc:
@@ -157,8 +188,14 @@ def run(agent: Agent, argv: Sequence[str], environ: Mapping[str, str],
     secrets = [s for s in secrets if s]
     log = LazyLogger(f"hakit-{agent.name}({env.instance})", env.logging, secrets, err)
     runner = Runner(log, secrets=secrets, fail_which=env.fail_have_binary)
+    # Taken before any fork: the clock runs from this process's start, as Pacemaker's does.
+    deadline = deadline_for(agent, env)
+    if agent.device_io and stderr is None and action in GUARDED_ACTIONS:
+        answered = _guarded(agent, env, log, err)
+        if answered is not None:  # the parent, answering for the child
+            return answered
     try:
-        code = _perform(agent, env, log, runner)
+        code = _perform(agent, env, log, runner, deadline)
         reason = ""
     except HakitError as exc:
         code, reason = exc.exit_code, exc.reason
