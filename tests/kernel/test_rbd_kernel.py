@@ -25,7 +25,8 @@ DEVICE_TYPES = ("krbd", "nbd")
 def _container(ceph: VmCeph, name: str) -> str:
     """ocf:hakit:container (rbd + fs + lxc) on krbd: a busybox container on its own image."""
     link = f"/dev/hakit/{ceph.env.pool}/{name}"
-    ct = (f"env OCF_RESKEY_name={name} OCF_RESKEY_lxcpath=/run/lxc-vm OCF_RESKEY_stop_timeout=0 "
+    ct = (f"env OCF_RESKEY_name={name} OCF_RESKEY_image={name} OCF_RESKEY_lxcpath=/run/lxc-vm "
+          "OCF_RESKEY_stop_timeout=0 "
           "OCF_RESKEY_health_command=/bin/true OCF_RESOURCE_INSTANCE=ct")
     return f"""
 env OCF_RESKEY_image={name} OCF_RESOURCE_INSTANCE=prep $AGENTS/rbd start

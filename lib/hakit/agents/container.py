@@ -21,7 +21,7 @@ from hakit.errors import (
     NotInstalledError,
     NotRunningError,
 )
-from hakit.ocf.agent import Action, Agent, Context
+from hakit.ocf.agent import Action, Agent, Context, always
 from hakit.ocf.params import AbsolutePath, Address, Name, Param, Values
 from hakit.rbd_map import Layout
 
@@ -316,5 +316,5 @@ AGENT = Agent(
     validate=validate,
     check_environment=check_environment,
     exclusive=True,
-    device_io=True,
+    device_io=always,
 )

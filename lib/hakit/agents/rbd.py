@@ -12,7 +12,7 @@ import os
 from hakit import ceph
 from hakit.ceph import Access, ImageSpec
 from hakit.errors import ArgsError, ConfigError, GenericError, NotRunningError, ParamError
-from hakit.ocf.agent import Action, Agent, Context
+from hakit.ocf.agent import Action, Agent, Context, always
 from hakit.ocf.params import (
     AbsolutePath,
     Boolean,
@@ -443,5 +443,5 @@ AGENT = Agent(
     validate=validate,
     check_environment=check_environment,
     exclusive=True,
-    device_io=True,
+    device_io=always,
 )

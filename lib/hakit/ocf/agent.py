@@ -58,10 +58,12 @@ if TYPE_CHECKING:
     Validator = Callable[[Values], None]
     #: Checks of this host (validate-all depth 10, and before start); raise ArgsError etc.
     EnvironmentCheck = Callable[[Context], None]
+    #: (action, OCF_CHECK_LEVEL) -> whether it does device I/O that may hang.
+    IoPredicate = Callable[[str, int], bool]
 else:
     def __getattr__(name: str) -> object:
         """The type aliases above, built with typing only when imported at run time."""
-        if name not in ("Handler", "Validator", "EnvironmentCheck"):
+        if name not in ("Handler", "Validator", "EnvironmentCheck", "IoPredicate"):
             raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
         from typing import Callable, Optional  # noqa: PLC0415 - start-up cost
 
@@ -70,7 +72,13 @@ else:
 
         return {"Handler": Callable[[Context], Optional[ExitCode]],
                 "Validator": Callable[[Values], None],
-                "EnvironmentCheck": Callable[[Context], None]}[name]
+                "EnvironmentCheck": Callable[[Context], None],
+                "IoPredicate": Callable[[str, int], bool]}[name]
+
+
+def always(action: str, check_level: int) -> bool:
+    """An ``Agent.device_io`` for agents whose every action may touch the device."""
+    return True
 
 
 @frozen
@@ -92,9 +100,10 @@ class Agent:
     extra: tuple[tuple[str, Handler], ...] = ()  # further actions, e.g. ("notify", handler)
     # Never as a clone: one instance owns one thing (an RBD image, a filesystem) on one node.
     exclusive: bool = False
-    # Its actions do I/O that can block in the kernel (hung storage): each runs in a child
-    # the dispatcher answers for at the timeout (hakit.ocf.guard).
-    device_io: bool = False
+    # Its actions do I/O that can block in the kernel (hung storage): those run in a child
+    # the dispatcher answers for at the timeout (hakit.ocf.guard).  A forked child costs a
+    # few ms of CPU, so this says which: (action, OCF_CHECK_LEVEL) -> guard it?
+    device_io: Optional[IoPredicate] = None
 
     def param(self, name: str) -> Param[object]:
         for param in self.params:

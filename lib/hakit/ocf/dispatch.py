@@ -190,7 +190,8 @@ def run(agent: Agent, argv: Sequence[str], environ: Mapping[str, str],
     runner = Runner(log, secrets=secrets, fail_which=env.fail_have_binary)
     # Taken before any fork: the clock runs from this process's start, as Pacemaker's does.
     deadline = deadline_for(agent, env)
-    if agent.device_io and stderr is None and action in GUARDED_ACTIONS:
+    if (agent.device_io is not None and stderr is None and action in GUARDED_ACTIONS
+            and agent.device_io(action, env.check_level)):
         answered = _guarded(agent, env, log, err)
         if answered is not None:  # the parent, answering for the child
             return answered
