@@ -39,6 +39,8 @@ class Layout:
     mountinfo: Path = Path("/proc/self/mountinfo")
     # systemd-udevd (and eudev) listen here while they run.
     udev_control: Path = Path("/run/udev/control")
+    # One directory per krbd mapping (Documentation/ABI/testing/sysfs-bus-rbd).
+    sys_rbd: Path = Path("/sys/bus/rbd/devices")
 
     def link(self, spec: ImageSpec) -> Path:
         """``/dev/hakit/POOL/IMAGE`` or ``/dev/hakit/POOL/NAMESPACE/IMAGE``."""
@@ -88,6 +90,27 @@ def find_device(entries: list[dict[str, str]], spec: ImageSpec) -> Optional[str]
                 and (snap in ("-", "") if spec.snap is None else snap == spec.snap)):
             return entry.get("device") or None
     return None
+
+
+def krbd_devices(sys_rbd: Path) -> list[dict[str, str]]:
+    """krbd's mappings from sysfs, as ``rbd device list`` entries (none without the module)."""
+    entries = []
+    try:
+        ids = sorted(os.listdir(sys_rbd))
+    except OSError:
+        return []
+    for dev_id in ids:
+        values = {}
+        for name in ("pool", "pool_ns", "name", "current_snap"):
+            try:
+                values[name] = (sys_rbd / dev_id / name).read_text().strip()
+            except OSError:
+                values[name] = ""  # pool_ns: kernels before 4.19; a mapping going away
+        if dev_id.isdigit() and values["pool"] and values["name"]:
+            entries.append({"pool": values["pool"], "namespace": values["pool_ns"],
+                            "name": values["name"], "snap": values["current_snap"] or "-",
+                            "device": f"/dev/rbd{dev_id}"})
+    return entries
 
 
 def mounted_at(text: str, path: str) -> Optional[str]:
@@ -294,6 +317,11 @@ class KernelMapper:
         self._access = access
 
     def find(self, spec: ImageSpec) -> Optional[Mapped]:
+        if self._type == "krbd":
+            # The kernel's own list, which `rbd device list` reads too: no process to start
+            # on every monitor (the rbd CLI costs more than the rest of a monitor).
+            device = find_device(krbd_devices(self._layout.sys_rbd), spec)
+            return Mapped(device) if device else None
         result = self._ctx.runner.run(
             ["rbd", "device", "list", "-t", self._type, "--format", "json"],
             self._ctx.deadline, timeout=30)

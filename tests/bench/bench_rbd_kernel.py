@@ -1,8 +1,8 @@
 """Benchmark ocf:hakit:rbd on krbd against Ceph's own ocf:ceph:rbd, in a Debian kernel guest.
 
-Both agents map the same image on the same msgr2-only test cluster; ocf:ceph:rbd has no
-ms_mode parameter, so its ceph.conf carries ``rbd default map options`` with what hakit
-passes itself (ms_mode=prefer-crc, noudev).  Then the takeover: a victim guest maps an image
+Both agents map the same image on the same msgr2-only test cluster, with a udev daemon
+running in the guest as on a real node; ocf:ceph:rbd has no ms_mode parameter, so its
+ceph.conf carries ``rbd default map options = ms_mode=prefer-crc``, what hakit chooses.  Then the takeover: a victim guest maps an image
 and writes, is killed (SIGKILL), and a second, already booted guest runs ocf:hakit:rbd start
 (taking the lock over, blocklisting the victim) and ocf:hakit:fs start (fsck, mount): timed
 on the host from the kill to the taker's "mounted" file.
@@ -33,7 +33,7 @@ def _side_by_side(kernel: GuestKernel, ceph: VmCeph, work: Path) -> tuple[list[S
     ceph.cluster.create_image(f"{ceph.env.pool}/{image}")
     anchor_conf = work / "anchor.conf"
     anchor_conf.write_text(ceph.conf.read_text() + f"keyring = {ceph.env.keyring}\n"
-                           "rbd default map options = ms_mode=prefer-crc,noudev\n")
+                           "rbd default map options = ms_mode=prefer-crc\n")
     hakit = agent_env(ceph.rbd_params(image, "krbd"), timeout_ms=120000)
     anchor = agent_env({"name": image, "pool": ceph.env.pool, "cephconf": str(anchor_conf),
                         "user": ceph.env.user}, timeout_ms=120000)
@@ -42,7 +42,9 @@ def _side_by_side(kernel: GuestKernel, ceph: VmCeph, work: Path) -> tuple[list[S
     (work / "share").mkdir()
     (work / "share" / "config.json").write_text(json.dumps(config))
     guest = Guest(kernel, work / "share", name="bench", netns=ceph.netns)
-    script = (f"modprobe rbd\ncd {ROOT}\nPYTHONPATH={ROOT}:{LIB} /usr/bin/python3 -m "
+    # A udev daemon, as on a real node: ocf:ceph:rbd's unmap would otherwise wait for a
+    # udev event forever (it has no noudev), and hakit then maps and unmaps with udev too.
+    script = (f"modprobe rbd\n/lib/systemd/systemd-udevd --daemon\ncd {ROOT}\nPYTHONPATH={ROOT}:{LIB} /usr/bin/python3 -m "
               "tests.bench.rbd_kernel_guest /run/vmout/config.json /run/vmout/samples.json\n")
     try:
         result = guest.start(script).wait(1800)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import tempfile
+from pathlib import Path
 from typing import Optional
 
 from hypothesis import given
@@ -13,6 +15,7 @@ from hakit.ceph import ImageSpec, monmap_needs_msgr2, parse_blocklist
 from hakit.rbd_map import (
     find_device,
     kernel_map_options,
+    krbd_devices,
     mounted_at,
     option_names,
     parse_device_list,
@@ -128,3 +131,24 @@ def test_map_options_add_only_what_is_missing(user: list[str], kind: str,
     assert ("noudev" in added) == (not udev and not {"noudev", "udev"} & names)
     wants_mode = ms_mode not in (None, "legacy") and "ms_mode" not in names
     assert (f"ms_mode={ms_mode}" in added) == wants_mode
+
+
+@given(mappings=st.lists(st.tuples(NAMES, st.one_of(st.just(""), NAMES), NAMES,
+                                   st.one_of(st.just("-"), NAMES)), max_size=4))
+def test_krbd_devices_from_sysfs(mappings: list[tuple[str, str, str, str]]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        for dev_id, (pool, namespace, image, snap) in enumerate(mappings):
+            d = root / str(dev_id)
+            d.mkdir()
+            for name, value in (("pool", pool), ("pool_ns", namespace), ("name", image),
+                                ("current_snap", snap)):
+                (d / name).write_text(value + "\n")
+        entries = krbd_devices(root)
+        for pool, namespace, image, snap in mappings:
+            spec = ImageSpec(pool, image, namespace, None if snap == "-" else snap)
+            first = next(i for i, m in enumerate(mappings) if (m[0], m[1], m[2]) ==
+                         (pool, namespace, image) and (m[3] == "-") == (snap == "-")
+                         and (snap == "-" or m[3] == snap))
+            assert find_device(entries, spec) == f"/dev/rbd{first}"
+    assert krbd_devices(Path("/nonexistent/sys/bus/rbd/devices")) == []
