@@ -260,6 +260,9 @@ class Cluster:
             raise _translate(exc, doing, self._access, self._deadline) from exc
         if ret != 0:
             code = -ret if ret < 0 else ret
+            if code in (errno.EACCES, errno.EPERM):
+                raise ArgsError(f"client.{self._access.user} may not {doing} (OSDs answer "
+                                "'tell' only to osd caps 'allow *')")
             raise GenericError(f"{doing} failed ({errno.errorcode.get(code, code)}): {status}")
         try:
             return int(json.loads(bytes(out).decode("utf-8", "replace"))["newest_map"])

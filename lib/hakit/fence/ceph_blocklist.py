@@ -1,9 +1,12 @@
 """A node's Ceph blocklist entries seen as a power device: OFF means cut off from Ceph.
 
-"Off" is in effect only when every address of the node is on the blocklist *and* every OSD
-that is up has an OSD map at least as new as the monitors' (an OSD with an older map still
-serves the node); that is what ``get_power`` checks, so the generic driver's verification
-polling ("Verifiable operation", fence-agent API) waits for exactly that.
+"Off" is in effect when every address of the node is on the blocklist the monitors have
+committed *and* every OSD that is up has an OSD map at least as new (an OSD with an older
+map still serves the node); that is what ``get_power`` checks, so the generic driver's
+verification polling ("Verifiable operation", fence-agent API) waits for exactly that.
+OSDs answer the epoch question (``tell osd.N status``) only to a user with osd caps
+'allow *'; a fence user without them (the recommended caps) is told so once in the log and
+verification rests on the committed map, which the monitors push to every OSD on commit.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import logging
 
 from hakit.ceph import Cluster
 from hakit.deadline import Deadline
-from hakit.errors import UnimplementedError
+from hakit.errors import ArgsError, UnimplementedError
 from hakit.fence.device import PowerState
 from hakit.fence.errors import StateUnchanged
 from hakit.fence.nodemap import host_entity
@@ -28,6 +31,7 @@ class BlocklistDevice:
         self._entries = tuple(host_entity(a) for a in addresses)
         self._expire = expire
         self._log = log
+        self._ask_osds = True  # False once an OSD refused: not asked again this run
 
     def _present(self) -> list[str]:
         listed = {entry.address for entry in self._cluster.blocklist()}
@@ -43,8 +47,16 @@ class BlocklistDevice:
                 self._log.warning("node %s is only partly blocklisted (missing %s)",
                                   self._node, ", ".join(missing))
             return PowerState.ON
+        if not self._ask_osds:
+            return PowerState.OFF
         epoch, up = self._cluster.osdmap_epoch()
-        lagging = [osd for osd in up if self._cluster.osd_newest_map(osd) < epoch]
+        try:
+            lagging = [osd for osd in up if self._cluster.osd_newest_map(osd) < epoch]
+        except ArgsError as exc:
+            self._log.info("not checking the OSDs' map epochs: %s; the blocklist is "
+                           "committed at epoch %d", exc.reason, epoch)
+            self._ask_osds = False
+            return PowerState.OFF
         if lagging:
             self._log.debug("blocklisted at epoch %d, not yet known to osd.%s", epoch,
                             ", osd.".join(map(str, lagging)))
