@@ -68,13 +68,14 @@ class BlocklistDevice:
         read the blocklist back (removal has no OSD-side lag to wait for)."""
         del deadline
         if state is PowerState.OFF:
-            for entry in self._entries:
-                self._log.info("blocklisting %s (node %s)", entry, self._node)
-                self._cluster.blocklist_add(entry, self._expire)
+            self._log.info("blocklisting %s (node %s)", ", ".join(self._entries), self._node)
+            self._cluster.blocklist_add_all(self._entries, self._expire)
             return
-        for entry in self._present():
-            self._log.info("removing %s (node %s) from the blocklist", entry, self._node)
-            self._cluster.blocklist_remove(entry)
+        present = self._present()
+        if present:
+            self._log.info("removing %s (node %s) from the blocklist", ", ".join(present),
+                           self._node)
+            self._cluster.blocklist_remove_all(present)
         left = self._present()
         if left:
             raise StateUnchanged(f"node {self._node} is still blocklisted as "
