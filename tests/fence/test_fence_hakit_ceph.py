@@ -304,3 +304,24 @@ def test_fencer_fences_and_unfences_through_the_agent(
         for address in VICTIM_ADDRESSES:
             fab.cluster.run(["ceph", "osd", "blocklist", "rm", host_entity(address)],
                             check=False)
+
+
+def test_a_user_allowed_to_ask_the_osds_checks_their_maps(fabric: Fabric) -> None:
+    """With osd caps 'allow *' (admin) off waits for every up OSD's map, without the
+    fallback message; with the fence user's caps it says once that it cannot ask."""
+    fab = fabric
+    admin = fab.params(action="off", plug="node1", verbose="1", user="admin",
+                       keyring=str(fab.cluster.admin_keyring))
+    try:
+        checked = _run(fab, admin)
+        assert checked.rc == 0, checked.stderr
+        assert "not checking the OSDs' map epochs" not in checked.stderr
+        assert fab.client_stat(VICTIM_ADDRESSES[0]).returncode != 0
+        assert _run(fab, {**admin, "action": "on"}).rc == 0
+        limited = _run(fab, fab.params(action="off", plug="node1", verbose="1"))
+        assert limited.rc == 0, limited.stderr
+        assert limited.stderr.count("not checking the OSDs' map epochs") == 1
+    finally:
+        for address in VICTIM_ADDRESSES:
+            fab.cluster.run(["ceph", "osd", "blocklist", "rm", host_entity(address)],
+                            check=False)
