@@ -147,6 +147,33 @@ def test_host_entity_forms() -> None:
     assert host_entity("fd00::1") == "[fd00::1]:0/0"
 
 
+_junk = st.one_of(
+    st.binary(max_size=200),
+    st.lists(st.tuples(st.sampled_from(["action", "plug", "node_addresses", "user", "keyring",
+                                        "blocklist_expire", "power_timeout", "x y", ""]),
+                       st.text(max_size=16)), max_size=6)
+    .map(lambda pairs: "".join(f"{k}={v}\n" for k, v in pairs).encode("utf-8",
+                                                                     "surrogatepass")),
+)
+
+
+@settings(max_examples=25, deadline=None)
+@given(_junk)
+def test_stdin_junk_fails_cleanly(data: bytes) -> None:
+    """Whatever arrives on stdin: exit 0/1/2 and, on failure, one clear error line."""
+    # Appended last, so they win: only loopback port 9 (nothing listens) is ever contacted.
+    safe = (b"\ncephconf=/dev/null\nmon_host=127.0.0.1:9\nlogin_timeout=0.5\ndelay=0\n"
+            b"debug_file=\n")
+    proc = subprocess.run([str(FENCE_HAKIT_CEPH)], input=data + safe, capture_output=True,
+                          env=fence_env(), timeout=60, check=False)
+    err = proc.stderr.decode(errors="replace")
+    assert "Traceback" not in err and "Traceback" not in proc.stdout.decode(errors="replace")
+    if proc.returncode not in (0, 2):
+        assert proc.returncode == 1
+        assert "ERROR: " in err, err
+        assert "internal error" not in err, err
+
+
 # ----- against a real cluster -----------------------------------------------------------
 
 @pytest.fixture(scope="module")
