@@ -118,4 +118,5 @@ AGENT = FenceAgent(
     device_actions=FABRIC_ACTIONS,
     fabric=True,
     lister=list_nodes,
+    synopsis="-n NODE --node-addresses NODE:ADDR[,ADDR...][;...] --user ID --keyring PATH",
 )

@@ -43,6 +43,7 @@ class FenceAgent:
     # requests are idempotent, so off and on are sent even when the state looks reached.
     fabric: bool = False
     lister: Optional[Lister] = None  # for ``list``: the plugs of a multi-node device
+    synopsis: str = "-a IP -l USER (-S SCRIPT | --password-env VAR | -p PASSWORD)"  # --help
 
     def all_options(self) -> tuple[Option[object], ...]:
         """Every option accepted, advertised or not, protocol options first."""
