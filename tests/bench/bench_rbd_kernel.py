@@ -2,10 +2,11 @@
 
 Both agents map the same image on the same msgr2-only test cluster, with a udev daemon
 running in the guest as on a real node; ocf:ceph:rbd has no ms_mode parameter, so its
-ceph.conf carries ``rbd default map options = ms_mode=prefer-crc``, what hakit chooses.  Then the takeover: a victim guest maps an image
-and writes, is killed (SIGKILL), and a second, already booted guest runs ocf:hakit:rbd start
-(taking the lock over, blocklisting the victim) and ocf:hakit:fs start (fsck, mount): timed
-on the host from the kill to the taker's "mounted" file.
+ceph.conf carries ``rbd default map options = ms_mode=prefer-crc``, what hakit chooses.
+Then the takeover: a victim guest maps an image and writes, is killed (SIGKILL), and a
+second, already booted guest runs ocf:hakit:rbd start (taking the lock over, blocklisting
+the victim) and ocf:hakit:fs start (fsck, mount): timed on the host from the kill to the
+taker's "mounted" file.
 
 The guest is QEMU TCG (emulated, one vCPU): absolute figures are several times a real
 host's; the ratios are what compare.
@@ -44,7 +45,8 @@ def _side_by_side(kernel: GuestKernel, ceph: VmCeph, work: Path) -> tuple[list[S
     guest = Guest(kernel, work / "share", name="bench", netns=ceph.netns)
     # A udev daemon, as on a real node: ocf:ceph:rbd's unmap would otherwise wait for a
     # udev event forever (it has no noudev), and hakit then maps and unmaps with udev too.
-    script = (f"modprobe rbd\n/lib/systemd/systemd-udevd --daemon\ncd {ROOT}\nPYTHONPATH={ROOT}:{LIB} /usr/bin/python3 -m "
+    script = ("modprobe rbd\n/lib/systemd/systemd-udevd --daemon\n"
+              f"cd {ROOT}\nPYTHONPATH={ROOT}:{LIB} /usr/bin/python3 -m "
               "tests.bench.rbd_kernel_guest /run/vmout/config.json /run/vmout/samples.json\n")
     try:
         result = guest.start(script).wait(1800)
