@@ -75,7 +75,7 @@ step monitor10 {deep}
 step second_map {second}
 sleep 600 < {link} &
 BUSY=$!
-step stop_busy env OCF_RESKEY_CRM_meta_timeout=8000 $AGENTS/rbd stop
+step stop_busy env OCF_RESKEY_CRM_meta_timeout=30000 $AGENTS/rbd stop
 kill $BUSY
 step start_after_busy $AGENTS/rbd start
 mkfs.ext4 -q -F {link}
@@ -163,7 +163,8 @@ def test_second_exclusive_mapping_is_refused(walk: tuple[str, Steps, str]) -> No
 
 def test_stop_forces_the_unmap_of_a_device_held_open(walk: tuple[str, Steps, str]) -> None:
     # Open by a process but not mounted: polite retries for half the time left, then
-    # `rbd device unmap -o force` before the deadline.
+    # `rbd device unmap -o force` before the deadline.  30 s: each rbd CLI run takes 1-2 s
+    # of emulated CPU in the guest, more on a loaded machine.
     kind, steps, _ = walk
     assert steps.rc("stop_busy") == 0, steps.out("stop_busy")
     if kind == "krbd":  # (rbd-nbd disconnects an open device without being forced)
