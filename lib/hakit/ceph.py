@@ -353,11 +353,9 @@ class Cluster:
         except Exception as exc:
             raise _translate(exc, doing, self._access, self._deadline) from exc
         if ret != 0:
-            code = -ret if ret < 0 else ret
-            if code in (errno.EACCES, errno.EPERM):
-                raise ArgsError(f"client.{self._access.user} may not {doing} (OSDs answer "
-                                "'tell' only to osd caps 'allow *')")
-            raise GenericError(f"{doing} failed ({errno.errorcode.get(code, code)}): {status}")
+            raise _command_error(ret, status, doing, denied=(
+                f"client.{self._access.user} may not {doing} (OSDs answer 'tell' only to osd "
+                "caps 'allow *')"))
         try:
             return int(json.loads(bytes(out).decode("utf-8", "replace"))["newest_map"])
         except (ValueError, KeyError, TypeError) as exc:
@@ -386,14 +384,21 @@ class Cluster:
         except Exception as exc:
             raise _translate(exc, doing, self._access, self._deadline) from exc
         if ret != 0:
-            code = -ret if ret < 0 else ret
-            if code in (errno.EACCES, errno.EPERM):
-                raise ArgsError(f"client.{self._access.user} may not {doing}: {status} "
-                                "(its mon caps need 'osd blocklist')")
-            if code == errno.ETIMEDOUT:
+            if abs(ret) == errno.ETIMEDOUT:
                 raise ActionTimeout(f"timed out {doing}: {status}")
-            raise GenericError(f"{doing} failed ({errno.errorcode.get(code, code)}): {status}")
+            raise _command_error(ret, status, doing, denied=(
+                f"client.{self._access.user} may not {doing}: {status} (its mon caps need "
+                "'osd blocklist')"))
         return bytes(out).decode("utf-8", "replace")
+
+
+def _command_error(ret: int, status: str, doing: str, *, denied: str) -> HakitError:
+    """The error for a failed mon or OSD command: ArgsError (``denied``) when this user may
+    not run it, GenericError naming the errno otherwise."""
+    code = abs(ret)
+    if code in (errno.EACCES, errno.EPERM):
+        return ArgsError(denied)
+    return GenericError(f"{doing} failed ({errno.errorcode.get(code, code)}): {status}")
 
 
 def monmap_needs_msgr2(doc: object) -> bool:

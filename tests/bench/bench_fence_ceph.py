@@ -12,9 +12,7 @@ import statistics
 from collections.abc import Sequence
 
 from tests.bench.common import Stats, run_once, table
-from tests.fence.ceph_fabric import BYSTANDER_ADDRESS, HUB_ADDRESS, VICTIM_ADDRESSES, make_fabric
-from tests.harness.ceph import CephCluster
-from tests.harness.netns import NetnsPool
+from tests.fence.ceph_fabric import VICTIM_ADDRESSES, fabric_running
 from tests.harness.ocf import AGENTS, LIB
 
 RUNS = 10
@@ -37,38 +35,29 @@ def _pairs(label: str, off: Sequence[str], on: Sequence[str], env: dict[str, str
 
 
 def main() -> str:
-    pool = NetnsPool()
-    try:
-        hub, victim = pool.create(), pool.create()
-        pool.veth(hub, "eth0", victim, "eth0")
-        hub.ip("addr", "add", f"{HUB_ADDRESS}/24", "dev", "eth0")
-        for address in (*VICTIM_ADDRESSES, BYSTANDER_ADDRESS):
-            victim.ip("addr", "add", f"{address}/24", "dev", "eth0")
-        with CephCluster(address=HUB_ADDRESS, netns=hub.name) as cluster:
-            fab = make_fabric(cluster, hub, victim)
-            env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "PYTHONPATH": str(LIB),
-                   "PYTHONWARNINGS": "ignore"}
-            agent = hub.exec_argv([str(AGENTS / "fence_hakit_ceph")])
-            common = ["--node-addresses", fab.node_map(), "--cephconf", str(cluster.conf),
-                      "-n", "node1"]
-            fence_user = [*common, "--user", "fence", "--keyring", str(fab.fence_keyring)]
-            admin = [*common, "--user", "admin", "--keyring", str(cluster.admin_keyring)]
-            cli = hub.exec_argv(["/usr/bin/ceph", "-c", str(cluster.conf), "--id", "admin",
-                                 "--keyring", str(cluster.admin_keyring)])
-            rows = [
-                *_pairs("fence_hakit_ceph (user fence, committed map)",
-                        [*agent, *fence_user, "-o", "off"], [*agent, *fence_user, "-o", "on"],
-                        env),
-                *_pairs("fence_hakit_ceph (admin: every OSD's map checked)",
-                        [*agent, *admin, "-o", "off"], [*agent, *admin, "-o", "on"], env),
-            ]
-            cli_off = [*cli, "osd", "blocklist", "add", VICTIM_ADDRESSES[0]]
-            cli_on = [*cli, "osd", "blocklist", "rm", VICTIM_ADDRESSES[0]]
-            add, rm = _pairs("ceph CLI, one address, unverified", cli_off, cli_on, env)
-            rows += [Stats("ceph CLI osd blocklist add, one address", *_rest(add)),
-                     Stats("ceph CLI osd blocklist rm, one address", *_rest(rm))]
-    finally:
-        pool.cleanup()
+    with fabric_running() as fab:
+        cluster, hub = fab.cluster, fab.hub
+        env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "PYTHONPATH": str(LIB),
+               "PYTHONWARNINGS": "ignore"}
+        agent = hub.exec_argv([str(AGENTS / "fence_hakit_ceph")])
+        common = ["--node-addresses", fab.node_map(), "--cephconf", str(cluster.conf),
+                  "-n", "node1"]
+        fence_user = [*common, "--user", "fence", "--keyring", str(fab.fence_keyring)]
+        admin = [*common, "--user", "admin", "--keyring", str(cluster.admin_keyring)]
+        cli = hub.exec_argv(["/usr/bin/ceph", "-c", str(cluster.conf), "--id", "admin",
+                             "--keyring", str(cluster.admin_keyring)])
+        rows = [
+            *_pairs("fence_hakit_ceph (user fence, committed map)",
+                    [*agent, *fence_user, "-o", "off"], [*agent, *fence_user, "-o", "on"],
+                    env),
+            *_pairs("fence_hakit_ceph (admin: every OSD's map checked)",
+                    [*agent, *admin, "-o", "off"], [*agent, *admin, "-o", "on"], env),
+        ]
+        cli_off = [*cli, "osd", "blocklist", "add", VICTIM_ADDRESSES[0]]
+        cli_on = [*cli, "osd", "blocklist", "rm", VICTIM_ADDRESSES[0]]
+        add, rm = _pairs("ceph CLI, one address, unverified", cli_off, cli_on, env)
+        rows += [Stats("ceph CLI osd blocklist add, one address", *_rest(add)),
+                 Stats("ceph CLI osd blocklist rm, one address", *_rest(rm))]
     by = {r.label: r for r in rows}
     ours = by["fence_hakit_ceph (user fence, committed map) off"]
     theirs = by["ceph CLI osd blocklist add, one address"]

@@ -55,6 +55,7 @@ def main() -> str:
         cluster.stop()
     return ("## rbd (ocf:hakit:rbd)\n\n"
             "One-node test cluster (memstore OSD) on loopback; device_type=fuse (rbd-fuse + "
-            "loop), the only path this kernel runs. ocf:ceph:rbd is not installed here and "
-            "needs krbd, so there is no ClusterLabs comparison. Start's CPU excludes the "
+            "loop), the only path this host kernel runs. ocf:ceph:rbd needs krbd: the "
+            "side-by-side comparison runs in a kernel guest (bench_rbd_kernel). Start's CPU "
+            "excludes the "
             "rbd-fuse daemon it leaves running.\n\n" + table([*rows, stopped, *cycle]) + "\n")

@@ -12,11 +12,13 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from tests.harness.ceph import CephCluster
-from tests.harness.netns import Netns
+from tests.harness.netns import Netns, NetnsPool
 
 HUB_ADDRESS = "198.18.31.1"
 VICTIM_ADDRESSES = ("198.18.31.11", "198.18.31.12")
@@ -99,3 +101,20 @@ def make_fabric(cluster: CephCluster, hub: Netns, victim: Netns) -> Fabric:
     keyring.chmod(0o600)
     secret = cluster.run(["ceph", "auth", "get-key", "client.fence"]).stdout.strip()
     return Fabric(cluster, hub, victim, keyring, secret)
+
+
+@contextmanager
+def fabric_running() -> Iterator[Fabric]:
+    """The cluster in a hub namespace, the victim's addresses (and a bystander's) in another
+    linked to it; everything stopped and removed afterwards."""
+    pool = NetnsPool()
+    try:
+        hub, victim = pool.create(), pool.create()
+        pool.veth(hub, "eth0", victim, "eth0")
+        hub.ip("addr", "add", f"{HUB_ADDRESS}/24", "dev", "eth0")
+        for address in (*VICTIM_ADDRESSES, BYSTANDER_ADDRESS):
+            victim.ip("addr", "add", f"{address}/24", "dev", "eth0")
+        with CephCluster(address=HUB_ADDRESS, netns=hub.name) as cluster:
+            yield make_fabric(cluster, hub, victim)
+    finally:
+        pool.cleanup()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 from pathlib import Path
@@ -13,7 +12,7 @@ from hypothesis import strategies as st
 
 from tests.fence.conftest import FENCE_HAKIT, WRONG_PASSWORD, fence_env, run_fence
 from tests.harness.bmc import IpmiSim, free_udp_port
-from tests.harness.ocf import GOLDEN, SCHEMAS, validate_rng
+from tests.harness.ocf import SCHEMAS, assert_golden, validate_rng
 
 
 def _metadata() -> str:
@@ -27,11 +26,7 @@ def test_metadata_valid_against_fence_agents_rng() -> None:
 
 
 def test_metadata_matches_golden() -> None:
-    text = _metadata()
-    golden = GOLDEN / "fence_hakit.xml"
-    if os.environ.get("UPDATE_GOLDEN") == "1" or not golden.exists():
-        golden.write_text(text)
-    assert text == golden.read_text(), f"metadata changed; UPDATE_GOLDEN=1 to accept ({golden})"
+    assert_golden(_metadata(), "fence_hakit.xml")
 
 
 def test_metadata_keeps_fence_ipmilan_names() -> None:

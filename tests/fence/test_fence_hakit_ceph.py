@@ -21,17 +21,14 @@ from hakit.errors import ParamError
 from hakit.fence.nodemap import host_entity, parse_node_map
 from tests.fence.ceph_fabric import (
     BYSTANDER_ADDRESS,
-    HUB_ADDRESS,
     VICTIM_ADDRESSES,
     Fabric,
-    make_fabric,
+    fabric_running,
 )
 from tests.fence.conftest import CmdlineWatcher, FenceResult, fence_env, run_fence
 from tests.fence.fencer import Fencer
-from tests.harness.ceph import CephCluster
 from tests.harness.installed import StagedInstall
-from tests.harness.netns import NetnsPool
-from tests.harness.ocf import AGENTS, GOLDEN, SCHEMAS, validate_rng
+from tests.harness.ocf import AGENTS, SCHEMAS, assert_golden, validate_rng
 
 FENCE_HAKIT_CEPH = AGENTS / "fence_hakit_ceph"
 FENCE_SCSI = Path("/usr/sbin/fence_scsi")
@@ -49,11 +46,7 @@ def test_metadata_valid_against_fence_agents_rng() -> None:
 
 
 def test_metadata_matches_golden() -> None:
-    text = _metadata()
-    golden = GOLDEN / "fence_hakit_ceph.xml"
-    if os.environ.get("UPDATE_GOLDEN") == "1" or not golden.exists():
-        golden.write_text(text)
-    assert text == golden.read_text(), f"metadata changed; UPDATE_GOLDEN=1 to accept ({golden})"
+    assert_golden(_metadata(), "fence_hakit_ceph.xml")
 
 
 def test_metadata_declares_unfencing_like_fence_scsi() -> None:
@@ -183,17 +176,8 @@ def fabric() -> Iterator[Fabric]:
         pytest.skip("needs root (namespaces)")
     if not Path("/usr/bin/ceph-mon").exists():
         pytest.skip("/usr/bin/ceph-mon is not installed")
-    pool = NetnsPool()
-    try:
-        hub, victim = pool.create(), pool.create()
-        pool.veth(hub, "eth0", victim, "eth0")
-        hub.ip("addr", "add", f"{HUB_ADDRESS}/24", "dev", "eth0")
-        for address in (*VICTIM_ADDRESSES, BYSTANDER_ADDRESS):
-            victim.ip("addr", "add", f"{address}/24", "dev", "eth0")
-        with CephCluster(address=HUB_ADDRESS, netns=hub.name) as cluster:
-            yield make_fabric(cluster, hub, victim)
-    finally:
-        pool.cleanup()
+    with fabric_running() as fab:
+        yield fab
 
 
 def _run(fab: Fabric, params: Mapping[str, str], *, argv: Sequence[str] = (),

@@ -12,7 +12,6 @@ An agent's test module subclasses ``AgentContract`` and provides fixtures:
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -20,9 +19,9 @@ import pytest
 
 from tests.harness.installed import StagedInstall
 from tests.harness.ocf import (
-    GOLDEN,
     PCS_RNG,
     SCHEMAS,
+    assert_golden,
     ocf_tester,
     run_agent,
     validate_rng,
@@ -54,11 +53,7 @@ class AgentContract:
         assert proc.returncode == 0, proc.stderr
 
     def test_metadata_matches_golden(self, agent_path: Path, golden_name: str) -> None:
-        text = self._metadata(agent_path)
-        golden = GOLDEN / golden_name
-        if os.environ.get("UPDATE_GOLDEN") == "1" or not golden.exists():
-            golden.write_text(text)
-        assert text == golden.read_text(), f"metadata changed; UPDATE_GOLDEN=1 to accept ({golden})"
+        assert_golden(self._metadata(agent_path), golden_name)
 
     def test_pcs_describes_the_installed_agent(self, agent_path: Path,
                                                staged_install: StagedInstall) -> None:

@@ -85,6 +85,15 @@ def ocf_tester(agent: Path, params: Mapping[str, str], name: str = "test",
     return Result(proc.returncode, proc.stdout, proc.stderr)
 
 
+def assert_golden(text: str, name: str) -> None:
+    """``text`` equals ``tests/data/metadata/NAME``; ``UPDATE_GOLDEN=1`` (or a missing file)
+    writes it instead."""
+    golden = GOLDEN / name
+    if os.environ.get("UPDATE_GOLDEN") == "1" or not golden.exists():
+        golden.write_text(text)
+    assert text == golden.read_text(), f"metadata changed; UPDATE_GOLDEN=1 to accept ({golden})"
+
+
 def validate_rng(xml_text: str, rng: Path) -> list[str]:
     """Errors from validating ``xml_text`` against a RelaxNG schema (empty when valid)."""
     schema = etree.RelaxNG(etree.parse(str(rng)))

@@ -45,14 +45,20 @@ if TYPE_CHECKING:
 INFO_ACTIONS = ("meta-data", "usage", "help", "methods")
 
 
+def _timeout_and_margin(agent: Agent, env: OcfEnvironment) -> tuple[float, float]:
+    """Pacemaker's timeout for this action (its default when not given) and the margin kept
+    before it: 10%, between 0.5 s and 5 s."""
+    total = env.timeout if env.timeout is not None else agent.default_timeout(env.action)
+    return total, min(5.0, max(0.5, total * 0.1))
+
+
 def deadline_for(agent: Agent, env: OcfEnvironment) -> Deadline:
     """The action's deadline, a little before Pacemaker's own timeout.
 
     Pacemaker kills an agent at its timeout with no chance to report; finishing a margin
     early (10%, between 0.5 s and 5 s) leaves time to print a clear exit reason.
     """
-    total = env.timeout if env.timeout is not None else agent.default_timeout(env.action)
-    margin = min(5.0, max(0.5, total * 0.1))
+    total, margin = _timeout_and_margin(agent, env)
     return Deadline(max(0.5, total - margin - process_age()))
 
 
@@ -63,8 +69,7 @@ GUARDED_ACTIONS = ("start", "stop", "monitor", "status", "reload-agent")
 def guard_seconds(agent: Agent, env: OcfEnvironment) -> float:
     """How long a guarded action's parent waits: halfway into the margin that
     ``deadline_for`` keeps, so the child's own deadline comes first."""
-    total = env.timeout if env.timeout is not None else agent.default_timeout(env.action)
-    margin = min(5.0, max(0.5, total * 0.1))
+    total, margin = _timeout_and_margin(agent, env)
     return max(0.75, total - margin / 2 - process_age())
 
 
