@@ -28,7 +28,7 @@ from hakit.lean import frozen
 
 TYPE_CHECKING = False  # typing's, without importing typing (start-up cost: BENCHMARKS.md)
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator, Sequence
     from typing import Any, Optional
 
     from hakit.deadline import Deadline
@@ -289,6 +289,31 @@ class Cluster:
         self._mon({"prefix": "osd blocklist", "blocklistop": "add", "addr": address,
                    "expire": float(expire)}, f"blocklisting {address}")
 
+    def blocklist_add_all(self, addresses: Sequence[str], expire: float) -> None:
+        """Blocklist several addresses in one monitor round (see ``_together``)."""
+        self._together(lambda a: self.blocklist_add(a, expire), addresses)
+
+    def blocklist_remove_all(self, addresses: Sequence[str]) -> None:
+        """Remove several blocklist entries in one monitor round (see ``_together``)."""
+        self._together(self.blocklist_remove, addresses)
+
+    @staticmethod
+    def _together(call: Callable[[str], None], addresses: Sequence[str]) -> None:
+        """``call`` for every address at once: the monitor commits commands that arrive
+        together in one Paxos round (``paxos_propose_interval``, 1 s) instead of one round
+        each. Every error is raised, the first address's first."""
+        if len(addresses) < 2:
+            for address in addresses:
+                call(address)
+            return
+        from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415 - start-up cost
+
+        # librados' mon_command drops the GIL while it waits, so the threads overlap.
+        with ThreadPoolExecutor(max_workers=len(addresses)) as pool:
+            futures = [pool.submit(call, a) for a in addresses]
+        for future in futures:
+            future.result()
+
     def blocklist(self) -> list[BlocklistEntry]:
         """The current blocklist (``osd blocklist ls``)."""
         out = self._mon({"prefix": "osd blocklist ls", "format": "json"}, "listing the blocklist")
@@ -296,6 +321,47 @@ class Cluster:
 
     def is_blocklisted(self, address: str) -> bool:
         return any(entry.address == address for entry in self.blocklist())
+
+    def blocklist_remove(self, address: str) -> None:
+        """Remove one blocklist entry (``osd blocklist rm``); absent entries are fine."""
+        self._mon({"prefix": "osd blocklist", "blocklistop": "rm", "addr": address},
+                  f"removing {address} from the blocklist")
+
+    # ----- OSD map -------------------------------------------------------------------
+    def osdmap_epoch(self) -> tuple[int, list[int]]:
+        """The monitors' current OSD map epoch and the ids of the OSDs that are up."""
+        import json  # noqa: PLC0415 - start-up cost: see BENCHMARKS.md
+
+        out = self._mon({"prefix": "osd dump", "format": "json"}, "reading the OSD map")
+        try:
+            doc = json.loads(out)
+            up = [int(o["osd"]) for o in doc.get("osds", []) if o.get("up") == 1]
+            return int(doc["epoch"]), up
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise GenericError(f"cannot parse the OSD map: {exc}") from exc
+
+    def osd_newest_map(self, osd: int) -> int:
+        """The newest OSD map epoch osd.N has (``ceph tell osd.N status``)."""
+        import json  # noqa: PLC0415 - start-up cost: see BENCHMARKS.md
+
+        doing = f"asking osd.{osd} for its OSD map epoch"
+        self._deadline.check(doing)
+        try:
+            ret, out, status = self._handle.osd_command(
+                osd, json.dumps({"prefix": "status", "format": "json"}), b"",
+                timeout=int(_timeout(self._deadline)))
+        except Exception as exc:
+            raise _translate(exc, doing, self._access, self._deadline) from exc
+        if ret != 0:
+            code = -ret if ret < 0 else ret
+            if code in (errno.EACCES, errno.EPERM):
+                raise ArgsError(f"client.{self._access.user} may not {doing} (OSDs answer "
+                                "'tell' only to osd caps 'allow *')")
+            raise GenericError(f"{doing} failed ({errno.errorcode.get(code, code)}): {status}")
+        try:
+            return int(json.loads(bytes(out).decode("utf-8", "replace"))["newest_map"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise GenericError(f"{doing}: unexpected answer: {exc}") from exc
 
     # ----- internals -----------------------------------------------------------------
     def _ioctx(self, spec: ImageSpec) -> Any:
@@ -366,16 +432,21 @@ def parse_blocklist(text: str) -> list[BlocklistEntry]:
 
 
 @contextmanager
-def connect(access: Access, deadline: Deadline) -> Iterator[Cluster]:
-    """A connected client, shut down on exit; every operation bounded by ``deadline``."""
+def connect(access: Access, deadline: Deadline, *,
+            connect_within: Optional[float] = None) -> Iterator[Cluster]:
+    """A connected client, shut down on exit; every operation bounded by ``deadline``.
+
+    ``connect_within`` bounds reaching the monitors more tightly (a fence agent's
+    ``login_timeout``), so unreachable monitors are reported early."""
     try:
         import rados  # noqa: PLC0415
     except ImportError as exc:
         raise NotInstalledError("python3-rados and python3-rbd are required") from exc
     limit = _timeout(deadline)
+    reach = limit if connect_within is None else max(MIN_TIMEOUT, min(limit, connect_within))
     conf = {
         # Bounded waits everywhere (librados otherwise waits forever for a dead cluster).
-        "client_mount_timeout": str(int(limit)),
+        "client_mount_timeout": str(int(reach)),
         "rados_mon_op_timeout": str(int(limit)),
         "rados_osd_op_timeout": str(int(limit)),
         "mon_client_hunt_interval": "0.5",
@@ -394,7 +465,7 @@ def connect(access: Access, deadline: Deadline) -> Iterator[Cluster]:
         raise ConfigError(f"cannot configure the Ceph client: {exc}") from exc
     try:
         try:
-            handle.connect(timeout=int(limit))
+            handle.connect(timeout=int(reach))
         except Exception as exc:
             raise _translate(exc, f"connecting to Ceph as client.{access.user}", access,
                              deadline) from exc

@@ -30,9 +30,11 @@ HEAVY = frozenset({
 #: uses its C extension ``_lxc`` alone.
 LXC_WRAPPER = frozenset({"lxc"})
 #: The fence agents (installed in sbin/, kept next to the OCF agents in the tree).
-FENCE_AGENTS = (AGENTS / "fence_hakit", AGENTS / "fence_hakit_redfish")
+FENCE_AGENTS = (AGENTS / "fence_hakit", AGENTS / "fence_hakit_redfish",
+                AGENTS / "fence_hakit_ceph")
 #: What fencing itself needs and metadata must not import.
-FENCE_LIBRARIES = frozenset({"pyghmi", "requests", "urllib3", "certifi", "ssl", "http"})
+FENCE_LIBRARIES = frozenset({"pyghmi", "requests", "urllib3", "certifi", "ssl", "http",
+                             "rados"})
 
 
 def imported(stderr: str) -> set[str]:

@@ -38,8 +38,8 @@ def exit_code(exc: BaseException) -> int:
 
 
 def usage(agent: FenceAgent) -> str:
-    return (f"usage: {agent.name} [-o {'|'.join(agent.actions())}] -a IP -l USER "
-            f"(-S SCRIPT | --password-env VAR | -p PASSWORD) [options]\n"
+    return (f"usage: {agent.name} [-o {'|'.join(agent.actions())}] {agent.synopsis} "
+            f"[options]\n"
             f"       {agent.name} < name=value lines (as pacemaker-fenced sends them)\n"
             f"       {agent.name} -o manpage   (every option)\n")
 

@@ -90,18 +90,21 @@ def wait_for(ctx: FenceContext, device: PowerDevice, want: PowerState,
         ctx.deadline.sleep(ctx.params[POWER_WAIT])
 
 
-def power_off(ctx: FenceContext, device: PowerDevice) -> None:
-    """Off, verified: read, request off unless already off, poll until off."""
-    if device.get_power(ctx.deadline) is PowerState.OFF:
+def power_off(ctx: FenceContext, device: PowerDevice, *, check_first: bool = True) -> None:
+    """Off, verified: read, request off unless already off, poll until off.
+
+    ``check_first=False`` (fabric agents) always sends the request: a node partly cut
+    off reads as not fenced yet, and the request completes it."""
+    if check_first and device.get_power(ctx.deadline) is PowerState.OFF:
         ctx.log.info("%s is already powered off", _target(ctx))
         return
     device.request_power(PowerState.OFF, ctx.deadline)
     wait_for(ctx, device, PowerState.OFF, "power off")
 
 
-def power_on(ctx: FenceContext, device: PowerDevice) -> None:
-    """On, verified."""
-    if device.get_power(ctx.deadline) is PowerState.ON:
+def power_on(ctx: FenceContext, device: PowerDevice, *, check_first: bool = True) -> None:
+    """On, verified; ``check_first`` as for ``power_off``."""
+    if check_first and device.get_power(ctx.deadline) is PowerState.ON:
         ctx.log.info("%s is already powered on", _target(ctx))
         return
     device.request_power(PowerState.ON, ctx.deadline)
@@ -169,11 +172,18 @@ def reboot(ctx: FenceContext, device: PowerDevice) -> None:
 def perform(agent: FenceAgent, ctx: FenceContext) -> int:
     """Run a power action against the agent's device; returns the fence exit code."""
     action = ctx.action
+    if action == "list" and agent.lister is not None:
+        for plug, alias in agent.lister(ctx):
+            ctx.say(f"{plug},{alias}")
+        return SUCCESS
     if action in ("list", "list-status"):
         raise UnimplementedError(f"{agent.name} controls a single machine: '{action}' is not "
                                  "supported; set pcmk_host_list instead")
     if action not in ("on", "off", "reboot", "status", "monitor"):
         raise ConfigError(f"unknown action '{action}'")
+    if action not in agent.device_actions:
+        raise UnimplementedError(f"{agent.name} does not support '{action}' (it supports "
+                                 f"{', '.join(agent.device_actions)})")
     delay = ctx.params[DELAY]
     if action in ("off", "reboot") and delay > 0:
         ctx.log.info("delay: waiting %gs before fencing", delay)
@@ -187,10 +197,10 @@ def perform(agent: FenceAgent, ctx: FenceContext) -> int:
             ctx.say(f"Status: {state.label}")
             return SUCCESS if state is PowerState.ON else STATUS_OFF
         if action == "off":
-            power_off(ctx, device)
+            power_off(ctx, device, check_first=not agent.fabric)
             ctx.say("Success: Powered OFF")
         elif action == "on":
-            power_on(ctx, device)
+            power_on(ctx, device, check_first=not agent.fabric)
             ctx.say("Success: Powered ON")
         else:
             reboot(ctx, device)

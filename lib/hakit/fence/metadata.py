@@ -16,6 +16,9 @@ from hakit.ocf.params import Duration
 #: ``on`` is not run by the fencer on its own: "automatic" tells Pacemaker it is unfencing
 #: only when asked (fence-agents marks it automatic="0" for power agents).
 _ACTION_ATTRS = {"on": {"automatic": "0"}}
+#: A fabric agent's ``on`` is unfencing: run on the node itself (on_target) and by
+#: Pacemaker automatically before resources with requires=unfencing start (fence_scsi).
+_UNFENCING_ATTRS = {"on": {"on_target": "1", "automatic": "1"}}
 
 
 def _content_type(opt: Option[object]) -> str:
@@ -57,8 +60,9 @@ def build(agent: FenceAgent) -> str:
         for alias in opt.aliases:
             _parameter(params, opt, alias, deprecated=True, obsoletes="")
     actions = ET.SubElement(root, "actions")
+    attrs = _UNFENCING_ATTRS if agent.fabric else _ACTION_ATTRS
     for action in agent.actions():
-        ET.SubElement(actions, "action", {"name": action, **_ACTION_ATTRS.get(action, {})})
+        ET.SubElement(actions, "action", {"name": action, **attrs.get(action, {})})
     ET.indent(root, space="\t")
     return '<?xml version="1.0" ?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 

@@ -7,6 +7,7 @@ each other) prints one clear error and the usage to stderr and returns 2; never 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import shlex
 import sys
@@ -66,6 +67,7 @@ PATH = _typed(inputs.absolute_path, "path")
 COMMAND = _typed(inputs.command_line, "command")
 CEPH_USER = _typed(inputs.ceph_user, "user")
 NODE_ADDRESS = _typed(inputs.node_address, "NODE=ADDRESS")
+NODE_ADDRESSES = _typed(inputs.node_addresses, "NODE=ADDRESS[,ADDRESS...]")
 NAME_IMAGE = _typed(inputs.name_image, "NAME=POOL/IMAGE")
 NAME_NODE = _typed(inputs.name_node, "NAME=NODE")
 NAMES = _typed(inputs.name_list, "names")
@@ -95,6 +97,57 @@ def _add_container(parser: argparse.ArgumentParser) -> None:
                              "one ocf:hakit:container resource (ext4 only); default group")
 
 
+def _add_ceph_fencing(parser: argparse.ArgumentParser) -> None:
+    """fence_hakit_ceph as the level after the BMC, or alone (``fencing``)."""
+    parser.add_argument("--ceph", type=NODE_ADDRESSES, action="append", default=[],
+                        metavar="NODE=ADDRESS[,ADDRESS...]",
+                        help="a node's addresses on the Ceph public network: fence it by the "
+                             "Ceph blocklist when its BMC cannot (the last fencing level), or "
+                             "alone without --bmc (repeat for every node)")
+    parser.add_argument("--ceph-fence-user", type=CEPH_USER, default="fence",
+                        help="cephx user of fence_hakit_ceph (default fence; mon caps 'allow "
+                             "r, allow command \"osd blocklist\"', osd caps 'allow r')")
+    parser.add_argument("--ceph-fence-keyring", type=PATH,
+                        default="/etc/ceph/ceph.client.fence.keyring",
+                        help="its keyring (default /etc/ceph/ceph.client.fence.keyring)")
+    parser.add_argument("--ceph-fence-conf", type=PATH, default="/etc/ceph/ceph.conf",
+                        help="ceph.conf for fence_hakit_ceph (default /etc/ceph/ceph.conf)")
+
+
+def _add_unfencing(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--requires-unfencing", action="store_true",
+                        help="meta requires=unfencing: start only on a node unfenced by "
+                             "fence_hakit_ceph (use with fencing --ceph)")
+
+
+def _ceph_fencing(parser: _Parser, args: argparse.Namespace) -> Config:
+    """``fencing --ceph ...``: every node needs Ceph addresses, and a BMC unless none has one."""
+    ceph_nodes = [n for n, _ in args.ceph]
+    if len(set(ceph_nodes)) != len(ceph_nodes):
+        parser.error("argument --ceph: a node is given twice")
+    if len(ceph_nodes) < 2:
+        parser.error("argument --ceph: give every node (at least two)")
+    owners: dict[str, str] = {}
+    for node, addresses in args.ceph:
+        for address in addresses:
+            other = owners.setdefault(str(address), node)
+            if other != node:
+                parser.error(f"argument --ceph: {address} is given for both {other!r} and "
+                             f"{node!r}")
+    bmc_nodes = [n for n, _ in args.bmc]
+    if len(set(bmc_nodes)) != len(bmc_nodes):
+        parser.error("argument --bmc: a node is given twice")
+    if bmc_nodes and sorted(bmc_nodes) != sorted(ceph_nodes):
+        parser.error("argument --ceph: give the same nodes as --bmc")
+    unknown = [n for n, _ in args.redfish if n not in bmc_nodes]
+    if unknown:
+        parser.error(f"argument --redfish: {unknown[0]!r} has no --bmc")
+    ceph = stacks.CephFencing(tuple(args.ceph), args.ceph_fence_user, args.ceph_fence_conf,
+                              args.ceph_fence_keyring)
+    return stacks.fencing_with_ceph(tuple(args.bmc), args.username, args.password_script,
+                                    tuple(args.redfish), ceph)
+
+
 def _parser() -> _Parser:
     parser = _Parser(prog=PROG, description="Print a filled-in Pacemaker configuration for "
                      "hakit: load it with crmsh or run it as a pcs script.")
@@ -110,12 +163,13 @@ def _parser() -> _Parser:
     p.add_argument("--nodes", type=NODES, required=True, help="cluster nodes, comma-separated")
     p.add_argument("--prefer", type=NODE, help="preferred node (default: the first of --nodes)")
     _add_container(p)
+    _add_unfencing(p)
     _add_format(p)
 
     p = sub.add_parser("fencing", help="one fence_hakit device per node, stonith-enabled")
-    p.add_argument("--bmc", type=NODE_ADDRESS, action="append", required=True,
+    p.add_argument("--bmc", type=NODE_ADDRESS, action="append", default=[],
                    metavar="NODE=ADDRESS", help="a node and its BMC's IPMI address (repeat "
-                   "for every node)")
+                   "for every node; may be left out with --ceph)")
     p.add_argument("--redfish", type=NODE_ADDRESS, action="append", default=[],
                    metavar="NODE=ADDRESS", help="a second way to fence NODE (fencing "
                    "topology: IPMI first, then Redfish)")
@@ -123,6 +177,7 @@ def _parser() -> _Parser:
     p.add_argument("--password-script", type=PATH, default="/etc/hakit/bmc-password",
                    help="a root-only script printing the BMC password (default "
                         "/etc/hakit/bmc-password); the password never enters the CIB")
+    _add_ceph_fencing(p)
     _add_format(p)
 
     p = sub.add_parser("placement", help="preferred nodes, anti-affinity, spreading")
@@ -164,7 +219,12 @@ def _build(parser: _Parser, args: argparse.Namespace) -> Config:
         preferred = args.prefer or args.nodes[0]
         if preferred not in args.nodes:
             parser.error(f"argument --prefer: {preferred!r} is not one of --nodes")
-        return stacks.stack(_stack_spec(args, args.name, args.image, args.ip), preferred)
+        spec = _stack_spec(args, args.name, args.image, args.ip)
+        if args.requires_unfencing:
+            spec = dataclasses.replace(spec, extra_meta=stacks.REQUIRES_UNFENCING)
+        return stacks.stack(spec, preferred)
+    if args.command == "fencing" and args.ceph:
+        return _ceph_fencing(parser, args)
     if args.command == "fencing":
         bmcs = tuple(args.bmc)
         nodes = [n for n, _ in bmcs]

@@ -95,7 +95,8 @@ def _topology(levels: list[FencingLevel]) -> list[str]:
     for node in dict.fromkeys(level.node for level in levels):
         mine = sorted((lv for lv in levels if lv.node == node), key=lambda lv: lv.index)
         parts.append(f"{node}: " + " ".join(",".join(lv.devices) for lv in mine))
-    return ["# IPMI first; if that fails, Redfish", " \\\n\t".join(parts)]
+    return ["# levels in order: each is tried when the one before it fails",
+            " \\\n\t".join(parts)]
 
 
 def render(config: Config, header: str = "") -> str:

@@ -159,3 +159,21 @@ def ceph_user(raw: str) -> str:
     if not _CEPH.fullmatch(raw):
         raise ValueError(f"{raw!r} is not a cephx user name")
     return raw
+
+
+def node_addresses(raw: str) -> tuple[str, tuple[ipaddress.IPv4Address | ipaddress.IPv6Address,
+                                                  ...]]:
+    """NODE=ADDRESS[,ADDRESS...], e.g. n1=198.18.0.11,198.18.0.12 (a node's addresses on
+    the Ceph public network, for fence_hakit_ceph)."""
+    node_part, sep, addr_part = raw.partition("=")
+    if not sep or not addr_part:
+        raise ValueError(f"{raw!r} is not NODE=ADDRESS[,ADDRESS...], e.g. "
+                         "n1=198.18.0.11,198.18.0.12")
+    addresses = []
+    for text in addr_part.split(","):
+        try:
+            addresses.append(ipaddress.ip_address(text))
+        except ValueError as exc:
+            raise ValueError(f"{text!r} (for node {node_part!r}) is not an IP address") \
+                from exc
+    return node(node_part), tuple(addresses)
