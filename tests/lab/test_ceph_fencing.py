@@ -11,7 +11,8 @@ b. the repair: BMC back, node booted; Pacemaker unfences it (its entry leaves th
    blocklist) and it runs the stack again;
 c. a frozen node (SIGSTOP, BMC dead) resumed after the takeover: its writes to the image
    fail (its service and a shell on it both try), the other node's data is intact and the
-   image clean; power-cycled, it is unfenced and rejoins.
+   image clean; unfenced without a reboot, its old mapping still refuses writes (it must
+   be mapped again); power-cycled, it is unfenced and rejoins.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Optional
 
 import pytest
 
+from hakit.errors import ActionTimeout
 from hakit.lab import bmc, cephfence, deadbmc, imagecheck, stack
 from hakit.lab.cluster import Lab
 from hakit.lab.demo import Demo, Failover, fenced_since, stack_state
@@ -120,26 +122,75 @@ def test_a_crash_with_the_bmc_dead_is_fenced_at_level_2(stage: Stage) -> None:
     rejoin_and_run_the_stack(stage, victim, result)
 
 
-#: Run on the resumed node: its own service asked to append STALE (the HTTP status, or
-#: the error when nothing answers).
+#: Run on the resumed node: its own service asked to append STALE; prints the HTTP status
+#: and body, or why there was none (its httpd may also die, e.g. when the node's stack is
+#: being torn down, which acknowledges nothing either).
 _ASK = ("import sys, urllib.request, urllib.error\n"
         "try:\n"
-        "    r = urllib.request.urlopen(sys.argv[1], timeout=60)\n"
+        "    r = urllib.request.urlopen(sys.argv[1], timeout=float(sys.argv[2]))\n"
         "    print(r.status, r.read().decode().strip())\n"
         "except urllib.error.HTTPError as e:\n"
-        "    print(e.code, e.read().decode().strip())\n")
+        "    print(e.code, e.read().decode().strip())\n"
+        "except Exception as e:\n"
+        "    print('no answer:', type(e).__name__, e)\n")
+#: Run on the resumed node: rewrite the image's first sector with the bytes it already
+#: holds, through the node's old rbd-fuse mapping (below ext4, which is read-only by
+#: then); harmless even if it succeeded, and it must not.
+_RAW = ("import os, sys\n"
+        "fd = os.open(sys.argv[1], os.O_RDWR)\n"
+        "try:\n"
+        "    os.pwrite(fd, bytes.fromhex(sys.argv[2]), 0)\n"
+        "    os.fsync(fd)\n"
+        "    print('written')\n"
+        "except OSError as e:\n"
+        "    print('refused:', e.strerror)\n")
+#: How long each attempt of the resumed node is given.  Whether its rbd-fuse client
+#: fails a write at once (EIO) or leaves it blocked depends on what librbd learnt first
+#: (the blocklisting, or the lost connection); either way nothing is written.
+ATTEMPT_BOUND = 20.0
 
 
-def _stale_writes(st: Stage, victim: str) -> tuple[str, int, str]:
+def _on_victim(st: Stage, victim: str, argv: list[str]) -> str:
+    """``argv`` on the resumed node: "exit N: output", or "blocked" past the bound."""
+    try:
+        res = st.lab.run_on(victim, argv, check=False, timeout=ATTEMPT_BOUND)
+    except ActionTimeout:
+        return f"blocked for {ATTEMPT_BOUND:g}s"
+    return f"exit {res.returncode}: {(res.stdout + res.stderr).strip()}"
+
+
+def _stale_writes(st: Stage, victim: str, head: bytes = b"") -> dict[str, str]:
     """The resumed node tries to write: through its own service (asked on the node, so
-    the VIP's owner does not matter), and from a shell on it; returns the service's
-    status and answer, and the shell's exit status and error."""
+    the VIP's owner does not matter), from a shell, and (given ``head``) straight into
+    its rbd-fuse file; what each attempt came to."""
     url = f"http://127.0.0.1:{stack.HTTP_PORT}{stack.APPEND_URL_PATH}?{STALE}"
-    service = st.lab.run_on(victim, ["python3", "-I", "-c", _ASK, url], timeout=90)
     records = f"/var/lib/lxc/{st.names.container}{stack.RECORDS_IN_IMAGE}"
-    shell = st.lab.run_on(victim, ["sh", "-c", f'echo {STALE} >> "$1" && sync "$1"', "sh",
-                                   records], check=False, timeout=90)
-    return service.stdout.strip(), shell.returncode, shell.stderr.strip()
+    found = {
+        "service": _on_victim(st, victim, ["python3", "-I", "-c", _ASK, url,
+                                           str(ATTEMPT_BOUND - 5)]),
+        "shell": _on_victim(st, victim, ["sh", "-c", f'echo {STALE} >> "$1" && sync "$1"',
+                                         "sh", records]),
+    }
+    if head:
+        fuse_file = (f"/run/hakit/rbd/{st.names.pool}@@{st.names.image}/mnt/"
+                     f"{st.names.image}")
+        found["rbd-fuse file"] = _on_victim(st, victim, ["python3", "-I", "-c", _RAW,
+                                                         fuse_file, head.hex()])
+    return found
+
+
+def _nothing_written(attempts: dict[str, str]) -> None:
+    """Every attempt failed (with the error a dead Ceph client gives) or stayed blocked."""
+    for what, outcome in attempts.items():
+        if outcome.startswith("blocked"):
+            continue
+        if what == "service":  # the CGI's fsync failed (500), or nothing answered
+            assert outcome == "exit 0: 500 failed" or "no answer" in outcome, attempts
+        elif what == "shell":  # EIO, or read-only once ext4 saw its first I/O error
+            assert not outcome.startswith("exit 0") and any(
+                why in outcome.lower() for why in ("i/o error", "read-only")), attempts
+        else:
+            assert "refused" in outcome, attempts
 
 
 def test_c_a_frozen_node_resumed_cannot_write(stage: Stage) -> None:
@@ -153,16 +204,16 @@ def test_c_a_frozen_node_resumed_cannot_write(stage: Stage) -> None:
     acked_before = stage.writer.acked()
     deadbmc.thaw(stage.lab, victim)
     t0 = time.monotonic()
-    answer, shell_status, shell_error = _stale_writes(stage, victim)
-    print(f"\nresumed {victim}: its service answered {answer!r}; a shell's append+fsync "
-          f"exited {shell_status}: {shell_error!r} ({time.monotonic() - t0:.2f}s for both)")
-    assert answer == "500 failed", answer  # the CGI's fsync failed: nothing acknowledged
-    assert shell_status != 0 and "error" in shell_error.lower(), shell_error
+    attempts = _stale_writes(stage, victim)
+    print(f"\nresumed {victim} ({time.monotonic() - t0:.2f}s): {attempts}")
+    _nothing_written(attempts)
     # The other node's data: every acknowledged record, nothing from the resumed node,
     # and a filesystem e2fsck finds clean.
     copy = stage.work / "resumed.img"
     imagecheck.export_snapshot(stage.ceph, stage.names.spec, copy)
     try:
+        with open(copy, "rb") as f:
+            head = f.read(512)
         report = imagecheck.check_copy(stage.lab.runner, copy, stack.RECORDS_IN_IMAGE,
                                        replay=True)
     finally:
@@ -171,6 +222,22 @@ def test_c_a_frozen_node_resumed_cannot_write(stage: Stage) -> None:
     assert report.clean, report.output
     assert missing(acked_before, report.records) == []
     assert STALE not in report.records
+    # Unfenced without a reboot, its old mapping stays dead: never silently resumed.
+    survivor = next(n.name for n in stage.lab.layout.nodes if n.name != victim)
+    node_map = ";".join(f"{n.name}:{n.address.ip}" for n in stage.lab.layout.nodes)
+    stage.lab.run_on(survivor, [
+        "python3", "/usr/sbin/fence_hakit_ceph", "-o", "on", "-n", victim,
+        "--node-addresses", node_map,
+        "--user", cephfence.FENCE_USER, "--keyring", cephfence.FENCE_KEYRING,
+        "--cephconf", stack.CEPH_CONF])
+    # What keeps the old client out now: the node that took over broke its lock and
+    # blocklisted that client instance (IP:0/NONCE), which unfencing leaves alone.
+    address = str(stage.lab.layout.node(victim).address.ip)
+    assert any(e.startswith(f"{address}:0/") and e != f"{address}:0/0"
+               for e in cephfence.blocklist(stage.ceph))
+    attempts = _stale_writes(stage, victim, head)
+    print(f"unfenced, not rebooted: {attempts}")
+    _nothing_written(attempts)
     # Power-cycled (its repair), the node is unfenced and runs the stack again.
     rejoin_and_run_the_stack(stage, victim, result)
     check_image(stage, "resumed-rejoined")
