@@ -54,6 +54,8 @@ def test_ceph_is_the_level_after_the_bmc(layer: AgentLayer, tmp_path: Path, fmt:
     for device in ("fence-n1", "fence-n2", "fence-n3", "fence-n3-redfish"):
         assert ("param", device, "pcmk_reboot_retries", "1") in facts
         assert ("param", device, "pcmk_off_retries", "1") in facts
+        assert ("param", device, "pcmk_monitor_retries", "1") in facts
+        assert ("meta", device, "resource-stickiness", "100") in facts
     assert not any(f[:3] == ("param", "fence-ceph", "pcmk_reboot_retries") for f in facts)
 
 

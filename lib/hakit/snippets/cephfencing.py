@@ -29,7 +29,14 @@ REQUIRES_UNFENCING = (("requires", "unfencing"),)
 #: (pcmk_reboot_retries/pcmk_off_retries=2): a BMC that did not answer within its login
 #: timeout has usually lost power with its node, and the level after it is the retry.
 #: Measured in the lab: 2 x 5.6 s of level 1 before level 2 with the default, 5.6 s with 1.
-BMC_RETRIES = (("pcmk_reboot_retries", "1"), ("pcmk_off_retries", "1"))
+#: Its start and monitor are tried once too: a transition that starts a device whose BMC
+#: is dead (it moved) runs the fencing only after that start has failed.
+BMC_RETRIES = (("pcmk_reboot_retries", "1"), ("pcmk_off_retries", "1"),
+               ("pcmk_monitor_retries", "1"))
+#: ... and BMC devices stay where they run (Pacemaker's default stickiness is 0): in the
+#: lab, a node that came back drew a dead BMC's device over to it in the transition that
+#: fenced the next node, whose fencing then waited 25 s for that device's failed starts.
+BMC_STICKINESS = (("resource-stickiness", "100"),)
 
 
 @dataclass(frozen=True)
@@ -58,9 +65,10 @@ def ceph_fence_device(ceph: CephFencing) -> Primitive:
 
 
 def _tried_once(item: Item) -> Item:
-    """A BMC device with BMC_RETRIES added; anything else unchanged."""
+    """A BMC device with BMC_RETRIES and BMC_STICKINESS added; anything else unchanged."""
     if isinstance(item, Primitive) and item.agent.startswith("stonith:"):
-        return dataclasses.replace(item, params=item.params + BMC_RETRIES)
+        return dataclasses.replace(item, params=item.params + BMC_RETRIES,
+                                   meta=item.meta + BMC_STICKINESS)
     return item
 
 
