@@ -58,14 +58,20 @@ def crash(demo: Demo, victim: str, also: Optional[Callable[[str], object]] = Non
     return result
 
 
-def rejoin(demo: Demo, result: Failover) -> None:
-    """Repair the BMC, boot the node and wait until it is online and unfenced (its
-    blocklist entry gone); ``rejoined`` and ``unfenced`` count from the boot."""
+def rejoin(demo: Demo, result: Failover, *, repair_bmc: bool = True) -> None:
+    """Repair the BMC (unless ``repair_bmc`` is False: the node is powered on by hand
+    while its BMC stays dead), boot the node and wait until it is online and unfenced
+    (its blocklist entry gone); ``rejoined`` and ``unfenced`` count from the boot.
+
+    Unfencing runs every level's ``on``: with the BMC still dead, fence_hakit's fails
+    first (after its login timeout, twice) and Pacemaker goes on to fence_hakit_ceph's.
+    """
     lab = demo.lab
     ceph = _ceph(demo)
     victim = result.victim
     node = lab.layout.node(victim)
-    bmcfault.repair(lab, victim)
+    if repair_bmc:
+        bmcfault.repair(lab, victim)
     if lab.power_states().get(victim) != "off":
         lab.crash(victim)  # a frozen node that resumed: its repair is a power cycle
     t0 = time.monotonic()
