@@ -436,6 +436,12 @@ class FuseMapper:
         loops = loop_devices_for(self._layout, str(image_file))
         if not loops:
             return loops
+        recorded = self._recorded_loop(image_file)
+        if recorded is not None:
+            # No ioctl: LOOP_GET_STATUS64 asks the backing file's filesystem, so on a loop
+            # device over another namespace's rbd-fuse whose daemon is frozen (a hung lab
+            # node, fenced through Ceph rather than powered off) it blocks for good.
+            return [recorded] if recorded in loops else []
         try:
             here = mount_dev(self._layout.mountinfo.read_text(), str(mnt))
         except OSError:
@@ -443,6 +449,18 @@ class FuseMapper:
         if here is None:
             return []
         return [loop for loop in loops if loop_backing_dev(loop) in (here, None)]
+
+    @staticmethod
+    def _loop_record(image_file: Path) -> Path:
+        """Where ``map`` notes the loop device it attached (the node's private /run)."""
+        return image_file.parent.parent / "loop"
+
+    def _recorded_loop(self, image_file: Path) -> Optional[str]:
+        try:
+            text = self._loop_record(image_file).read_text().strip()
+        except OSError:
+            return None
+        return text if text.startswith("/dev/loop") else None
 
     def find(self, spec: ImageSpec) -> Optional[Mapped]:
         """The loop device over this image's rbd-fuse file; GenericError when half there."""
@@ -488,6 +506,7 @@ class FuseMapper:
         device = ctx.runner.run([*argv, str(image_file)], ctx.deadline).stdout.strip()
         if not device.startswith("/dev/"):
             raise GenericError(f"losetup printed no device for {image_file}: {device!r}")
+        self._loop_record(image_file).write_text(f"{device}\n")
         return Mapped(device, pid)
 
     def unmap(self, spec: ImageSpec) -> None:
@@ -510,7 +529,7 @@ class FuseMapper:
                 ctx.runner.run(["umount", "-l", str(mnt)], ctx.deadline, check=False)
         if pid is not None:
             self._stop_pid(pid, ctx.deadline)
-        for name in ("rbd-fuse.pid", "rbd-fuse.log", "client"):
+        for name in ("rbd-fuse.pid", "rbd-fuse.log", "client", "loop"):
             with contextlib.suppress(FileNotFoundError):
                 (pidfile.parent / name).unlink()
         with contextlib.suppress(OSError):

@@ -25,6 +25,10 @@ def test_data_survives_stop_and_start(rbd_env: CephEnv, image: str, tmp_path: Pa
     assert run_agent(AGENT, "start", params).rc == 0
     link = _link(rbd_env, image)
     assert link.is_symlink() and os.readlink(link).startswith("/dev/loop")
+    # The loop device is recorded, so the agent never has to ask loop devices of other
+    # namespaces for their backing file (that ioctl blocks on a frozen rbd-fuse).
+    record = Path(f"/run/hakit/rbd/{rbd_env.pool}@@{image}/loop")
+    assert record.read_text().strip() == os.readlink(link)
     fd = os.open(link, os.O_WRONLY)
     try:
         os.pwrite(fd, payload, 1 << 20)
@@ -33,6 +37,7 @@ def test_data_survives_stop_and_start(rbd_env: CephEnv, image: str, tmp_path: Pa
         os.close(fd)
     assert run_agent(AGENT, "stop", params).rc == 0
     assert not link.exists()
+    assert not record.exists()
     assert run_agent(AGENT, "start", params).rc == 0
     fd = os.open(link, os.O_RDONLY)
     try:

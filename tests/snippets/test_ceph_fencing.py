@@ -50,6 +50,13 @@ def test_ceph_is_the_level_after_the_bmc(layer: AgentLayer, tmp_path: Path, fmt:
             "n1:198.18.0.11,198.18.0.12;n2:198.18.0.21;n3:198.18.0.31") in facts
     assert ("meta", "fence-ceph", "provides", "unfencing") in facts
     assert ("meta", "app-stack", "requires", "unfencing") in facts
+    # A BMC that does not answer is tried once: the Ceph level after it is the retry.
+    for device in ("fence-n1", "fence-n2", "fence-n3", "fence-n3-redfish"):
+        assert ("param", device, "pcmk_reboot_retries", "1") in facts
+        assert ("param", device, "pcmk_off_retries", "1") in facts
+        assert ("param", device, "pcmk_monitor_retries", "1") in facts
+        assert ("meta", device, "resource-stickiness", "100") in facts
+    assert not any(f[:3] == ("param", "fence-ceph", "pcmk_reboot_retries") for f in facts)
 
 
 def test_crm_and_pcs_agree(layer: AgentLayer, tmp_path: Path) -> None:

@@ -9,10 +9,10 @@ import time
 from dataclasses import asdict
 from ipaddress import IPv4Network
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 from hakit.errors import HakitError
-from hakit.lab import hub, stack
+from hakit.lab import bmcfault, deadbmc, hub, stack
 from hakit.lab.cluster import Lab
 from hakit.lab.demo import Demo, stack_state, summary
 from hakit.lab.layout import (
@@ -43,7 +43,10 @@ def _parser() -> argparse.ArgumentParser:
     st.add_argument("--json", action="store_true", help="machine-readable output")
     for name, text in (("crash", "kill every process on a node"),
                        ("hang", "freeze every process on a node (SIGSTOP)"),
-                       ("partition", "cut a node's link to the bridge")):
+                       ("resume", "let a hung node carry on (SIGCONT)"),
+                       ("partition", "cut a node's link to the bridge"),
+                       ("bmc-fail", "make a node's BMC unreachable (power lost with it)"),
+                       ("bmc-repair", "start a node's BMC again")):
         sub.add_parser(name, help=text).add_argument("node")
     boot = sub.add_parser("boot", help="power a crashed node on again")
     boot.add_argument("node")
@@ -57,6 +60,10 @@ def _parser() -> argparse.ArgumentParser:
                       help="leave the lab running afterwards (remove it with 'down')")
     demo.add_argument("--move", action="store_true",
                       help="also time a planned move (crm_resource --move) first")
+    demo.add_argument("--bmc-dead", action="store_true",
+                      help="fence_hakit_ceph as every node's second fencing level, and the "
+                           "crash takes the node's BMC with it: fenced through the Ceph "
+                           "blocklist, then the BMC repaired, the node booted and unfenced")
     return p
 
 
@@ -98,10 +105,12 @@ def _status(lab: Lab, *, as_json: bool) -> None:
 
 
 def _demo(args: argparse.Namespace, progress: Progress) -> int:
-    lab = Lab(make_layout(args.name, args.state_dir, args.subnet), progress, LabServices())
+    services = LabServices(ceph_fencing=args.bmc_dead)
+    lab = Lab(make_layout(args.name, args.state_dir, args.subnet), progress, services)
     ok = False
     try:
-        result = Demo(lab).run(move=args.move)
+        result = Demo(lab).run(move=args.move,
+                               failover=deadbmc.crash_and_rejoin if args.bmc_dead else None)
         for line in summary(result):
             print(line)
         ok = True
@@ -113,6 +122,17 @@ def _demo(args: argparse.Namespace, progress: Progress) -> int:
             print(f"the lab is still up: python3 -m hakit.lab --state-dir {args.state_dir} "
                   "status | down")
     return 0
+
+
+#: Commands that do one thing to one node.
+_NODE_FAULTS: dict[str, Callable[[Lab, str], object]] = {
+    "crash": Lab.crash,
+    "hang": Lab.hang,
+    "resume": Lab.resume,
+    "partition": Lab.partition,
+    "bmc-fail": bmcfault.fail,
+    "bmc-repair": bmcfault.repair,
+}
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -127,15 +147,11 @@ def main(argv: Optional[list[str]] = None) -> int:
         lab = Lab(_layout(args), progress)
         if args.command == "status":
             _status(lab, as_json=args.json)
-        elif args.command == "crash":
-            lab.crash(args.node)
-        elif args.command == "hang":
-            lab.hang(args.node)
+        elif args.command in _NODE_FAULTS:
+            _NODE_FAULTS[args.command](lab, args.node)
         elif args.command == "boot":
             time.sleep(max(0.0, args.delay))
             lab.boot(args.node)
-        elif args.command == "partition":
-            lab.partition(args.node)
         elif args.command == "heal":
             lab.heal(args.node)
         elif args.command == "down":

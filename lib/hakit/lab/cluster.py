@@ -233,6 +233,12 @@ class Lab:
         with self.progress.step(f"hang {name}: stop every process in its namespaces"):
             return node.freeze(self.runner, self._dl(), n)
 
+    def resume(self, name: str) -> int:
+        """Let a hung node carry on (SIGCONT every process); returns how many."""
+        n = self.layout.node(name)
+        with self.progress.step(f"resume {name}: continue every process in its namespaces"):
+            return node.thaw(self.runner, self._dl(), n)
+
     def boot(self, name: str) -> None:
         """Power a node back on: holder, mounts, corosync, pacemakerd (it rejoins by itself)."""
         n = self.layout.node(name)

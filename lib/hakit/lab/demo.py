@@ -9,6 +9,7 @@ starts the stack on another node and serves the page again.
 
 from __future__ import annotations
 
+import calendar
 import shutil
 import sys
 import time
@@ -50,6 +51,10 @@ class Failover:
     #: Pacemaker's exec-time of each stack resource's start on the new node, in seconds
     #: (read by ``hakit.lab.failover.crash_timed``)
     starts: dict[str, float] = field(default_factory=dict)
+    #: With the BMC dead too (``hakit.lab.deadbmc``): the level that fenced the node, and
+    #: when the rejoined node's Ceph blocklist entry was gone again (unfencing)
+    level: Optional[str] = None
+    unfenced: Optional[float] = None
 
 
 @dataclass
@@ -130,9 +135,10 @@ class Demo:
     def _stack_text(self, prefer: str) -> str:
         if self.config is not None:
             return self.config.stack_text(self.lab, prefer)
-        return self.lab.runner.run(
-            stack.stack_snippet_argv(sys.executable, self.names, self.lab.layout, prefer),
-            Deadline(30), env=snippet_env()).stdout
+        argv = stack.stack_snippet_argv(sys.executable, self.names, self.lab.layout, prefer)
+        if self.services is not None and self.services.ceph_fencing:
+            argv.append("--requires-unfencing")  # the Ceph level unfences before a start
+        return self.lab.runner.run(argv, Deadline(30), env=snippet_env()).stdout
 
     def fetch(self, timeout: float = FETCH_TIMEOUT) -> Optional[str]:
         """The page through the VIP, fetched from the hub namespace; None if it fails."""
@@ -197,8 +203,7 @@ class Demo:
                         note(f"{names.group} started on {where} "
                              f"{result.started:.2f}s after the {what}")
             if (result.fencer_done is None and result.detected is not None
-                    and any(e.get("status") == "success"
-                            for e in self.fencer_history(survivors[0], victim))):
+                    and fenced_since(self.fencer_history(survivors[0], victim), wall0)):
                 result.fencer_done = time.monotonic() - t0
                 note(f"the fencer reports {victim} fenced {result.fencer_done:.2f}s after "
                      f"the {what}")
@@ -221,7 +226,9 @@ class Demo:
 
     def fencer_history(self, via: str, target: str) -> list[dict[str, str]]:
         """pacemaker-fenced's history for ``target`` (``stonith_admin --history``)."""
-        res = self.lab.run_on(via, ["stonith_admin", "--history", target,
+        # --verbose: every recorded operation; without it, only the "last successful"
+        # one, which can be an unfencing (on) rather than the fencing being timed.
+        res = self.lab.run_on(via, ["stonith_admin", "--history", target, "--verbose",
                                     "--output-as=xml"], check=False)
         return parse_fence_history(res.stdout) if res.ok else []
 
@@ -243,7 +250,10 @@ class Demo:
 
     # -- all of it ---------------------------------------------------------------------
 
-    def run(self, move: bool = False) -> DemoResult:
+    def run(self, move: bool = False,
+            failover: Optional[Callable[[Demo, str], Failover]] = None) -> DemoResult:
+        """Up, deploy, fetch the page, (move,) then break the stack's node: a crash
+        with ``crash_and_recover``, or ``failover(demo, node)`` (``hakit.lab.deadbmc``)."""
         lab = self.lab
         lab.up()
         first = self.deploy()
@@ -259,9 +269,9 @@ class Demo:
             moved = (first, to, gap)
             lab.progress.note(f"planned move {first} -> {to}: page unavailable {gap:.2f}s")
             current = to
-        failover = self.crash_and_recover(current)
+        result = (failover or Demo.crash_and_recover)(self, current)
         self.stop_watch()
-        return DemoResult(first, answering, page, failover, moved)
+        return DemoResult(first, answering, page, result, moved)
 
 
 def parse_fence_history(xml_text: str) -> list[dict[str, str]]:
@@ -273,6 +283,26 @@ def parse_fence_history(xml_text: str) -> list[dict[str, str]]:
     return [dict(ev.attrib) for ev in root.iter("fence_event")]
 
 
+def fenced_since(events: Sequence[dict[str, str]], since: float) -> bool:
+    """Whether ``events`` (``parse_fence_history``) hold a successful off or reboot
+    completed at ``since`` (unix time) or later (pure).
+
+    Unfencing (action ``on``, which fence_hakit_ceph's devices run when a node joins) is
+    not a fencing; ``completed`` has whole seconds, so ``since`` is rounded down.
+    """
+    for ev in events:
+        if ev.get("status") != "success" or ev.get("action") not in ("off", "reboot"):
+            continue
+        try:
+            done = calendar.timegm(time.strptime(ev.get("completed", ""),
+                                                 "%Y-%m-%d %H:%M:%SZ"))
+        except ValueError:
+            continue
+        if done >= int(since):
+            return True
+    return False
+
+
 def summary(result: DemoResult) -> Iterator[str]:
     f = result.failover
     yield "summary"
@@ -282,14 +312,23 @@ def summary(result: DemoResult) -> Iterator[str]:
     if result.move is not None:
         src, dst, gap = result.move
         yield f"  planned move {src} -> {dst}: page unavailable for {gap:.2f}s"
-    yield f"  crash of {f.victim} (every process killed), measured from the crash:"
+    dead = " and its BMC" if f.level is not None else ""
+    yield f"  crash of {f.victim}{dead} (every process killed), measured from the crash:"
     yield f"    detection  {fmt(f.detected)}  survivors see {f.victim} offline"
-    yield f"    fencing    {fmt(f.fenced)}  its BMC powered it off (fence_hakit)"
+    if f.level is None:
+        yield f"    fencing    {fmt(f.fenced)}  its BMC powered it off (fence_hakit)"
+    else:
+        yield f"    fencing    {fmt(f.fencer_done)}  the fencer reports it fenced: {f.level}"
     yield f"    stack      {fmt(f.started)}  rbd, fs, lxc, vip started on {f.new_node}"
     yield f"    page       {fmt(f.served)}  served through the VIP again " \
           f"(answering: {f.answering})"
-    yield f"    rejoined   {fmt(f.rejoined)}  {f.victim} powered on after its BMC delay"
-    done = [e for e in f.fencer_history if e.get("status") == "success"]
+    if f.level is None:
+        yield f"    rejoined   {fmt(f.rejoined)}  {f.victim} powered on after its BMC delay"
+    else:
+        yield f"    rejoined   {fmt(f.rejoined)}  {f.victim} booted once its BMC was repaired"
+        yield f"    unfenced   {fmt(f.unfenced)}  its blocklist entry removed on rejoining"
+    done = [e for e in f.fencer_history
+            if e.get("status") == "success" and e.get("action") != "on"]
     if done:
         ev = done[0]
         yield (f"  fencer history: {ev.get('action')} of {ev.get('target')} by "

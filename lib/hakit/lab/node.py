@@ -264,6 +264,21 @@ def freeze(runner: Runner, deadline: Deadline, node: LabNode) -> int:
     return found
 
 
+def thaw(runner: Runner, deadline: Deadline, node: LabNode) -> int:
+    """SIGCONT every process in the node's namespaces: a hung node that resumes.
+
+    What a frozen machine does when its kernel wakes again (a VM resumed, a long stall
+    over): every process carries on where it stopped, unaware of what the cluster did
+    meanwhile.  Returns how many processes were resumed.
+    """
+    found = [p for p in (procs.identify(pid) for pid in
+                         network.netns_pids(runner, deadline, node.netns)) if p]
+    for proc in found:
+        procs.signal_if_alive(proc, signal.SIGCONT)
+    node.dir.joinpath(HUNG).unlink(missing_ok=True)
+    return len(found)
+
+
 def _stop_all(runner: Runner, deadline: Deadline, node: LabNode) -> int:
     """SIGSTOP every process in the node's network namespace; returns how many."""
     found = [p for p in (procs.identify(pid) for pid in

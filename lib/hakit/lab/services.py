@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Callable, Optional
 
 from hakit.deadline import Deadline
 from hakit.errors import GenericError
-from hakit.lab import bmc, image, install, stack
+from hakit.lab import bmc, cephfence, image, install, stack
 from hakit.lab.ceph import CephCluster, free_port
 from hakit.lab.fencing import power_commands, power_env
 
@@ -37,10 +37,14 @@ DEV_HAKIT_MARKER = "made-dev-hakit"  # in the state dir: down removes /dev/hakit
 class LabServices:
     """Ceph in the hub, a BMC per node, hakit on every node, fence_hakit devices."""
 
-    def __init__(self, fencing_text: Optional[Callable[[LabLayout], str]] = None) -> None:
+    def __init__(self, fencing_text: Optional[Callable[[LabLayout], str]] = None, *,
+                 ceph_fencing: bool = False) -> None:
         """``fencing_text``: crm text of other fence devices (``fence-NODE`` each, and
-        ``stonith-enabled=true``) instead of the fence_hakit snippet."""
+        ``stonith-enabled=true``) instead of the fence_hakit snippet.  ``ceph_fencing``:
+        fence_hakit_ceph as each node's second level (``hakit.lab.cephfence``), and the
+        stack with requires=unfencing."""
         self.fencing_text = fencing_text
+        self.ceph_fencing = ceph_fencing
         self.ceph: Optional[CephCluster] = None
         self._ceph_thread: Optional[threading.Thread] = None
         self._ceph_error: Optional[BaseException] = None
@@ -51,7 +55,7 @@ class LabServices:
     def node_created(self, lab: Lab, node: LabNode) -> None:
         if self.ceph is None:
             self._shared(lab)
-        self._start_bmc(lab, node)
+        start_bmc(lab, node)
 
     def _shared(self, lab: Lab) -> None:
         """Ceph starts in a thread while the nodes boot: its clients' configuration (fixed
@@ -81,6 +85,8 @@ class LabServices:
             names = stack.stack_names(lab.layout)
             ceph.create_pool(names.pool)
             keyring, _ = ceph.create_user(stack.CEPH_USER, names.pool)
+            if self.ceph_fencing:
+                cephfence.create_user(ceph, lab.layout.state_dir)
             # Into the same inode: the nodes' /etc overlays already show this file.
             target = image.etc_dir(lab.layout.state_dir) / "ceph" / Path(stack.CEPH_KEYRING).name
             with open(target, "wb") as out:
@@ -118,6 +124,8 @@ class LabServices:
             "log file = /dev/null\n")
         target = ceph_dir / Path(stack.CEPH_KEYRING).name
         target.touch(mode=0o600)  # filled in once Ceph runs
+        if self.ceph_fencing:
+            cephfence.keyring_file(lab.layout.state_dir).touch(mode=0o600)
         password = f"hk{secrets.token_hex(6)}"
         script = hakit_dir / Path(stack.PASSWORD_SCRIPT).name
         script.write_text(bmc.password_script(password))
@@ -125,37 +133,45 @@ class LabServices:
         (lab.layout.state_dir / "bmcs").mkdir(mode=0o700, exist_ok=True)
         (lab.layout.state_dir / "bmcs" / "password").write_text(password)
 
-    def _start_bmc(self, lab: Lab, node: LabNode) -> None:
-        lay = lab.layout
-        address = stack.bmc_address(lay, node)
-        with lab.progress.step(f"BMC of {node.name}: ipmi_sim on {address.ip}:623 "
-                               f"in {lay.hub_netns}"):
-            lab.runner.run(["ip", "-n", lay.hub_netns, "addr", "add", str(address),
-                            "dev", "br0"], lab._dl())
-            sim = bmc.LabBmc(bmc.bmc_dir(lay.state_dir, node.name), address)
-            bmc.record_address(sim)
-            off, on = power_commands(lab, node.name)
-            password = (lay.state_dir / "bmcs" / "password").read_text()
-            sim.start(lay.hub_netns, password, off=off, on=on, env=power_env(),
-                      deadline=lab._dl())
-
     def cluster_formed(self, lab: Lab) -> None:
         lay = lab.layout
         self._wait_ceph(lab)
         what = ("a fence_hakit device per node (hakit-snippet fencing)"
                 if self.fencing_text is None else "the given fence devices")
+        if self.ceph_fencing:
+            what += ", then fence_hakit_ceph (level 2, provides unfencing)"
         with lab.progress.step(f"fencing: {what}, stonith-enabled=true"):
-            text = (lab.runner.run(stack.fencing_snippet_argv(sys.executable, lay),
-                                   lab._dl(), env=snippet_env()).stdout
+            argv = stack.fencing_snippet_argv(sys.executable, lay)
+            if self.ceph_fencing:
+                argv += cephfence.snippet_args(lay)
+            text = (lab.runner.run(argv, lab._dl(), env=snippet_env()).stdout
                     if self.fencing_text is None else self.fencing_text(lay))
             load(lab, lay.nodes[0].name, text)
             devices = [f"fence-{n.name}" for n in lay.nodes]
+            if self.ceph_fencing:
+                devices.append(cephfence.DEVICE)
             lab.wait_for(lambda st: all(
                 any(r.id == d and r.role == "Started" for r in st.resources)
                 for d in devices), DEVICES_TIMEOUT, "waiting for the fence devices")
 
     def teardown(self, lab: Lab) -> None:
         """Nothing beyond Lab.down: it kills every process in the hub namespace."""
+
+
+def start_bmc(lab: Lab, node: LabNode) -> None:
+    """Give ``node`` its BMC: an address on the hub bridge and ipmi_sim listening on it."""
+    lay = lab.layout
+    address = stack.bmc_address(lay, node)
+    with lab.progress.step(f"BMC of {node.name}: ipmi_sim on {address.ip}:623 "
+                           f"in {lay.hub_netns}"):
+        lab.runner.run(["ip", "-n", lay.hub_netns, "addr", "replace", str(address),
+                        "dev", "br0"], lab._dl())
+        sim = bmc.LabBmc(bmc.bmc_dir(lay.state_dir, node.name), address)
+        bmc.record_address(sim)
+        off, on = power_commands(lab, node.name)
+        password = (lay.state_dir / "bmcs" / "password").read_text()
+        sim.start(lay.hub_netns, password, off=off, on=on, env=power_env(),
+                  deadline=lab._dl())
 
 
 def snippet_env() -> dict[str, str]:

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, Callable, NoReturn, Optional, TextIO, TypeVar
 
-from hakit.snippets import crm, inputs, pcs, stacks
+from hakit.snippets import cephfencing, crm, inputs, pcs, stacks
 from hakit.snippets.model import Config
 
 T = TypeVar("T")
@@ -142,9 +142,9 @@ def _ceph_fencing(parser: _Parser, args: argparse.Namespace) -> Config:
     unknown = [n for n, _ in args.redfish if n not in bmc_nodes]
     if unknown:
         parser.error(f"argument --redfish: {unknown[0]!r} has no --bmc")
-    ceph = stacks.CephFencing(tuple(args.ceph), args.ceph_fence_user, args.ceph_fence_conf,
+    ceph = cephfencing.CephFencing(tuple(args.ceph), args.ceph_fence_user, args.ceph_fence_conf,
                               args.ceph_fence_keyring)
-    return stacks.fencing_with_ceph(tuple(args.bmc), args.username, args.password_script,
+    return cephfencing.fencing_with_ceph(tuple(args.bmc), args.username, args.password_script,
                                     tuple(args.redfish), ceph)
 
 
@@ -221,7 +221,7 @@ def _build(parser: _Parser, args: argparse.Namespace) -> Config:
             parser.error(f"argument --prefer: {preferred!r} is not one of --nodes")
         spec = _stack_spec(args, args.name, args.image, args.ip)
         if args.requires_unfencing:
-            spec = dataclasses.replace(spec, extra_meta=stacks.REQUIRES_UNFENCING)
+            spec = dataclasses.replace(spec, extra_meta=cephfencing.REQUIRES_UNFENCING)
         return stacks.stack(spec, preferred)
     if args.command == "fencing" and args.ceph:
         return _ceph_fencing(parser, args)

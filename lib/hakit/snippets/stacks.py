@@ -223,68 +223,6 @@ def fencing(bmcs: tuple[tuple[str, IPAddress], ...], username: str, password_scr
 #: Where the fencing snippet expects the CA that signs the BMCs' Redfish certificates.
 REDFISH_CA_FILE = "/etc/hakit/bmc-ca.pem"
 
-#: The Ceph fence device: one for every node (it fences by the node map, so it may run
-#: anywhere; Pacemaker never runs a fencing action on its target).
-CEPH_FENCE_DEVICE = "fence-ceph"
-# The Ceph fence device's monitor reads the blocklist from the monitors.
-CEPH_FENCE_OPS = (Op("monitor", "60s", "60s"),)
-# meta provides=unfencing: Pacemaker unfences a node (fence_hakit_ceph on, run there) before
-# any resource that requires unfencing starts on it (Pacemaker Explained, "Unfencing").
-CEPH_FENCE_META = (("provides", "unfencing"),)
-#: Meta attribute of the resources the Ceph level protects: they start only on an unfenced
-#: node, so a node let back after a fence re-maps its images instead of resuming them.
-REQUIRES_UNFENCING = (("requires", "unfencing"),)
-
-
-@dataclass(frozen=True)
-class CephFencing:
-    """fence_hakit_ceph's settings for the fencing snippet."""
-
-    nodes: tuple[tuple[str, tuple[IPAddress, ...]], ...]  # each node's Ceph public addresses
-    user: str = "fence"  # cephx id with mon 'allow r, allow command "osd blocklist"'
-    cephconf: str = "/etc/ceph/ceph.conf"
-    keyring: str = "/etc/ceph/ceph.client.fence.keyring"
-
-    def node_map(self) -> str:
-        return ";".join(f"{node}:{','.join(str(a) for a in addrs)}"
-                        for node, addrs in self.nodes)
-
-
-def ceph_fence_device(ceph: CephFencing) -> Primitive:
-    """The one fence_hakit_ceph device, providing unfencing."""
-    return Primitive(
-        CEPH_FENCE_DEVICE, "stonith:fence_hakit_ceph",
-        (("node_addresses", ceph.node_map()), ("cephconf", ceph.cephconf),
-         ("user", ceph.user), ("keyring", ceph.keyring),
-         ("pcmk_host_list", ",".join(node for node, _ in ceph.nodes))),
-        CEPH_FENCE_OPS, meta=CEPH_FENCE_META,
-        comment="cuts a node off from Ceph (OSD blocklist) when its BMC cannot fence it")
-
-
-def fencing_with_ceph(bmcs: tuple[tuple[str, IPAddress], ...], username: str,
-                      password_script: str, redfish: tuple[tuple[str, IPAddress], ...],
-                      ceph: CephFencing) -> Config:
-    """BMC fencing (if any) with the Ceph blocklist as the last level; Ceph alone without
-    BMCs.  Levels per node: 1 IPMI, (2 Redfish,) then Ceph."""
-    base = fencing(bmcs, username, password_script, redfish).items if bmcs else ()
-    items: list[Item] = [i for i in base if not isinstance(i, (FencingLevel, Property))]
-    items.append(ceph_fence_device(ceph))
-    redfish_of = dict(redfish)
-    bmc_nodes = {node for node, _ in bmcs}
-    if bmc_nodes:
-        for node, _ in ceph.nodes:
-            levels = [f"fence-{node}"] + ([f"fence-{node}-redfish"] if node in redfish_of
-                                          else [])
-            for index, device in enumerate([*levels, CEPH_FENCE_DEVICE], start=1):
-                items.append(FencingLevel(node, index, (device,)))
-    items.append(Property("stonith-enabled", "true"))
-    what = "BMC first, then the Ceph blocklist" if bmcs else "the Ceph blocklist alone"
-    return Config(f"hakit fencing: {what}", tuple(items), notes=(
-        "Resources using Ceph need meta requires=unfencing (the stack snippet's "
-        "requires-unfencing option), so a fenced node is unfenced before it runs them "
-        "again.",))
-
-
 def anti_affinity(first: str, second: str) -> Colocation:
     """The two containers' stacks never share a node (second is placed away from first)."""
     return Colocation(f"{first}-apart-from-{second}", f"{second}-stack", f"{first}-stack",
