@@ -146,5 +146,5 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/hakit-snippet
 
 clean:
-	rm -rf $(VENV) $(SUSHY_VENV) $(STAMPS) .cache .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) $(SUSHY_VENV) $(STAMPS) build .cache .mypy_cache .ruff_cache .pytest_cache .hypothesis
 	find . -name __pycache__ -prune -exec rm -rf {} +
