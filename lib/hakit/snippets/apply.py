@@ -71,7 +71,8 @@ class Version:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """--apply, --yes and --dry-run, on every configuration command."""
     parser.add_argument("--apply", action="store_true",
-                        help="apply to the live cluster with pcs: edit a copy of the CIB, "
+                        help="apply to the live cluster with pcs (whatever --format): edit a "
+                             "copy of the CIB, "
                              "check it with crm_verify, show crm_simulate's summary and the "
                              "difference, ask, then push only the difference")
     parser.add_argument("--yes", action="store_true",
