@@ -21,6 +21,7 @@ RUNTIME_DEBS := python3 python3-rados python3-rbd python3-lxc python3-pyghmi pyt
 TEST_DEBS := python3-venv pacemaker pacemaker-cli-utils corosync pcs crmsh resource-agents \
 	fence-agents ceph-mon ceph-osd ceph-mgr ceph-common rbd-fuse lxc lxc-templates busybox-static \
 	openipmi ipmitool iproute2 e2fsprogs util-linux psmisc libxml2-utils procps kmod fuse3 \
+	debhelper dh-python pybuild-plugin-pyproject python3-all python3-setuptools lintian man-db \
 	qemu-system-x86 rbd-nbd ceph-resource-agents udev
 TEST_PIPS := pytest hypothesis lxml ruff mypy
 # The Redfish BMC emulator gets a venv of its own so its newer requests/urllib3 never
@@ -48,6 +49,7 @@ help:
 	@echo "make lint       ruff + mypy --strict"
 	@echo "make bench      benchmarks against the ClusterLabs agents (BENCHMARKS.md)"
 	@echo "make install    agents, fence agents and the library (DESTDIR, PREFIX, OCF_ROOT)"
+	@echo "make deb        the Debian package, build/deb/hakit_VERSION_all.deb (lintian-checked)"
 
 # Installs missing Debian packages (apt-get update first) and the test venv.
 deps: $(STAMPS)/venv $(STAMPS)/sushy
@@ -89,18 +91,52 @@ bench: deps vmkernel
 demo: deps
 	PYTHONPATH=$(CURDIR)/lib $(SYSTEM_PYTHON) -m hakit.lab demo
 
-install:
-	install -d $(DESTDIR)$(OCF_ROOT)/resource.d/hakit $(DESTDIR)$(SBINDIR) $(DESTDIR)$(PYTHON_SITELIB)
+install: install-agents
+	install -d $(DESTDIR)$(PYTHON_SITELIB)
 	install -D -m 0755 bin/hakit-snippet $(DESTDIR)$(BINDIR)/hakit-snippet
-	@for a in $(OCF_AGENTS); do $(INSTALL_AGENT) $$a > $(DESTDIR)$(OCF_ROOT)/resource.d/hakit/$$(basename $$a) \
-		&& chmod 0755 $(DESTDIR)$(OCF_ROOT)/resource.d/hakit/$$(basename $$a); done
-	@for a in $(FENCE_AGENTS); do $(INSTALL_AGENT) $$a > $(DESTDIR)$(SBINDIR)/$$(basename $$a) \
-		&& chmod 0755 $(DESTDIR)$(SBINDIR)/$$(basename $$a); done
 	cd lib && find hakit -name '__pycache__' -prune -o -type f \( -name '*.py' -o -name '*.dtd' -o -name py.typed \) -print \
 		| while read -r f; do install -D -m 0644 "$$f" "$(DESTDIR)$(PYTHON_SITELIB)/$$f"; done
 	@# Byte-compiled now, as a Debian package's postinst (py3compile) would: on a read-only
 	@# /usr every agent run would otherwise compile every module it imports.
 	$(SYSTEM_PYTHON) -m compileall -q -s "$(DESTDIR)/" -p / "$(DESTDIR)$(PYTHON_SITELIB)/hakit"
+
+# The executables only (the package installs the library through pybuild).
+install-agents:
+	install -d $(DESTDIR)$(OCF_ROOT)/resource.d/hakit $(DESTDIR)$(SBINDIR)
+	@for a in $(OCF_AGENTS); do $(INSTALL_AGENT) $$a > $(DESTDIR)$(OCF_ROOT)/resource.d/hakit/$$(basename $$a) \
+		&& chmod 0755 $(DESTDIR)$(OCF_ROOT)/resource.d/hakit/$$(basename $$a); done
+	@for a in $(FENCE_AGENTS); do $(INSTALL_AGENT) $$a > $(DESTDIR)$(SBINDIR)/$$(basename $$a) \
+		&& chmod 0755 $(DESTDIR)$(SBINDIR)/$$(basename $$a); done
+
+# Man pages from the agents' own metadata (as resource-agents builds its pages):
+# ocf_hakit_NAME(7) for resource agents, NAME(8) for fence agents (their -o manpage).
+MANDIR ?= build/man
+man:
+	@mkdir -p $(MANDIR)
+	@set -e; for a in $(OCF_AGENTS); do n=$$(basename $$a); \
+		PYTHONPATH=$(CURDIR)/lib $(SYSTEM_PYTHON) $$a meta-data > $(MANDIR)/.$$n.xml; \
+		PYTHONPATH=$(CURDIR)/lib $(SYSTEM_PYTHON) -m hakit.ocf.manpage < $(MANDIR)/.$$n.xml > $(MANDIR)/ocf_hakit_$$n.7; \
+		rm -f $(MANDIR)/.$$n.xml; done
+	@set -e; for a in $(FENCE_AGENTS); do n=$$(basename $$a); \
+		PYTHONPATH=$(CURDIR)/lib $(SYSTEM_PYTHON) $$a -o manpage > $(MANDIR)/$$n.8; done
+
+# The Debian package, built from a copy of the tree so that nothing lands beside the
+# checkout; lintian must report no errors.  DEB_VERSION overrides debian/changelog's.
+DEB_DIR  ?= build/deb
+DEB_SRC  := $(DEB_DIR)/hakit
+DEB_FILES := Makefile README.md pyproject.toml setup.cfg agents bin crm-snippets debian docs lib
+deb:
+	rm -rf $(DEB_DIR) && mkdir -p $(DEB_SRC)
+	tar -c --exclude=__pycache__ --exclude='*.pyc' --exclude=.gitkeep $(DEB_FILES) | tar -x -C $(DEB_SRC)
+	@if [ -n "$(DEB_VERSION)" ]; then cd $(DEB_SRC) && { \
+		printf 'hakit (%s) unstable; urgency=medium\n\n  * Rebuilt as %s.\n\n -- %s  %s\n\n' \
+		"$(DEB_VERSION)" "$(DEB_VERSION)" "$$(dpkg-parsechangelog -S Maintainer)" "$$(date -R)"; \
+		cat debian/changelog; } > debian/changelog.new && mv debian/changelog.new debian/changelog; fi
+	@# Debian's own python3 and tools, whatever else is first on the caller's PATH.
+	cd $(DEB_SRC) && PATH=/usr/sbin:/usr/bin:/sbin:/bin dpkg-buildpackage -b -us -uc --no-pre-clean -j1 >../build.log 2>&1 \
+		|| { tail -40 ../build.log; exit 1; }
+	lintian --fail-on error $(DEB_DIR)/hakit_*_all.deb
+	@ls $(DEB_DIR)/*.deb
 
 uninstall:
 	@for a in $(OCF_AGENTS); do rm -f $(DESTDIR)$(OCF_ROOT)/resource.d/hakit/$$(basename $$a); done
@@ -110,5 +146,5 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/hakit-snippet
 
 clean:
-	rm -rf $(VENV) $(SUSHY_VENV) $(STAMPS) .cache .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) $(SUSHY_VENV) $(STAMPS) build .cache .mypy_cache .ruff_cache .pytest_cache .hypothesis
 	find . -name __pycache__ -prune -exec rm -rf {} +

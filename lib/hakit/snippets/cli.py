@@ -14,7 +14,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any, Callable, NoReturn, Optional, TextIO, TypeVar
 
-from hakit.snippets import cephfencing, crm, inputs, pcs, stacks
+from hakit.errors import HakitError
+from hakit.snippets import apply, cephfencing, crm, inputs, pcs, stacks
 from hakit.snippets.model import Config
 
 T = TypeVar("T")
@@ -77,6 +78,7 @@ def _add_format(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=("crm", "pcs"), default="crm",
                         help="crmsh syntax (crm configure load update FILE) or a pcs script "
                              "(sh FILE; sh FILE CIBFILE edits a file only); default crm")
+    apply.add_arguments(parser)
 
 
 def _add_container(parser: argparse.ArgumentParser) -> None:
@@ -268,15 +270,28 @@ def _load_balancer(parser: _Parser, args: argparse.Namespace) -> Config:
                                 args.nodes)
 
 
-def run(argv: Sequence[str], out: TextIO, err: TextIO) -> int:
-    """Parse ``argv`` (without the program name), print the configuration, return 0 or 2."""
+def run(argv: Sequence[str], out: TextIO, err: TextIO,
+        answers: Optional[TextIO] = None) -> int:
+    """Parse ``argv`` (without the program name), print the configuration (or apply it:
+    ``answers`` holds the admin's replies, default stdin); return 0, 1 (apply refused) or
+    2 (usage)."""
     parser = _parser()
     try:
         args = parser.parse_args(list(argv))
+        if args.yes and not (args.apply or args.dry_run):
+            parser.error("argument --yes: only with --apply")
         config = _build(parser, args)
     except _UsageError as exc:
         (err if exc.status else out).write(exc.message)
         return exc.status
+    wanted = apply.options(args)
+    if wanted is not None:
+        try:
+            apply.Applier(config, wanted, out, apply.asker(answers or sys.stdin, err)).run()
+        except HakitError as exc:
+            err.write(f"{PROG}: {exc.reason}\n")
+            return 1
+        return 0
     if args.format == "crm":
         out.write(crm.render(config, _crm_header(argv)))
     else:

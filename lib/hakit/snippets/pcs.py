@@ -8,6 +8,7 @@ and pushes it; ``sh SCRIPT FILE`` edits FILE only (to review it, or offline).
 from __future__ import annotations
 
 import shlex
+from typing import NamedTuple
 
 from hakit.snippets.model import (
     Colocation,
@@ -40,8 +41,16 @@ fi
 """
 
 
+class Command(NamedTuple):
+    """One ``pcs -f CIB ...`` call: its words after ``-f CIB``, unquoted."""
+
+    words: tuple[str, ...]
+    may_fail: bool = False  # deleting what may not exist (the script ignores its failure)
+    wrap: bool = False  # resource create: printed with a new line before op, meta, --group
+
+
 def _pairs(pairs: tuple[tuple[str, str], ...]) -> list[str]:
-    return [shlex.quote(f"{k}={v}") for k, v in pairs]
+    return [f"{k}={v}" for k, v in pairs]
 
 
 def _op(op: Op) -> list[str]:
@@ -51,17 +60,16 @@ def _op(op: Op) -> list[str]:
     return words
 
 
-def _line(words: list[str], *, wrap: bool = False) -> str:
-    """One pcs command; with ``wrap`` (resource create) a new line before each op, meta and
-    --group."""
+def _line(command: Command) -> str:
+    """One pcs command as a script line (each word quoted for sh)."""
     text = 'pcs -f "$cib"'
-    for word in words:
-        text += " \\\n    " if wrap and word in ("op", "meta", "--group") else " "
-        text += word
-    return text
+    for word in command.words:
+        text += " \\\n    " if command.wrap and word in ("op", "meta", "--group") else " "
+        text += shlex.quote(word)
+    return text + (" 2>/dev/null || :" if command.may_fail else "")
 
 
-def _create(rsc: Primitive, group: str = "") -> list[str]:
+def _create(rsc: Primitive, group: str = "") -> Command:
     kind, _, agent = rsc.agent.partition(":")
     words = ["stonith" if kind == "stonith" else "resource", "create", rsc.id,
              agent if kind == "stonith" else rsc.agent, *_pairs(rsc.params)]
@@ -74,7 +82,7 @@ def _create(rsc: Primitive, group: str = "") -> list[str]:
     if kind != "stonith":
         # Only the operations given here, as in the crmsh version (same CIB either way).
         words.append("--no-default-ops")
-    return [_line(words, wrap=True)]
+    return Command(tuple(words), wrap=True)
 
 
 def _end_of_options(score: str) -> list[str]:
@@ -94,26 +102,37 @@ def _constraint(item: Location | Colocation | Order) -> list[str]:
             f"id={item.id}"]
 
 
-def _item(item: Item) -> list[str]:
-    if isinstance(item, (Primitive, Group, Location, Colocation, Order)):
-        lines = [f"# {item.comment}"] if item.comment else []
-        if isinstance(item, Primitive):
-            return lines + _create(item)
-        if isinstance(item, Group):
-            for member in item.members:
-                lines += _create(member, item.id)
-            if item.meta:
-                lines.append(_line(["resource", "meta", item.id, *_pairs(item.meta)]))
-            return lines
+def item_commands(item: Item) -> list[Command]:
+    """The pcs calls that create ``item`` in a CIB file."""
+    if isinstance(item, Primitive):
+        return [_create(item)]
+    if isinstance(item, Group):
+        commands = [_create(member, item.id) for member in item.members]
+        if item.meta:
+            commands.append(Command(("resource", "meta", item.id, *_pairs(item.meta))))
+        return commands
+    if isinstance(item, (Location, Colocation, Order)):
+        commands = []
         if isinstance(item, Location) and item.replace:
-            lines.append(_line(["constraint", "delete", item.id]) + " 2>/dev/null || :")
-        return [*lines, _line(["constraint", *_constraint(item)])]
+            commands.append(Command(("constraint", "delete", item.id), may_fail=True))
+        return [*commands, Command(("constraint", *_constraint(item)))]
     if isinstance(item, FencingLevel):
-        return [_line(["stonith", "level", "add", str(item.index), item.node,
-                       *item.devices])]
+        return [Command(("stonith", "level", "add", str(item.index), item.node,
+                         *item.devices))]
     if isinstance(item, Property):
-        return [_line(["property", "set", *_pairs(((item.name, item.value),))])]
+        return [Command(("property", "set", *_pairs(((item.name, item.value),))))]
     raise TypeError(f"cannot render {item!r}")  # pragma: no cover - exhaustive above
+
+
+def commands(config: Config) -> list[Command]:
+    """Every pcs call of ``config``, in order (what ``hakit-snippet --apply`` runs)."""
+    return [command for item in config.items for command in item_commands(item)]
+
+
+def _item(item: Item) -> list[str]:
+    comment = getattr(item, "comment", "")
+    lines = [f"# {comment}"] if comment else []
+    return lines + [_line(command) for command in item_commands(item)]
 
 
 def render(config: Config, header: str = "") -> str:
