@@ -12,6 +12,7 @@ import mmap
 import os
 import stat
 
+from hakit import shown
 from hakit.errors import ArgsError, GenericError
 from hakit.ext4sb import (
     SUPERBLOCK_OFFSET,
@@ -50,12 +51,14 @@ def parse_spec(text: str) -> DeviceSpec:
         if text.startswith(kind + "="):
             value = text[len(kind) + 1:]
             if not value or "/" in value or "\0" in value or "\n" in value:
-                raise ValueError(f"must have a non-empty {kind} without '/', got {text!r}")
+                raise ValueError(f"must have a non-empty {kind} without '/', "
+                                 f"got {shown.value(text)}")
             if kind == "UUID":
                 value = value.lower()
             return DeviceSpec(kind, value)
     if not text.startswith("/") or "\0" in text or "\n" in text:
-        raise ValueError(f"must be an absolute device path, UUID=... or LABEL=..., got {text!r}")
+        raise ValueError("must be an absolute device path, UUID=... or LABEL=..., "
+                         f"got {shown.value(text)}")
     return DeviceSpec("path", text)
 
 
