@@ -117,14 +117,25 @@ def _parse(agent: Agent, env: OcfEnvironment, log: logging.Logger) -> Values:
     return values
 
 
-def _perform(agent: Agent, env: OcfEnvironment, log: logging.Logger, runner: Runner,
-             deadline: Deadline) -> ExitCode:
-    """Parse, check and run the handler; exceptions propagate to ``run``."""
+def _check_invocation(agent: Agent, env: OcfEnvironment) -> None:
+    """The action, the API version and CRM_meta_interval are ones this agent can honour."""
     action = env.action
     if action not in supported_actions(agent):
         raise UnimplementedError(f"action {shown.word(action)} is not supported by {agent.name}")
     if env.ra_version_major not in (None, "", "1"):
-        raise UnimplementedError(f"OCF API version {env.ra_version_major}.x is not supported")
+        raise UnimplementedError(f"OCF API version {shown.word(env.ra_version_major)}.x is "
+                                 "not supported")
+    if env.interval_problem and action != "stop":
+        # Whether a monitor is a probe or recurring cannot be told (OCF_ERR_CONFIGURED: the
+        # operation's definition is wrong wherever it runs); a stop does not depend on it.
+        raise ConfigError(env.interval_problem)
+
+
+def _perform(agent: Agent, env: OcfEnvironment, log: logging.Logger, runner: Runner,
+             deadline: Deadline) -> ExitCode:
+    """Parse, check and run the handler; exceptions propagate to ``run``."""
+    action = env.action
+    _check_invocation(agent, env)
     try:
         values = _parse(agent, env, log)
     except HakitError as exc:

@@ -191,6 +191,20 @@ class Interface(ParamType["IPInterface"]):
                              f"got {shown.value(raw)}") from None
 
 
+class MonitorAddresses(ParamType[str]):
+    """Ceph monitor addresses (``hakit.monhost``): an IPv4 address only as a full dotted
+    quad, since getaddrinfo would read ``1.5`` as 1.0.0.5."""
+
+    def parse(self, raw: str) -> str:
+        from hakit import monhost  # noqa: PLC0415 - only agents given mon_host
+
+        return monhost.parse(raw)
+
+    def hint(self) -> str:
+        return ("Separated by commas or spaces: HOST, HOST:PORT, v2:HOST:PORT, [IPv6]:PORT "
+                "or [v2:...,v1:...]; an IPv4 address as four decimal numbers.")
+
+
 class AbsolutePath(ParamType[str]):
     """An absolute, normalised path (existence is checked at validate depth 10, not here)."""
 
