@@ -20,7 +20,7 @@ RUNTIME_DEBS := python3 python3-rados python3-rbd python3-lxc python3-pyghmi pyt
 	python3-requests
 TEST_DEBS := python3-venv pacemaker pacemaker-cli-utils corosync pcs crmsh resource-agents \
 	fence-agents ceph-mon ceph-osd ceph-mgr ceph-common rbd-fuse lxc lxc-templates busybox-static \
-	openipmi ipmitool iproute2 e2fsprogs util-linux psmisc libxml2-utils procps kmod fuse3 \
+	openipmi ipmitool iproute2 e2fsprogs xfsprogs util-linux psmisc libxml2-utils procps kmod fuse3 \
 	debhelper dh-python pybuild-plugin-pyproject python3-all python3-setuptools lintian man-db \
 	qemu-system-x86 rbd-nbd ceph-resource-agents udev
 TEST_PIPS := pytest hypothesis lxml ruff mypy

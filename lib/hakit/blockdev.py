@@ -12,6 +12,7 @@ import mmap
 import os
 import stat
 
+from hakit import shown
 from hakit.errors import ArgsError, GenericError
 from hakit.ext4sb import (
     SUPERBLOCK_OFFSET,
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 
     from hakit.deadline import Deadline
     from hakit.runner import Runner
+    from hakit.xfssb import XfsSuperblock
 
 _ALIGN = 4096  # O_DIRECT needs buffers, offsets and sizes aligned to the logical block size
 
@@ -50,12 +52,14 @@ def parse_spec(text: str) -> DeviceSpec:
         if text.startswith(kind + "="):
             value = text[len(kind) + 1:]
             if not value or "/" in value or "\0" in value or "\n" in value:
-                raise ValueError(f"must have a non-empty {kind} without '/', got {text!r}")
+                raise ValueError(f"must have a non-empty {kind} without '/', "
+                                 f"got {shown.value(text)}")
             if kind == "UUID":
                 value = value.lower()
             return DeviceSpec(kind, value)
     if not text.startswith("/") or "\0" in text or "\n" in text:
-        raise ValueError(f"must be an absolute device path, UUID=... or LABEL=..., got {text!r}")
+        raise ValueError("must be an absolute device path, UUID=... or LABEL=..., "
+                         f"got {shown.value(text)}")
     return DeviceSpec("path", text)
 
 
@@ -212,6 +216,26 @@ def read_superblock(path: str) -> Superblock:
         raise GenericError(f"{path} has no intact ext2/3/4 superblock: {exc}") from exc
 
 
+def read_xfs_superblock(path: str) -> XfsSuperblock:
+    """The XFS superblock of ``path``, read from the device; GenericError when unreadable
+    or not XFS."""
+    from hakit import xfssb  # noqa: PLC0415 - start-up cost: only XFS needs it
+
+    raw = read_direct(path, 0, xfssb.SUPERBLOCK_SIZE)
+    try:
+        return xfssb.parse(raw)
+    except ValueError as exc:
+        raise GenericError(f"{path} has no intact XFS superblock: {exc}") from exc
+
+
+def read_any_superblock(path: str) -> Superblock | XfsSuperblock:
+    """The ext2/3/4 or XFS superblock of ``path`` (for its UUID, label and type)."""
+    try:
+        return read_superblock(path)
+    except GenericError:
+        return read_xfs_superblock(path)
+
+
 def read_mmp(path: str, sb: Superblock) -> MmpBlock:
     """The MMP block of ``path`` (``sb`` must have the mmp feature)."""
     raw = read_direct(path, sb.mmp_block * sb.block_size, 1024)
@@ -222,13 +246,15 @@ def read_mmp(path: str, sb: Superblock) -> MmpBlock:
 
 
 def kernel_has_mounted(device: Device) -> bool:
-    """Whether this kernel has an ext4 filesystem of ``device`` mounted, in any namespace.
+    """Whether this kernel has an ext4 or XFS filesystem of ``device`` mounted, in any
+    namespace.
 
-    ext4 keeps ``/sys/fs/ext4/<device>`` for every mounted superblock; mountinfo shows only
-    this namespace's mounts.
+    ext4 and XFS keep ``/sys/fs/{ext4,xfs}/<device>`` for every mounted superblock;
+    mountinfo shows only this namespace's mounts.
     """
     name = device.kernel_name
-    return bool(name) and os.path.isdir(f"/sys/fs/ext4/{name}")
+    return bool(name) and (os.path.isdir(f"/sys/fs/ext4/{name}")
+                           or os.path.isdir(f"/sys/fs/xfs/{name}"))
 
 
 def open_exclusive_busy(path: str) -> bool:

@@ -54,7 +54,7 @@ def crc32c_raw(data: bytes, crc: int = 0xFFFFFFFF) -> int:
     return crc
 
 
-def _uuid_text(raw: bytes) -> str:
+def uuid_text(raw: bytes) -> str:
     """The canonical 8-4-4-4-12 form (the uuid module is not imported: monitor cost)."""
     h = raw.hex()
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
@@ -144,7 +144,7 @@ def parse_superblock(raw: bytes) -> Superblock:
         feature_compat=compat,
         feature_incompat=incompat,
         feature_ro_compat=ro_compat,
-        uuid=_uuid_text(raw[0x68:0x78]),
+        uuid=uuid_text(raw[0x68:0x78]),
         label=_cstring(raw[0x78:0x88]),
         last_mounted=_cstring(raw[0x88:0xC8]),
         mmp_interval=mmp_interval,

@@ -15,6 +15,7 @@ import errno
 import os
 from types import MappingProxyType
 
+from hakit import shown
 from hakit.errors import GenericError
 from hakit.lean import frozen
 
@@ -95,7 +96,7 @@ def parse_options(text: str) -> MountOptions:
         import re  # noqa: PLC0415 - start-up cost: only options for the filesystem need it
 
         if not re.fullmatch(_DATA_OPTION, option):
-            raise ValueError(f"has an option that cannot be parsed: {option!r}")
+            raise ValueError(f"has an option that cannot be parsed: {shown.value(option)}")
         data.append(option)
     return MountOptions(flags, ",".join(data))
 

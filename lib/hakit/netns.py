@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 
+from hakit import shown
 from hakit.errors import ArgsError, GenericError
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the monitor path
@@ -43,13 +44,14 @@ def enter(name: str) -> None:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except FileNotFoundError as exc:
         raise NamespaceMissing(
-            f"parameter 'network_namespace': {name!r} does not exist ({path})") from exc
+            f"parameter 'network_namespace': {shown.value(name)} does not exist ({path})") from exc
     except OSError as exc:
         raise GenericError(f"cannot open network namespace {path}: {exc.strerror}") from exc
     try:
         _setns(fd)
     except OSError as exc:
-        raise GenericError(f"cannot enter network namespace {name!r}: {exc.strerror}") from exc
+        raise GenericError(f"cannot enter network namespace {shown.value(name)}: "
+                           f"{exc.strerror}") from exc
     finally:
         os.close(fd)
 
@@ -79,7 +81,8 @@ class _Inside:
         try:
             _setns(self._home)
         except OSError as err:
-            raise GenericError(f"cannot return from network namespace {self._name!r}: "
+            raise GenericError("cannot return from network namespace "
+                               f"{shown.value(self._name or '')}: "
                                f"{err.strerror}") from err
         finally:
             os.close(self._home)

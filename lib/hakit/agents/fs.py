@@ -1,10 +1,11 @@
-"""ocf:hakit:fs — check and mount an ext4 filesystem on a block device; stop always unmounts.
+"""ocf:hakit:fs — check and mount an ext4 or XFS filesystem on a block device; stop always
+unmounts.
 
 start waits (bounded) for the device, reads its superblock directly, refuses a filesystem
-another node holds (MMP), runs e2fsck when the superblock says it was not cleanly unmounted
-or has errors, and mounts with mount(2).  stop unmounts submounts first; when the mount is
-busy it signals only the processes that really hold it (found through /proc by mount id),
-TERM then KILL, within the action's deadline.
+another node holds (MMP, ext4), runs e2fsck when the superblock says it was not cleanly
+unmounted or has errors (XFS: see ``_xfs_check``), and mounts with mount(2).  stop unmounts
+submounts first; when the mount is busy it signals only the processes that really hold it
+(found through /proc by mount id), TERM then KILL, within the action's deadline.
 """
 
 from __future__ import annotations
@@ -74,18 +75,22 @@ DEVICE = Param("device", DeviceSpecType(), "Block device",
 DIRECTORY = Param("directory", AbsolutePath(), "Mount point",
                   "The directory to mount the filesystem on.", required=True,
                   unique_group="directory")
-FSTYPE = Param("fstype", Select("ext4", "ext3", "ext2"), "Filesystem type",
+FSTYPE = Param("fstype", Select("ext4", "ext3", "ext2", "xfs"), "Filesystem type",
                "The filesystem type to mount as.", default="ext4")
 OPTIONS = Param("options", MountOptionsType(), "Mount options",
                 "Mount options. 'ro' mounts read-only (then monitor expects read-only); "
                 "remount, bind and move are refused.", default="")
-FSCK = Param("fsck", Select("auto", "force", "never"), "When to run e2fsck",
-             "auto: e2fsck -p before mounting when the superblock says the filesystem was "
-             "not cleanly unmounted or has errors; force: always e2fsck -f -p; never: do not "
-             "check. A check that leaves errors fails start; a damaged filesystem is never "
-             "mounted.", default="auto")
+FSCK = Param("fsck", Select("auto", "force", "never"), "When to check the filesystem",
+             "ext2/3/4 - auto: e2fsck -p before mounting when the superblock says the "
+             "filesystem was not cleanly unmounted or has errors; force: always e2fsck -f -p; "
+             "never: do not check. A check that leaves errors fails start; a damaged "
+             "filesystem is never mounted. XFS - auto and never: mount, which replays the "
+             "log after a crash (XFS has no check at mount time); force: replay the log with "
+             "a read-only mount, then xfs_repair -n, and mount only when it finds nothing. "
+             "XFS is never repaired automatically: run xfs_repair by hand.",
+             default="auto")
 MMP = Param("mmp", Boolean(), "Require multi-mount protection",
-            "Require the ext4 mmp feature (tune2fs -O mmp) and refuse to mount a filesystem "
+            "ext4 only: require the mmp feature (tune2fs -O mmp) and refuse to mount a filesystem "
             "that another node, or another mount namespace on this node, has mounted.",
             default="false")
 FORCE_UNMOUNT = Param("force_unmount", Select("safe", "true", "false"),
@@ -121,6 +126,9 @@ PARAMS: tuple[Param[object], ...] = (DEVICE, DIRECTORY, FSTYPE, OPTIONS, FSCK, M
 def _validate(values: Values) -> None:
     if values[DIRECTORY] == "/":
         raise ParamError("directory", "must not be /")
+    if values[MMP] and values[FSTYPE] == "xfs":
+        raise ParamError("mmp", "is an ext4 feature: XFS has no multi-mount protection "
+                                "(rely on fencing and the RBD exclusive lock)")
     if values[FORCE_UNMOUNT] != "false" and not (values[TERM_SIGNALS] or values[KILL_SIGNALS]):
         raise ConfigError("force_unmount needs at least one of term_signals, kill_signals")
 
@@ -133,7 +141,8 @@ def _fs_supported(fstype: str) -> bool:
     except OSError:
         pass
     # Not registered yet: mount(2) loads the module on demand if it is installed.
-    return os.path.isdir(f"/lib/modules/{os.uname().release}/kernel/fs/ext4")
+    module = "xfs" if fstype == "xfs" else "ext4"
+    return os.path.isdir(f"/lib/modules/{os.uname().release}/kernel/fs/{module}")
 
 
 def _check_environment(ctx: Context) -> None:
@@ -149,7 +158,10 @@ def _check_environment(ctx: Context) -> None:
     if not _fs_supported(ctx.params[FSTYPE]):
         raise NotInstalledError(f"parameter 'fstype': this kernel does not support "
                                 f"{ctx.params[FSTYPE]}")
-    if ctx.params[FSCK] != "never":
+    if ctx.params[FSTYPE] == "xfs":
+        if ctx.params[FSCK] == "force":
+            ctx.runner.require("xfs_repair")
+    elif ctx.params[FSCK] != "never":
         ctx.runner.require("e2fsck")
 
 
@@ -171,7 +183,7 @@ def _matches_spec(spec: DeviceSpec, major: int, minor: int) -> Optional[bool]:
     if node is None:
         return None
     try:
-        sb = blockdev.read_superblock(node)
+        sb = blockdev.read_any_superblock(node)
     except GenericError:
         return None
     return (sb.uuid if spec.kind == "UUID" else sb.label) == spec.value
@@ -237,7 +249,17 @@ def _device_node(entry: mountinfo.MountEntry) -> str:
 
 
 def _check_reads(entry: mountinfo.MountEntry) -> None:
-    """Depth 10: the device answers a direct read and its superblock records no errors."""
+    """Depth 10: the device answers a direct read and its superblock records no errors
+    (XFS records none: an XFS that met an error shuts down, and statvfs then fails)."""
+    if entry.fstype == "xfs":
+        blockdev.read_xfs_superblock(_device_node(entry))
+        try:
+            os.statvfs(entry.mount_point)
+        except OSError as exc:
+            raise GenericError(f"the XFS filesystem on {entry.source} does not answer "
+                               f"({exc.strerror}): shut down after an error? stop it and "
+                               "run xfs_repair") from exc
+        return
     sb = blockdev.read_superblock(_device_node(entry))
     if sb.has_errors:
         raise GenericError(f"the filesystem on {entry.source} has recorded errors "
@@ -299,13 +321,20 @@ def _refuse_if_mmp_busy(ctx: Context, device: Device, sb: Superblock) -> None:
                         device.path, mmp.nodename)
 
 
-def _mount(ctx: Context, device: Device, sb: Superblock) -> None:
-    """mount(2), explaining an MMP refusal by the node that holds the filesystem."""
+def _mount(ctx: Context, device: Device, sb: Optional[Superblock]) -> None:
+    """mount(2), explaining an MMP refusal by the node that holds the filesystem (``sb``
+    is None for XFS)."""
     try:
         mounting.mount(device.path, _mount_point(ctx), ctx.params[FSTYPE],
                        ctx.params[OPTIONS])
     except mounting.MountFailed as exc:
-        if exc.errno == errno.EBUSY and sb.has_mmp:
+        # XFS's EFSCORRUPTED is EUCLEAN; EFSBADCRC is EBADMSG.
+        if sb is None and exc.errno in (errno.EUCLEAN, errno.EBADMSG):
+            raise GenericError(f"mount {device.path} (xfs) failed: the filesystem is "
+                               "corrupt or its log cannot be replayed; not mounting: run "
+                               "xfs_repair by hand (-L only after a mount has failed: it "
+                               "discards the log)") from exc
+        if exc.errno == errno.EBUSY and sb is not None and sb.has_mmp:
             mmp = blockdev.read_mmp(device.path, sb)
             if mmp.in_use or mmp.fsck_running:
                 raise GenericError(f"{device.path} is in use on node {mmp.nodename} (device "
@@ -349,6 +378,63 @@ def _fsck(ctx: Context, device: Device, sb: Superblock) -> None:
                            f"(state 0x{after.state:x}); not mounting")
 
 
+def _xfs_check(ctx: Context, device: Device) -> None:
+    """XFS's check policy.  auto and never: nothing before the mount, which replays the log
+    after a crash (fsck.xfs does nothing, by design).  force: replay the log with a
+    read-only mount and unmount (xfs_repair -n ignores a dirty log and reports spurious
+    damage; xfs_repair refuses one), then xfs_repair -n; mount only when it finds nothing.
+    Never repair: xfs_repair has no safe automatic mode like e2fsck -p (it may move files
+    to lost+found, and -L discards the log), so that is left to the admin."""
+    if ctx.params[FSCK] != "force":
+        return
+    if blockdev.kernel_has_mounted(device):
+        raise GenericError(f"{device.path} needs xfs_repair -n but is mounted elsewhere on "
+                           "this node")
+    directory = _mount_point(ctx)
+    ctx.log.info("replaying the XFS log of %s (read-only mount) before checking",
+                 device.path)
+    replay = ""
+    try:
+        mounting.mount(device.path, directory, "xfs", mounting.parse_options("ro"))
+    except mounting.MountFailed as exc:
+        replay = f"the log replay mount failed ({exc.reason.rpartition(': ')[2]}); "
+    else:
+        mounting.umount(directory)
+    ctx.log.info("checking %s: xfs_repair -n", device.path)
+    result = ctx.runner.run(["xfs_repair", "-n", device.path], ctx.deadline, check=False)
+    if result.returncode or replay:
+        lines = [line.strip() for line in (result.stdout + result.stderr).splitlines()
+                 if line.strip() and not line.startswith(("Phase", "        -"))]
+        detail = f": {lines[-1]}" if lines and result.returncode else ""
+        raise GenericError(f"{replay}xfs_repair -n on {device.path} exited "
+                           f"{result.returncode}{detail}; not mounting, run xfs_repair by "
+                           "hand")
+
+
+def _superblock(ctx: Context, device: Device) -> Optional[Superblock]:
+    """The ext superblock (None for XFS), refusing a filesystem of the other kind."""
+    fstype = ctx.params[FSTYPE]
+    read, other = ((blockdev.read_xfs_superblock, blockdev.read_superblock) if fstype == "xfs"
+                   else (blockdev.read_superblock, blockdev.read_xfs_superblock))
+    try:
+        found = read(device.path)
+    except GenericError:
+        try:
+            kind = other(device.path).fstype
+        except GenericError:
+            kind = ""
+        if kind:
+            raise ConfigError(f"parameter 'fstype': the filesystem on {device.path} is "
+                              f"{kind}, not {fstype}") from None
+        raise
+    if isinstance(found, Superblock):
+        if fstype != "ext4" and found.fstype == "ext4":
+            raise ConfigError(f"parameter 'fstype': the filesystem on {device.path} uses "
+                              f"ext4 features, it cannot be mounted as {fstype}")
+        return found
+    return None
+
+
 def _start(ctx: Context) -> Optional[ExitCode]:
     directory = _mount_point(ctx)
     spec = ctx.params[DEVICE]
@@ -364,21 +450,21 @@ def _start(ctx: Context) -> Optional[ExitCode]:
     elsewhere = [e.mount_point for e in entries if e.dev == (device.major, device.minor)]
     if elsewhere:
         raise GenericError(f"{device.path} is already mounted on {elsewhere[0]}")
-    sb = blockdev.read_superblock(device.path)
-    if ctx.params[FSTYPE] != "ext4" and sb.fstype == "ext4":
-        raise ConfigError(f"parameter 'fstype': the filesystem on {device.path} uses ext4 "
-                          f"features, it cannot be mounted as {ctx.params[FSTYPE]}")
-    if ctx.params[MMP]:
+    sb = _superblock(ctx, device)
+    if ctx.params[MMP] and sb is not None:
         _refuse_if_mmp_busy(ctx, device, sb)
     elif blockdev.kernel_has_mounted(device):
         ctx.log.warning("%s is also mounted in another mount namespace of this node",
                         device.path)
-    _fsck(ctx, device, sb)
     if not os.path.isdir(directory):
         if not ctx.params[CREATE_DIRECTORY]:
             raise ArgsError(f"parameter 'directory': {directory} does not exist")
         os.makedirs(directory, mode=0o755, exist_ok=True)
         directory = _mount_point(ctx)
+    if sb is None:
+        _xfs_check(ctx, device)
+    else:
+        _fsck(ctx, device, sb)
     ctx.log.info("mounting %s on %s", device.path, directory)
     _mount(ctx, device, sb)
     _check_mount(ctx)
@@ -502,9 +588,10 @@ def _touches_device(action: str, check_level: int) -> bool:
 AGENT = Agent(
     name="fs",
     version="0.1.0",
-    shortdesc="ext4 filesystem on a block device",
-    longdesc="Checks (e2fsck, per the superblock) and mounts an ext4 filesystem on a block "
-             "device, refusing one another node holds when mmp is set. Monitor depth 0 "
+    shortdesc="ext4 or XFS filesystem on a block device",
+    longdesc="Checks (e2fsck per the superblock; XFS: see fsck) and mounts an ext4 or XFS "
+             "filesystem on a block device, refusing an ext4 one another node holds when mmp "
+             "is set. Monitor depth 0 "
              "checks the mount table, 10 reads from the device, 20 writes, fsyncs and reads "
              "back a status file (" + STATUS_FILE + "). Stop always unmounts, signalling "
              "only the processes that really hold the mount.",

@@ -17,6 +17,7 @@ from hakit.ocf.params import (
     AbsolutePath,
     Boolean,
     Duration,
+    MonitorAddresses,
     Name,
     Param,
     Select,
@@ -72,9 +73,8 @@ KEYRING = Param("keyring", AbsolutePath(), "Keyring file",
 SECRET_FILE = Param("secret_file", AbsolutePath(), "Secret file",
                     "Alternative to keyring: a file containing only the user's base64 key "
                     "(Ceph's keyfile).")
-MON_HOST = Param("mon_host", String(r"[A-Za-z0-9\[\]:.,/_-]+(?:[ ,][A-Za-z0-9\[\]:.,/_-]+)*",
-                                    "a list of monitor addresses"),
-                 "Monitor addresses", "Monitors to contact, overriding the configuration "
+MON_HOST = Param("mon_host", MonitorAddresses(), "Monitor addresses",
+                 "Monitors to contact, overriding the configuration "
                  "file's mon_host (e.g. v2:198.18.0.1:3300).")
 DEVICE_TYPE = Param("device_type", Select("krbd", "nbd", "fuse"), "Device type",
                     "How to map: the kernel rbd driver, rbd-nbd, or rbd-fuse with a loop "

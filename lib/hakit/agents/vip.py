@@ -14,7 +14,7 @@ import _socket
 import ipaddress
 import time
 
-from hakit import netlink, netns
+from hakit import netlink, netns, shown
 from hakit.errors import (
     ActionTimeout,
     ArgsError,
@@ -75,16 +75,17 @@ class PrefixOrNetmask(ParamType[Netmask]):
         if text.isdigit() and len(text) <= 3:
             length = int(text)
             if not 1 <= length <= 128:
-                raise ValueError(f"must be a prefix length from 1 to 128, got {raw!r}")
+                raise ValueError(f"must be a prefix length from 1 to 128, got {shown.value(raw)}")
             return Netmask(length, dotted=False)
         try:
             mask = ipaddress.IPv4Address(text)
         except ValueError:
-            raise ValueError(f"must be a prefix length or a dotted netmask, got {raw!r}") from None
+            raise ValueError("must be a prefix length or a dotted netmask, got "
+                             f"{shown.value(raw)}") from None
         bits = int(mask)
         length = bin(bits).count("1")
         if length == 0 or bits != (0xFFFFFFFF << (32 - length)) & 0xFFFFFFFF:
-            raise ValueError(f"must be a contiguous netmask, got {raw!r}")
+            raise ValueError(f"must be a contiguous netmask, got {shown.value(raw)}")
         return Netmask(length, dotted=True)
 
     def hint(self) -> str:
@@ -99,7 +100,7 @@ class Lifetime(ParamType[int]):
         if text in ("forever", "infinity"):
             return FOREVER
         if not text.isdigit() or len(text) > 10 or int(text) >= FOREVER:
-            raise ValueError(f"must be a number of seconds or 'forever', got {raw!r}")
+            raise ValueError(f"must be a number of seconds or 'forever', got {shown.value(raw)}")
         return int(text)
 
     def hint(self) -> str:
@@ -195,7 +196,7 @@ def _label(values: Values, nic: str) -> str:
         return ""
     full = f"{nic}:{label}"
     if len(full) > IFNAME_MAX:
-        raise ParamError("label", f"makes {full!r} longer than {IFNAME_MAX} characters")
+        raise ParamError("label", f"makes {shown.value(full)} longer than {IFNAME_MAX} characters")
     return full
 
 
@@ -239,7 +240,8 @@ def _resolve(ctx: Context) -> Target:
     if nic:
         link = netlink.link_by_name(nic, _timeout(ctx))
         if link is None:
-            raise ArgsError(f"parameter 'nic': there is no interface {nic!r} on this host")
+            raise ArgsError(f"parameter 'nic': there is no interface {shown.value(nic)} "
+                            "on this host")
         if netmask is not None:
             return Target(link, netmask.length)
     covering = [r for r in netlink.routes(_family(address), _timeout(ctx))

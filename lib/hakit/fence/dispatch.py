@@ -14,6 +14,7 @@ import traceback
 from collections.abc import Mapping, Sequence
 from typing import BinaryIO, Optional, TextIO
 
+from hakit import shown
 from hakit.errors import HakitError
 from hakit.fence import driver, metadata
 from hakit.fence.agent import FenceAgent
@@ -114,7 +115,7 @@ def run(agent: FenceAgent, argv: Sequence[str], stdin: BinaryIO, environ: Mappin
         else:
             raw = parse_stdin(read_stdin(stdin), agent.all_options())
     except HakitError as exc:
-        err.write(f"ERROR: {exc.reason}\n")
+        err.write(f"ERROR: {shown.reason(exc.reason)}\n")
         return exit_code(exc)
     action = raw.values.get(ACTION.name, ACTION.default or "").strip().lower()
     text = _answer_without_device(agent, args, action)
@@ -131,12 +132,14 @@ def run(agent: FenceAgent, argv: Sequence[str], stdin: BinaryIO, environ: Mappin
     try:
         return _act(agent, raw, action, log=log, runner=runner, environ=environ, out=out)
     except HakitError as exc:
-        log.error("%s failed: %s", action, mask(" ".join(exc.reason.split()), runner.secrets))
+        # As the OCF dispatcher's exit reason: one short clean line, secrets masked first.
+        log.error("%s failed: %s", shown.word(action), shown.reason(mask(exc.reason,
+                                                                         runner.secrets)))
         return exit_code(exc)
     except Exception as exc:
         log.debug("%s", "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
-        log.error("%s failed: internal error: %s: %s", action, type(exc).__name__,
-                  mask(str(exc), runner.secrets))
+        log.error("%s failed: %s", shown.word(action), shown.reason(
+            f"internal error: {type(exc).__name__}: {mask(str(exc), runner.secrets)}"))
         return exit_code(exc)
     finally:
         out.flush()

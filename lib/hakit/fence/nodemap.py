@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import re
 
+from hakit import shown
 from hakit.errors import ParamError
 
 #: A Pacemaker node name (uname or corosync name): no separators of the map itself.
@@ -35,9 +36,9 @@ def parse_node_map(text: str, param: str) -> dict[str, tuple[str, ...]]:
         if not sep or "," in name or "=" in name:
             name, sep, addresses = entry.partition("=")
         if not sep:
-            raise ParamError(param, f"entry '{entry}' is not NODE:ADDRESS[,ADDRESS...]")
+            raise ParamError(param, f"entry {shown.value(entry)} is not NODE:ADDRESS[,ADDRESS...]")
         if not _NODE.fullmatch(name):
-            raise ParamError(param, f"'{name}' is not a node name")
+            raise ParamError(param, f"{shown.value(name)} is not a node name")
         if name in nodes:
             raise ParamError(param, f"node '{name}' is listed twice")
         found: list[str] = []
@@ -46,8 +47,8 @@ def parse_node_map(text: str, param: str) -> dict[str, tuple[str, ...]]:
             try:
                 addr = str(ipaddress.ip_address(raw))
             except ValueError:
-                raise ParamError(param, f"'{raw}' (node '{name}') is not an IP address") \
-                    from None
+                raise ParamError(param, f"{shown.value(raw)} (node '{name}') is not an IP "
+                                        "address") from None
             if addr in owner and owner[addr] != name:
                 raise ParamError(param, f"address {addr} is given for both '{owner[addr]}' "
                                         f"and '{name}'")

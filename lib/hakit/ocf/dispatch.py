@@ -16,6 +16,7 @@ import atexit
 import os
 import sys
 
+from hakit import shown
 from hakit.deadline import Deadline, process_age
 from hakit.errors import (
     ConfigError,
@@ -85,7 +86,7 @@ def _guarded(agent: Agent, env: OcfEnvironment, log: logging.Logger,
     answered = guard.wait(child, guard_seconds(agent, env))
     if answered is not None:
         return answered
-    reason = f"{env.action} {guard.HUNG}"
+    reason = f"{shown.word(env.action)} {guard.HUNG}"
     log.error("%s", reason)
     err.write(f"{env.exit_reason_prefix}{reason}\n")
     err.flush()
@@ -105,15 +106,11 @@ def usage(agent: Agent) -> str:
     return f"usage: {agent.name} {{{'|'.join(supported_actions(agent))}}}\n"
 
 
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
-
-
 def _parse(agent: Agent, env: OcfEnvironment, log: logging.Logger) -> Values:
     # Pacemaker passes crm_feature_set to every agent: not a parameter anyone mistyped.
     known = {p.name for p in agent.params} | {"crm_feature_set"}
     for name in sorted(set(env.raw_params) - known):
-        log.warning("ignoring unknown parameter '%s'", name)
+        log.warning("ignoring unknown parameter %s", shown.value(name))
     values = parse_values(agent.params, env.raw_params)
     if agent.validate is not None:
         agent.validate(values)
@@ -125,25 +122,37 @@ def _parse(agent: Agent, env: OcfEnvironment, log: logging.Logger) -> Values:
     return values
 
 
+def _check_invocation(agent: Agent, env: OcfEnvironment) -> None:
+    """The action, the API version and CRM_meta_interval are ones this agent can honour."""
+    action = env.action
+    if action not in supported_actions(agent):
+        raise UnimplementedError(f"action {shown.word(action)} is not supported by {agent.name}")
+    if env.ra_version_major not in (None, "", "1"):
+        raise UnimplementedError(f"OCF API version {shown.word(env.ra_version_major)}.x is "
+                                 "not supported")
+    if env.interval_problem and action != "stop":
+        # Whether a monitor is a probe or recurring cannot be told (OCF_ERR_CONFIGURED: the
+        # operation's definition is wrong wherever it runs); a stop does not depend on it.
+        raise ConfigError(env.interval_problem)
+
+
 def _perform(agent: Agent, env: OcfEnvironment, log: logging.Logger, runner: Runner,
              deadline: Deadline) -> ExitCode:
     """Parse, check and run the handler; exceptions propagate to ``run``."""
     action = env.action
-    if action not in supported_actions(agent):
-        raise UnimplementedError(f"action '{action}' is not supported by {agent.name}")
-    if env.ra_version_major not in (None, "", "1"):
-        raise UnimplementedError(f"OCF API version {env.ra_version_major}.x is not supported")
+    _check_invocation(agent, env)
     try:
         values = _parse(agent, env, log)
     except HakitError as exc:
         if action == "stop":
             # A resource cannot have been started with parameters that do not parse, so
             # it is not running as far as this configuration is concerned.
-            log.warning("stop with invalid configuration (%s): nothing to stop", exc.reason)
+            log.warning("stop with invalid configuration (%s): nothing to stop",
+                        shown.reason(exc.reason))
             return ExitCode.SUCCESS
         if env.is_probe:
             log.warning("probe with invalid configuration (%s): reporting not running",
-                        exc.reason)
+                        shown.reason(exc.reason))
             return ExitCode.NOT_RUNNING
         raise
     ctx = Context(env, values, deadline, log, runner)
@@ -210,13 +219,16 @@ def run(agent: Agent, argv: Sequence[str], environ: Mapping[str, str],
 
         log.debug("%s", "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
         code = ExitCode.ERR_GENERIC
-        reason = f"internal error during {action}: {type(exc).__name__}: {exc}"
+        reason = f"internal error during {shown.word(action)}: {type(exc).__name__}: {exc}"
     if reason:
-        reason = _one_line(mask(reason, runner.secrets))
+        # The one place reasons are written: one line, no control characters, at most
+        # shown.REASON_LIMIT characters, secrets masked (before cutting, so that no part
+        # of a secret survives at the cut).
+        reason = shown.reason(mask(reason, runner.secrets))
         if code == ExitCode.NOT_RUNNING:
             log.info("not running: %s", reason)
         else:
-            log.error("%s failed: %s", action, reason)
+            log.error("%s failed: %s", shown.word(action), reason)
         # Pacemaker shows this line as the failure's reason; a probe finding the resource
         # stopped is expected, not a failure.
         if code != ExitCode.NOT_RUNNING or not env.is_probe:

@@ -10,6 +10,7 @@ import logging
 import logging.handlers
 import sys
 
+from hakit import shown
 from hakit.ocf.lazylog import debug_enabled
 from hakit.runner import mask
 
@@ -19,16 +20,24 @@ if TYPE_CHECKING:
     from typing import Optional, TextIO
 
 class MaskSecrets(logging.Filter):
-    """Replaces secret strings in every record's final message."""
+    """Replaces secret strings in every record's final message, and makes the message safe
+    to write (``hakit.shown.log_text``: no control characters, continuation lines
+    indented, at most ``LOG_LIMIT`` characters below DEBUG), whatever input it quotes."""
 
     def __init__(self, secrets: Sequence[str]) -> None:
         super().__init__()
         self._secrets = secrets
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "hakit_shown", False):
+            return True  # already done by another handler's copy of this filter
+        message = record.getMessage()
         if self._secrets:
-            record.msg = mask(record.getMessage(), self._secrets)
-            record.args = None
+            message = mask(message, self._secrets)
+        limit = shown.LOG_LIMIT if record.levelno > logging.DEBUG else 0
+        record.msg = shown.log_text(message, limit)
+        record.args = None
+        record.hakit_shown = True
         return True
 
 

@@ -7,6 +7,7 @@ A ``Param[T]`` names a parameter and its ``ParamType[T]``; ``parse_values`` turn
 
 from __future__ import annotations
 
+from hakit import shown
 from hakit.errors import ParamError
 from hakit.lean import frozen
 
@@ -84,7 +85,7 @@ class String(ParamType[str]):
         regex = self._regex
         if regex is not None and not regex.fullmatch(raw):
             raise ValueError(f"must be {self._what or 'of the form ' + regex.pattern}, "
-                             f"got {raw!r}")
+                             f"got {shown.value(raw)}")
         return raw
 
     def hint(self) -> str:
@@ -105,7 +106,7 @@ class Integer(ParamType[int]):
         digits = text[1:] if text[:1] in ("+", "-") else text
         # [+-]?[0-9]{1,18}, without re (start-up cost: see BENCHMARKS.md)
         if not (1 <= len(digits) <= 18 and digits.isascii() and digits.isdigit()):
-            raise ValueError(f"must be an integer, got {raw!r}")
+            raise ValueError(f"must be an integer, got {shown.value(raw)}")
         value = int(text)
         if self.minimum is not None and value < self.minimum:
             raise ValueError(f"must be at least {self.minimum}, got {value}")
@@ -137,7 +138,7 @@ class Boolean(ParamType[bool]):
             return True
         if word in FALSE_WORDS:
             return False
-        raise ValueError(f"must be a boolean (yes/no, true/false, 1/0), got {raw!r}")
+        raise ValueError(f"must be a boolean (yes/no, true/false, 1/0), got {shown.value(raw)}")
 
 
 class Select(ParamType[str]):
@@ -152,7 +153,7 @@ class Select(ParamType[str]):
 
     def parse(self, raw: str) -> str:
         if raw not in self._choices:
-            raise ValueError(f"must be one of {', '.join(self._choices)}, got {raw!r}")
+            raise ValueError(f"must be one of {', '.join(self._choices)}, got {shown.value(raw)}")
         return raw
 
     def options(self) -> tuple[str, ...]:
@@ -171,9 +172,9 @@ class Address(ParamType["IPAddress"]):
         try:
             addr = ipaddress.ip_address(raw.strip())
         except ValueError:
-            raise ValueError(f"must be an IP address, got {raw!r}") from None
+            raise ValueError(f"must be an IP address, got {shown.value(raw)}") from None
         if self._version is not None and addr.version != self._version:
-            raise ValueError(f"must be an IPv{self._version} address, got {raw!r}")
+            raise ValueError(f"must be an IPv{self._version} address, got {shown.value(raw)}")
         return addr
 
 
@@ -186,7 +187,22 @@ class Interface(ParamType["IPInterface"]):
         try:
             return ipaddress.ip_interface(raw.strip())
         except ValueError:
-            raise ValueError(f"must be an IP address with optional /prefix, got {raw!r}") from None
+            raise ValueError("must be an IP address with optional /prefix, "
+                             f"got {shown.value(raw)}") from None
+
+
+class MonitorAddresses(ParamType[str]):
+    """Ceph monitor addresses (``hakit.monhost``): an IPv4 address only as a full dotted
+    quad, since getaddrinfo would read ``1.5`` as 1.0.0.5."""
+
+    def parse(self, raw: str) -> str:
+        from hakit import monhost  # noqa: PLC0415 - only agents given mon_host
+
+        return monhost.parse(raw)
+
+    def hint(self) -> str:
+        return ("Separated by commas or spaces: HOST, HOST:PORT, v2:HOST:PORT, [IPv6]:PORT "
+                "or [v2:...,v1:...]; an IPv4 address as four decimal numbers.")
 
 
 class AbsolutePath(ParamType[str]):
@@ -194,12 +210,12 @@ class AbsolutePath(ParamType[str]):
 
     def parse(self, raw: str) -> str:
         if not raw.startswith("/"):
-            raise ValueError(f"must be an absolute path, got {raw!r}")
+            raise ValueError(f"must be an absolute path, got {shown.value(raw)}")
         if "\0" in raw or "\n" in raw:
             raise ValueError("must be a single-line path")
         parts = [p for p in raw.split("/") if p not in ("", ".")]
         if ".." in parts:
-            raise ValueError(f"must not contain '..', got {raw!r}")
+            raise ValueError(f"must not contain '..', got {shown.value(raw)}")
         return "/" + "/".join(parts)
 
 
@@ -232,11 +248,12 @@ class Duration(ParamType[float]):
     def parse(self, raw: str) -> float:
         seconds = _duration_seconds(raw.strip())
         if seconds is None:
-            raise ValueError(f"must be a duration such as 5, 5s, 250ms or 2min, got {raw!r}")
+            raise ValueError("must be a duration such as 5, 5s, 250ms or 2min, "
+                             f"got {shown.value(raw)}")
         if seconds < self.minimum:
-            raise ValueError(f"must be at least {self.minimum:g}s, got {raw!r}")
+            raise ValueError(f"must be at least {self.minimum:g}s, got {shown.value(raw)}")
         if self.maximum is not None and seconds > self.maximum:
-            raise ValueError(f"must be at most {self.maximum:g}s, got {raw!r}")
+            raise ValueError(f"must be at most {self.maximum:g}s, got {shown.value(raw)}")
         return seconds
 
     def hint(self) -> str:
@@ -294,7 +311,7 @@ class Signal(ParamType["signal.Signals"]):
                 return signal.Signals(int(text))
             return signal.Signals[text if text.startswith("SIG") else "SIG" + text]
         except (KeyError, ValueError):
-            raise ValueError(f"must be a signal name or number, got {raw!r}") from None
+            raise ValueError(f"must be a signal name or number, got {shown.value(raw)}") from None
 
 
 @frozen

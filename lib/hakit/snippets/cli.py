@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any, Callable, NoReturn, Optional, TextIO, TypeVar
 
 from hakit.errors import HakitError
-from hakit.snippets import apply, cephfencing, crm, inputs, pcs, stacks
+from hakit.snippets import apply, cephfencing, crm, inputs, pcs, safety, stacks
 from hakit.snippets.model import Config
 
 T = TypeVar("T")
@@ -67,6 +67,7 @@ NIC = _typed(inputs.nic, "nic")
 PATH = _typed(inputs.absolute_path, "path")
 COMMAND = _typed(inputs.command_line, "command")
 CEPH_USER = _typed(inputs.ceph_user, "user")
+BMC_USER = _typed(inputs.bmc_user, "user")
 NODE_ADDRESS = _typed(inputs.node_address, "NODE=ADDRESS")
 NODE_ADDRESSES = _typed(inputs.node_addresses, "NODE=ADDRESS[,ADDRESS...]")
 NAME_IMAGE = _typed(inputs.name_image, "NAME=POOL/IMAGE")
@@ -175,7 +176,8 @@ def _parser() -> _Parser:
     p.add_argument("--redfish", type=NODE_ADDRESS, action="append", default=[],
                    metavar="NODE=ADDRESS", help="a second way to fence NODE (fencing "
                    "topology: IPMI first, then Redfish)")
-    p.add_argument("--username", default="hakit", help="BMC user (default hakit)")
+    p.add_argument("--username", type=BMC_USER, default="hakit",
+                   help="BMC user (default hakit)")
     p.add_argument("--password-script", type=PATH, default="/etc/hakit/bmc-password",
                    help="a root-only script printing the BMC password (default "
                         "/etc/hakit/bmc-password); the password never enters the CIB")
@@ -281,6 +283,12 @@ def run(argv: Sequence[str], out: TextIO, err: TextIO,
         if args.yes and not (args.apply or args.dry_run):
             parser.error("argument --yes: only with --apply")
         config = _build(parser, args)
+        try:
+            # Every value against the grammar of where it lands, and every parameter
+            # against the agent that reads it (hakit.snippets.safety).
+            safety.check(config)
+        except ValueError as exc:
+            parser.error(str(exc))
     except _UsageError as exc:
         (err if exc.status else out).write(exc.message)
         return exc.status

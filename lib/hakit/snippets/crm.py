@@ -16,15 +16,22 @@ from hakit.snippets.model import (
     Primitive,
     Property,
 )
+from hakit.snippets.safety import check_value
 
-_BARE = re.compile(r"[A-Za-z0-9_./:+@%,-]*")
+# Bare only what no crmsh lexer rule touches: not '@' (crmsh reads "@name" as a reference),
+# '%', '+', '$' or a leading '-'.
+_BARE = re.compile(r"[A-Za-z0-9_./:,][A-Za-z0-9_./:,-]*")
 
 
 def _value(text: str) -> str:
-    """A value as crmsh's lexer reads it: bare when safe, else double-quoted."""
-    if _BARE.fullmatch(text) and text:
+    """A value as crmsh's lexer reads it: bare when safe, else double-quoted.
+
+    ``hakit.snippets.safety`` has already refused line breaks, control characters, '"'
+    and backslashes, which crmsh cannot carry reliably inside a quoted value."""
+    if _BARE.fullmatch(text):
         return text
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    check_value(text, "value")  # raises for what a quoted crmsh value cannot carry
+    return '"' + text + '"'
 
 
 def _pairs(pairs: tuple[tuple[str, str], ...]) -> str:

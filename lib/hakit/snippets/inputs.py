@@ -23,6 +23,9 @@ _NODE = re.compile(rf"{_LABEL}(\.{_LABEL})*")
 # Ceph pool and image names: no '/', '@' (snapshot separator) or spaces.
 _CEPH = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}")
 _IFNAME = re.compile(r"[A-Za-z0-9_.:-]{1,15}")
+# BMC (IPMI, Redfish) user names: what fence_hakit passes on, without characters a shell,
+# crmsh or the fence agents' name=value stdin protocol would read as syntax.
+_USER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@+-]{0,63}")
 
 
 @dataclass(frozen=True)
@@ -101,16 +104,25 @@ def interface(raw: str) -> IPInterface:
     return value
 
 
+def _address(text: str, node_part: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """An IP address without an IPv6 scope id (``%eth0``): a scope names an interface of
+    one node, meaningless on the others, and its text is free-form (it could carry the
+    separators of fence_hakit_ceph's node map)."""
+    if "%" in text:
+        raise ValueError(f"{text!r} (for node {node_part!r}) has an IPv6 scope id; give a "
+                         "routable address, not a link-local one")
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError as exc:
+        raise ValueError(f"{text!r} (for node {node_part!r}) is not an IP address") from exc
+
+
 def node_address(raw: str) -> tuple[str, ipaddress.IPv4Address | ipaddress.IPv6Address]:
     """NODE=ADDRESS, e.g. n1=198.18.1.1 (a node and its BMC)."""
     node_part, sep, addr_part = raw.partition("=")
     if not sep:
         raise ValueError(f"{raw!r} is not NODE=ADDRESS, e.g. n1=198.18.1.1")
-    try:
-        address = ipaddress.ip_address(addr_part)
-    except ValueError as exc:
-        raise ValueError(f"{addr_part!r} (for node {node_part!r}) is not an IP address") \
-            from exc
+    address = _address(addr_part, node_part)
     return node(node_part), address
 
 
@@ -169,11 +181,13 @@ def node_addresses(raw: str) -> tuple[str, tuple[ipaddress.IPv4Address | ipaddre
     if not sep or not addr_part:
         raise ValueError(f"{raw!r} is not NODE=ADDRESS[,ADDRESS...], e.g. "
                          "n1=198.18.0.11,198.18.0.12")
-    addresses = []
-    for text in addr_part.split(","):
-        try:
-            addresses.append(ipaddress.ip_address(text))
-        except ValueError as exc:
-            raise ValueError(f"{text!r} (for node {node_part!r}) is not an IP address") \
-                from exc
+    addresses = [_address(text, node_part) for text in addr_part.split(",")]
     return node(node_part), tuple(addresses)
+
+
+def bmc_user(raw: str) -> str:
+    """A BMC login name (IPMI, Redfish)."""
+    if not _USER.fullmatch(raw):
+        raise ValueError(f"{raw!r} is not a BMC user name: use up to 64 letters, digits, "
+                         "'_', '.', '@', '+' or '-', starting with a letter, digit or '_'")
+    return raw
