@@ -391,6 +391,9 @@ class RedfishPower:
                                self._graceful)
         self._client.reset(self._system, "ForceOff", deadline)
 
+    def request_diag(self, deadline: Deadline) -> None:
+        self._client.reset(self._system, "Nmi", deadline)
+
     def request_cycle(self, deadline: Deadline) -> None:
         allowed = self._client.reset_types(self._system, deadline)
         kind = "PowerCycle" if allowed is None or "PowerCycle" in allowed else "ForceRestart"
