@@ -225,7 +225,10 @@ def open_bmc(target: IpmiTarget, deadline: Deadline, log: logging.Logger) -> Ite
     log.debug("logging in to %s as '%s' (privilege %s)", target.where, target.username,
               target.privilege)
 
-    pyghmi_wait.install(pyghmi_session)
+    problem = pyghmi_wait.install(pyghmi_session)
+    if problem:
+        log.warning("%s; running without it, so a request may wait up to 1 s for an answer "
+                    "that has already arrived", problem)
 
     def login() -> Any:
         return pyghmi_session.Session(bmc=target.host, userid=target.username,
