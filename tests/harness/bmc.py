@@ -42,10 +42,13 @@ class IpmiSim:
     def __init__(self, workdir: Path, *, username: str = "admin",
                  password: Optional[str] = None, power_on: bool = True,
                  host: str = "127.0.0.1", port: Optional[int] = None,
-                 wrap: Sequence[str] = (), hook: Optional[Sequence[str]] = None) -> None:
+                 wrap: Sequence[str] = (), hook: Optional[Sequence[str]] = None,
+                 satellites: Sequence[int] = ()) -> None:
         """``wrap`` prefixes ipmi_sim's argv (e.g. ``ip netns exec NS``; it must exec, so
         the PID stays ipmi_sim's).  Without ``password``, a random one (16 characters,
-        IPMI's limit for this simulator's users) that tests can look for in logs."""
+        IPMI's limit for this simulator's users) that tests can look for in logs.
+        ``satellites``: IPMB addresses of more controllers behind the BMC (blades in a
+        chassis), each powering its own machine, reached by bridging (``target``)."""
         self.workdir = Path(workdir)
         self.username = username
         self.password = password or f"hk-{secrets.token_hex(6)}"
@@ -57,12 +60,15 @@ class IpmiSim:
         self._config: dict[str, object] = (
             {"off": [*hook, "off"], "on": [*hook, "on"]} if hook else {})
         self._proc: Optional[subprocess.Popen[bytes]] = None
+        self.satellites = {address: self.workdir / f"chassis-0x{address:02x}"
+                           for address in satellites}
 
     # -- lifecycle -------------------------------------------------------------------
     def start(self, timeout: float = 10.0) -> IpmiSim:
         argv = ipmisim.prepare(self.workdir, self.state, host=self.host, port=self.port,
                                username=self.username, password=self.password,
-                               power_on=self._initial_power, config=self._config)
+                               power_on=self._initial_power, config=self._config,
+                               satellites=self.satellites)
         log = open(self.workdir / "ipmi_sim.log", "wb")  # noqa: SIM115 - closed with the child
         try:
             self._proc = subprocess.Popen([*self._wrap, *argv], stdin=subprocess.DEVNULL,
@@ -130,6 +136,17 @@ class IpmiSim:
     def calls(self) -> list[str]:
         """The chassis requests ipmi_sim made, e.g. ``get power``, ``set power 0``."""
         path = self.state / "calls"
+        if not path.exists():
+            return []
+        return [line.split(" ", 1)[1] for line in path.read_text().splitlines()]
+
+    def satellite_power(self, address: int) -> bool:
+        """Whether the machine behind the controller at IPMB ``address`` is powered on."""
+        return ipmisim.power(self.satellites[address])
+
+    def satellite_calls(self, address: int) -> list[str]:
+        """The chassis requests the controller at ``address`` received."""
+        path = self.satellites[address] / "calls"
         if not path.exists():
             return []
         return [line.split(" ", 1)[1] for line in path.read_text().splitlines()]

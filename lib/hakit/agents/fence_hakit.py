@@ -16,7 +16,7 @@ from typing import Optional
 
 from hakit import __version__
 from hakit.errors import ParamError
-from hakit.fence.agent import FenceAgent
+from hakit.fence.agent import POWER_ACTIONS, FenceAgent
 from hakit.fence.context import FenceContext
 from hakit.fence.credentials import resolve_password
 from hakit.fence.device import PowerDevice
@@ -34,7 +34,12 @@ from hakit.fence.options import (
     String,
     option,
 )
-from hakit.ocf.params import Values
+from hakit.fence.port_as_ip import PORT_AS_IP, device_address
+from hakit.ocf.params import ParamType, Values
+
+#: The BMC's own IPMB address (hakit.fence.ipmi.BMC_ADDRESS; not imported from there, which
+#: would load pyghmi for metadata and validate-all).
+BMC_ADDRESS = 0x20
 
 IPPORT = option("ipport", Integer(1, 65535), "UDP port to use for connection with device",
                 default="623", short="u", metavar="port")
@@ -52,11 +57,73 @@ CIPHER = option("cipher", String(r"[0-9]{1,3}", "a cipher suite number"),
 PRIVLVL = option("privlvl", Select("callback", "user", "operator", "administrator"),
                  "Privilege level on IPMI device", default="administrator", short="L",
                  metavar="level")
-HEXADECIMAL_KG = option("hexadecimal_kg", String(r"(0x)?[0-9A-Fa-f]{2,40}", "hexadecimal"),
+
+
+class HexKey(ParamType[str]):
+    """The BMC key Kg in hex: 1 to 20 bytes (ipmitool -y), so 2 to 40 digits, in pairs.
+
+    A secret: the problem texts give lengths and rules, never the value.
+    """
+
+    def parse(self, raw: str) -> str:
+        digits = raw[2:] if raw[:2] in ("0x", "0X") else raw
+        if not _HEX_DIGITS.fullmatch(digits):
+            raise ValueError("must contain only hexadecimal digits 0-9 and a-f (after an "
+                             "optional 0x)")
+        if not 2 <= len(digits) <= 40 or len(digits) % 2:
+            raise ValueError(f"must be 2 to 40 hexadecimal digits, an even number (a Kg "
+                             f"key of 1 to 20 bytes); it has {len(digits)}")
+        return digits
+
+    def hint(self) -> str:
+        return "Must be 2 to 40 hexadecimal digits (1 to 20 bytes)."
+
+
+class IpmbAddress(ParamType[int]):
+    """An IPMB slave address as ipmitool -t takes it: 0x82 or 130.
+
+    A leading-zero number such as 0202 is refused: ipmitool reads it as octal, a reader as
+    decimal, and the two name different controllers.
+    """
+
+    def parse(self, raw: str) -> int:
+        text = raw.strip()
+        if _IPMB_HEX.fullmatch(text):
+            value = int(text, 16)
+        elif _IPMB_DECIMAL.fullmatch(text):
+            value = int(text)
+        elif text[:1] == "0" and text.isdigit():
+            raise ValueError(f"{text!r} is ambiguous (ipmitool reads a leading 0 as octal); "
+                             "write the address in hex, e.g. 0x82")
+        else:
+            raise ValueError(f"must be an IPMB address in hex (0x82) or decimal, got {raw!r}")
+        if value > 0xFF or value % 2:
+            raise ValueError(f"must be an even address from 0x00 to 0xfe (IPMB slave addresses "
+                             f"are even), got 0x{value:x}")
+        return value
+
+    def hint(self) -> str:
+        return "An even IPMB address in hex (0x82) or decimal."
+
+
+HEXADECIMAL_KG = option("hexadecimal_kg", HexKey(),
                         "Hexadecimal-encoded Kg key for IPMIv2 authentication",
                         metavar="key", long="hexadecimal-kg", secret=True)
+TARGET = option("target", IpmbAddress(), "Bridge IPMI requests to the remote target address",
+                metavar="targetaddress",
+                longdesc="The IPMB address (e.g. 0x82) of the controller behind the BMC that "
+                         "powers the node, such as a blade's in a chassis; every request is "
+                         "bridged to it through IPMB channel 0, as ipmitool -t does. Empty: "
+                         "the BMC itself.")
+AUTH = option("auth", Select("md5", "password", "none"), "IPMI Lan Auth type.", short="A",
+              metavar="auth",
+              longdesc="The IPMI 1.5 authentication type. Unused with RMCP+ (lanplus=1); with "
+                       "lanplus=0 only md5 is accepted: password sends it in clear text, none "
+                       "sends commands anyone could forge.")
 
-_HEX = re.compile(r"(?:0x)?([0-9A-Fa-f]+)")
+_HEX_DIGITS = re.compile(r"[0-9A-Fa-f]*")
+_IPMB_HEX = re.compile(r"0[xX][0-9A-Fa-f]{1,2}")
+_IPMB_DECIMAL = re.compile(r"[1-9][0-9]{0,2}|0")
 
 
 def _cipher(params: Values) -> Optional[int]:
@@ -78,22 +145,24 @@ def _cipher(params: Values) -> Optional[int]:
 
 
 def _kg(params: Values) -> Optional[bytes]:
-    text = params.get(HEXADECIMAL_KG)
-    if not text:
-        return None
-    match = _HEX.fullmatch(text)
-    digits = match.group(1) if match else ""
-    if len(digits) % 2:
-        raise ParamError("hexadecimal_kg", "must have an even number of hex digits")
-    return bytes.fromhex(digits)
+    digits = params.get(HEXADECIMAL_KG)
+    return bytes.fromhex(digits) if digits else None
+
+
+def _bridge(params: Values) -> Optional[int]:
+    address = params.get(TARGET)
+    # ipmitool does not bridge a request addressed to the BMC's own address either.
+    return None if address is None or address == BMC_ADDRESS else address
 
 
 def validate(params: Values) -> None:
     """Cross-option checks before any device is contacted."""
-    if not params.get(IP):
-        raise ParamError("ip", "is required (also accepted as ipaddr)")
+    device_address(params)
     _cipher(params)
-    _kg(params)
+    if not params[LANPLUS] and params.get(AUTH) in ("password", "none"):
+        raise ParamError("auth", f"is {params[AUTH]}: refused, as it would send the password "
+                                 "in clear text or commands without authentication; use "
+                                 "auth=md5 or lanplus=1")
 
 
 @contextlib.contextmanager
@@ -103,11 +172,14 @@ def connect(ctx: FenceContext) -> Iterator[PowerDevice]:
 
     params = ctx.params
     target = IpmiTarget(
-        host=params[IP], port=params[IPPORT], username=params.get(USERNAME) or "",
+        host=device_address(params), port=params[IPPORT], username=params.get(USERNAME) or "",
         password=resolve_password(ctx, ctx.environ), kg=_kg(params),
         privilege=params[PRIVLVL], allow_ipmi15=not params[LANPLUS], cipher=_cipher(params),
         login_timeout=params[LOGIN_TIMEOUT], request_timeout=params[REQUEST_TIMEOUT],
+        bridge=_bridge(params),
     )
+    if params.get(AUTH) and params[LANPLUS]:
+        ctx.log.debug("auth=%s is not used: RMCP+ authenticates with RAKP", params[AUTH])
     with open_bmc(target, ctx.deadline, ctx.log) as bmc:
         yield bmc
 
@@ -124,7 +196,8 @@ AGENT = FenceAgent(
     vendor_url="https://www.intel.com/content/www/us/en/products/docs/servers/ipmi/"
                "ipmi-home.html",
     options=(IP, IPPORT, USERNAME, PASSWORD, PASSWORD_SCRIPT, PASSWORD_ENV, LANPLUS, CIPHER,
-             PRIVLVL, HEXADECIMAL_KG),
+             PRIVLVL, HEXADECIMAL_KG, TARGET, PORT_AS_IP, AUTH),
     connect=connect,
     validate=validate,
+    device_actions=(*POWER_ACTIONS, "diag"),
 )

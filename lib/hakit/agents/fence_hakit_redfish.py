@@ -16,7 +16,7 @@ from typing import Union
 
 from hakit import __version__
 from hakit.errors import ConfigError, ParamError
-from hakit.fence.agent import FenceAgent
+from hakit.fence.agent import POWER_ACTIONS, FenceAgent
 from hakit.fence.context import FenceContext
 from hakit.fence.credentials import resolve_password
 from hakit.fence.device import PowerDevice
@@ -33,6 +33,7 @@ from hakit.fence.options import (
     String,
     option,
 )
+from hakit.fence.port_as_ip import PORT_AS_IP, device_address
 from hakit.ocf.params import AbsolutePath, Duration, Values
 
 IPPORT = option("ipport", Integer(1, 65535), "TCP port to use for connection with device",
@@ -72,10 +73,27 @@ def _verify(params: Values) -> Union[bool, str]:
     return ca_file if ca_file else True
 
 
+def _host_and_port(params: Values) -> tuple[str, int]:
+    """The BMC's host and TCP port.
+
+    ``HOST:PORT`` in ``ip`` (one colon, so not an IPv6 address) is fence_redfish's older
+    spelling and overrides ``ipport``, as there; ``plug`` is the host under ``port_as_ip``.
+    """
+    address = device_address(params)
+    host, sep, port = address.partition(":")
+    if not sep or ":" in port:
+        return address, params[IPPORT]
+    from_plug = bool(params[PORT_AS_IP]) and bool(params.get(PLUG))
+    name = "plug" if from_plug else "ip"
+    if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ParamError(name, f"looks like HOST:PORT but the port is not 1-65535: "
+                               f"{address!r}")
+    return host, int(port)
+
+
 def validate(params: Values) -> None:
     """Cross-option checks before any device is contacted."""
-    if not params.get(IP):
-        raise ParamError("ip", "is required (also accepted as ipaddr)")
+    _host_and_port(params)
     trust_given = params.get(SSL_FINGERPRINT) is not None or params.get(SSL_CA_FILE) is not None
     if params[SSL_INSECURE] and trust_given:
         raise ConfigError("ssl_insecure contradicts ssl_fingerprint/ssl_ca_file: choose one")
@@ -93,14 +111,17 @@ def connect(ctx: FenceContext) -> Iterator[PowerDevice]:
     from hakit.fence.redfish import Endpoint, RedfishPower  # noqa: PLC0415
     from hakit.fence.redfish import connect as redfish_connect  # noqa: PLC0415
 
+    host, port = _host_and_port(params)
     endpoint = Endpoint(
-        host=params[IP], port=params[IPPORT], username=params.get(USERNAME) or "",
+        host=host, port=port, username=params.get(USERNAME) or "",
         password=resolve_password(ctx, ctx.environ), verify=_verify(params),
         fingerprint=_HEX.sub("", pin) if pin else None,
         request_timeout=params[REQUEST_TIMEOUT], service_root=params[REDFISH_URI],
     )
     with redfish_connect(endpoint, ctx.deadline, ctx.log) as client:
-        system = client.choose_system(params.get(PLUG), params.get(SYSTEMS_URI))
+        # Under port_as_ip the plug is the BMC's address, not the name of a system.
+        plug = None if params[PORT_AS_IP] else params.get(PLUG)
+        system = client.choose_system(plug, params.get(SYSTEMS_URI))
         ctx.log.debug("fencing system %s (%s)", system.id, system.name)
         graceful = params[GRACEFUL_TIMEOUT] if params[GRACEFUL_OFF] else None
         yield RedfishPower(client, system, ctx.log, graceful)
@@ -118,7 +139,8 @@ AGENT = FenceAgent(
     vendor_url="https://www.dmtf.org/standards/redfish",
     options=(IP, IPPORT, USERNAME, PASSWORD, PASSWORD_SCRIPT, PASSWORD_ENV, REDFISH_URI,
              SYSTEMS_URI, SSL_INSECURE, SSL_CA_FILE, SSL_FINGERPRINT, GRACEFUL_OFF,
-             GRACEFUL_TIMEOUT),
+             GRACEFUL_TIMEOUT, PORT_AS_IP),
     connect=connect,
     validate=validate,
+    device_actions=(*POWER_ACTIONS, "diag"),
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from contextlib import AbstractContextManager
-from typing import Callable, Protocol
+from typing import Callable, Protocol, runtime_checkable
 
 from hakit.deadline import Deadline
 from hakit.fence.context import FenceContext
@@ -36,6 +36,16 @@ class PowerDevice(Protocol):
 
     def request_cycle(self, deadline: Deadline) -> None:
         """Ask for a hard power cycle (off, then on) as one request."""
+        ...
+
+
+@runtime_checkable
+class DiagnosticDevice(PowerDevice, Protocol):
+    """A power device that can also send the machine a diagnostic interrupt (NMI)."""
+
+    def request_diag(self, deadline: Deadline) -> None:
+        """Ask for a diagnostic interrupt (the kernel panics and dumps, kdump); returns once
+        the device accepted it.  Nothing about the machine can verify that it happened."""
         ...
 
 

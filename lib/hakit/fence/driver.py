@@ -14,7 +14,7 @@ from hakit.deadline import Deadline
 from hakit.errors import ActionTimeout, ConfigError, UnimplementedError
 from hakit.fence.agent import FenceAgent
 from hakit.fence.context import FenceContext
-from hakit.fence.device import PowerDevice, PowerState
+from hakit.fence.device import DiagnosticDevice, PowerDevice, PowerState
 from hakit.fence.errors import FenceError, StateUnchanged
 from hakit.fence.options import (
     DELAY,
@@ -169,6 +169,21 @@ def reboot(ctx: FenceContext, device: PowerDevice) -> None:
     ctx.log.warning("%s was fenced (verified off) but did not power on again", _target(ctx))
 
 
+def diagnostic_interrupt(ctx: FenceContext, device: PowerDevice) -> None:
+    """A diagnostic interrupt (NMI), as fence_ipmilan's and fence_redfish's ``diag``.
+
+    Success means the device accepted the request: a machine set to panic on NMI dumps its
+    kernel (kdump) and reboots, but nothing here can observe that, so the result is not
+    verified (fence-agents: "Diag is a special action that can't be verified").  No
+    ``delay``, as fence-agents applies it to off and reboot only.
+    """
+    if not isinstance(device, DiagnosticDevice):
+        raise UnimplementedError("this device cannot send a diagnostic interrupt")
+    device.request_diag(ctx.deadline)
+    ctx.log.info("diagnostic interrupt accepted for %s (not verifiable: the node dumps "
+                 "and reboots only if it is set to panic on NMI)", _target(ctx))
+
+
 def perform(agent: FenceAgent, ctx: FenceContext) -> int:
     """Run a power action against the agent's device; returns the fence exit code."""
     action = ctx.action
@@ -179,7 +194,7 @@ def perform(agent: FenceAgent, ctx: FenceContext) -> int:
     if action in ("list", "list-status"):
         raise UnimplementedError(f"{agent.name} controls a single machine: '{action}' is not "
                                  "supported; set pcmk_host_list instead")
-    if action not in ("on", "off", "reboot", "status", "monitor"):
+    if action not in ("on", "off", "reboot", "status", "monitor", "diag"):
         raise ConfigError(f"unknown action '{action}'")
     if action not in agent.device_actions:
         raise UnimplementedError(f"{agent.name} does not support '{action}' (it supports "
@@ -196,7 +211,10 @@ def perform(agent: FenceAgent, ctx: FenceContext) -> int:
                 return SUCCESS  # the device answered; a powered-off node is not a fault
             ctx.say(f"Status: {state.label}")
             return SUCCESS if state is PowerState.ON else STATUS_OFF
-        if action == "off":
+        if action == "diag":
+            diagnostic_interrupt(ctx, device)
+            ctx.say("Success: Diagnostic interrupt sent")
+        elif action == "off":
             power_off(ctx, device, check_first=not agent.fabric)
             ctx.say("Success: Powered OFF")
         elif action == "on":

@@ -45,6 +45,18 @@ _GET_CHASSIS_STATUS = 0x01
 _CHASSIS_CONTROL = 0x02
 _CONTROL = {PowerState.OFF: 0x00, PowerState.ON: 0x01}
 _POWER_CYCLE = 0x02
+_DIAGNOSTIC_INTERRUPT = 0x04  # "pulse diagnostic interrupt": an NMI (ipmitool's "diag")
+#: The Send Message command (App netfn 6, command 0x34) through which a BMC bridges a
+#: request to another controller, and its completion codes (IPMI 2.0 table 22-10).
+_NETFN_APP_RESPONSE = 0x07
+_SEND_MESSAGE = 0x34
+_BRIDGE_CODES = {0x80: "the controller is busy (invalid session handle)",
+                 0x81: "lost arbitration on the bus",
+                 0x82: "the bus is busy",
+                 0x83: "no controller answered at that address (NAK on write)"}
+_COMPLETION = {0xC1: "invalid command: the controller does not implement it",
+               0xCC: "invalid data field: the controller does not support this request",
+               0xD4: "insufficient privilege", 0xD5: "not supported in the present state"}
 
 #: pyghmi's login error texts that mean "the BMC refused these credentials".
 _AUTH_WORDS = ("password", "unauthorized name", "kg", "privilege", "invalid role",
@@ -65,10 +77,14 @@ class IpmiTarget:
     cipher: Optional[int] = None  # the suite that must be negotiated; None: 17, else 3
     login_timeout: float = 5.0
     request_timeout: float = 2.0
+    # fence_ipmilan's ``target`` (ipmitool -t): the IPMB address of the controller behind
+    # the BMC that owns the machine (a blade's, in a chassis); None: the BMC itself.
+    bridge: Optional[int] = None
 
     @property
     def where(self) -> str:
-        return f"BMC {self.host}:{self.port}"
+        behind = f" (bridged to target 0x{self.bridge:02x})" if self.bridge is not None else ""
+        return f"BMC {self.host}:{self.port}{behind}"
 
 
 def _classify(exc: BaseException, target: IpmiTarget, doing: str) -> FenceError:
@@ -136,16 +152,29 @@ class IpmiBmc:
     def _raw(self, command: int, data: tuple[int, ...], deadline: Deadline,
              doing: str) -> bytes:
         seconds = deadline.timeout(self._target.request_timeout)
+        bridge = self._target.bridge
+        # pyghmi wraps the request in Send Message to IPMB channel 0, as ipmitool -t does.
+        route = {"addr": bridge, "channel": 0} if bridge is not None else None
         response = _bounded(
             lambda: self._sess.raw_command(netfn=_NETFN_CHASSIS, command=command,
-                                           data=data, retry=True),
+                                           data=data, retry=True, bridge_request=route),
             seconds, self._target, doing)
+        code = response.get("code", 0)
+        if bridge is not None and code and response.get("netfn") == _NETFN_APP_RESPONSE \
+                and response.get("command") == _SEND_MESSAGE:
+            raise FenceError(f"{self._target.where}: the BMC could not forward {doing} to "
+                             f"target 0x{bridge:02x}: "
+                             f"{_BRIDGE_CODES.get(code, f'completion code 0x{code:02x}')} "
+                             f"(check target)")
+        if code and code in _COMPLETION:
+            raise StateUnknown(f"{self._target.where} refused {doing}: completion code "
+                               f"0x{code:02x}, {_COMPLETION[code]}")
         if "error" in response:
             raise _classify(pyghmi_exceptions.IpmiException(response["error"]), self._target,
                             doing)
-        if response.get("code", 0):
+        if code:
             raise StateUnknown(f"{self._target.where} answered {doing} with completion code "
-                               f"0x{response['code']:02x}")
+                               f"0x{code:02x}")
         return bytes(response.get("data", b""))
 
     def get_power(self, deadline: Deadline) -> PowerState:
@@ -162,6 +191,11 @@ class IpmiBmc:
     def request_cycle(self, deadline: Deadline) -> None:
         self._log.debug("requesting a power cycle from %s", self._target.where)
         self._raw(_CHASSIS_CONTROL, (_POWER_CYCLE,), deadline, "requesting a power cycle")
+
+    def request_diag(self, deadline: Deadline) -> None:
+        self._log.debug("requesting a diagnostic interrupt from %s", self._target.where)
+        self._raw(_CHASSIS_CONTROL, (_DIAGNOSTIC_INTERRUPT,), deadline,
+                  "requesting a diagnostic interrupt")
 
     def logout(self) -> None:
         """Close the session; failures are logged, never raised (the action's result
@@ -191,7 +225,10 @@ def open_bmc(target: IpmiTarget, deadline: Deadline, log: logging.Logger) -> Ite
     log.debug("logging in to %s as '%s' (privilege %s)", target.where, target.username,
               target.privilege)
 
-    pyghmi_wait.install(pyghmi_session)
+    problem = pyghmi_wait.install(pyghmi_session)
+    if problem:
+        log.warning("%s; running without it, so a request may wait up to 1 s for an answer "
+                    "that has already arrived", problem)
 
     def login() -> Any:
         return pyghmi_session.Session(bmc=target.host, userid=target.username,

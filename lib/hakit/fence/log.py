@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
 from typing import Optional, TextIO
 
@@ -27,7 +28,7 @@ def make_logger(name: str, stderr: TextIO, secrets: Sequence[str], *, verbose: b
     logger.addHandler(handler)
     if debug_file:
         try:
-            handler = logging.FileHandler(debug_file, encoding="utf-8")
+            handler = _PrivateFileHandler(debug_file)
         except OSError as exc:
             logger.warning("cannot open debug_file %s: %s", debug_file, exc.strerror)
         else:
@@ -37,6 +38,34 @@ def make_logger(name: str, stderr: TextIO, secrets: Sequence[str], *, verbose: b
             handler.addFilter(mask)
             logger.addHandler(handler)
     return logger
+
+
+class _PrivateFileHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Appends to a file only its owner can read: it holds protocol traces.
+
+    Created 0600, and a file that already exists is narrowed to 0600 (it is about to
+    receive them); a symbolic link is refused (O_NOFOLLOW), as the agent runs as root and
+    the path may be in a directory others can write.
+    """
+
+    def __init__(self, path: str) -> None:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW
+                     | os.O_CLOEXEC, 0o600)
+        try:
+            if os.fstat(fd).st_mode & 0o077:
+                os.fchmod(fd, 0o600)
+            stream = os.fdopen(fd, "a", encoding="utf-8")
+        except BaseException:
+            os.close(fd)
+            raise
+        super().__init__(stream)
+
+    def close(self) -> None:
+        try:
+            self.flush()
+            self.stream.close()
+        finally:
+            super().close()
 
 
 def close(logger: logging.Logger) -> None:

@@ -125,12 +125,14 @@ PASSWORD_ENV = option("password_env", String(r"[A-Za-z_][A-Za-z0-9_]*", "a varia
                       longdesc="Read the password from this environment variable of the "
                                "agent's process.")
 
-#: Accepted for compatibility with fence_ipmilan and ignored (not in the metadata).
+#: Accepted for compatibility with fence_ipmilan and ignored (not in the metadata): none
+#: of them changes which machine is fenced or what is done to it.  Options that do
+#: (``target``, ``port_as_ip``, ``auth``) are declared by the agents that honour them.
 IGNORED = tuple(
     option(name, String(), "ignored", advertised=False)
     for name in ("agent", "name", "ipmitool_path", "sudo", "use_sudo", "sudo_path",
-                 "disable_timeout", "plug_separator", "verbose_level", "target",
-                 "port_as_ip", "auth", "separator", "ssl", "notls")
+                 "disable_timeout", "plug_separator", "verbose_level", "separator", "ssl",
+                 "notls")
 )
 
 #: What every fence agent accepts, in metadata order (protocol options come first).

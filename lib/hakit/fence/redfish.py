@@ -10,11 +10,14 @@ always logged out.  ``RedfishPower`` adapts a logged-in client to the fence driv
 from __future__ import annotations
 
 import logging
+import re
+import time
 import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Optional, Union
+from urllib.parse import urljoin, urlsplit
 
 import requests
 import requests.adapters
@@ -22,6 +25,7 @@ import urllib3
 
 from hakit.deadline import Deadline
 from hakit.errors import ActionTimeout, ConfigError
+from hakit.fence import redfish_retries as retries
 from hakit.fence.device import PowerState
 from hakit.fence.errors import (
     AuthFailed,
@@ -128,10 +132,61 @@ class RedfishClient:
 
     # -- HTTP with every status checked ------------------------------------------------
     def _request(self, method: str, path: str, body: Optional[Mapping[str, Any]] = None,
-                 expect: tuple[int, ...] = (200,),
-                 deadline: Optional[Deadline] = None) -> requests.Response:
+                 expect: tuple[int, ...] = (200,), deadline: Optional[Deadline] = None,
+                 *, idempotent: Optional[bool] = None) -> requests.Response:
+        """One request, its status checked; what a BMC asks for on the way is honoured
+        within ``deadline``: a same-origin redirect is followed, 429 and 503 are retried
+        after their Retry-After, and 500, 502 and 504 after a short back-off when repeating
+        the request is harmless (``idempotent``: by default GET and DELETE)."""
+        within = deadline or self._deadline
+        repeatable = method in ("GET", "DELETE") if idempotent is None else idempotent
         url = path if path.startswith("http") else self._ep.base + path
-        timeout = (deadline or self._deadline).timeout(self._ep.request_timeout)
+        backoff = retries.FIRST_BACKOFF
+        hops = 0
+        while True:
+            response = self._send(method, url, path, body, within)
+            code = response.status_code
+            if code in expect:
+                return response
+            if code in retries.REDIRECTS and hops < retries.MAX_REDIRECTS:
+                url = self._redirect(method, path, response)
+                hops += 1
+                continue
+            if not retries.retryable(code, repeatable):
+                raise _status_error(method, path, response)
+            wait = retries.retry_after(response.headers.get("Retry-After"), time.time())
+            if wait is None:
+                wait, backoff = backoff, min(backoff * 2, retries.MAX_BACKOFF)
+            # The next attempt needs the wait and a moment to be answered.
+            if wait + retries.MIN_ANSWER > within.remaining():
+                raise _busy_error(method, path, response, wait, within.remaining())
+            self._log.info("%s %s: HTTP %d, retrying in %.1fs", method, path, code, wait)
+            within.sleep(wait)
+
+    def _redirect(self, method: str, path: str, response: requests.Response) -> str:
+        """Where a redirect leads, if it may be followed: the same scheme, host and port
+        (credentials and the power request must not go to another machine), and the same
+        method (303, and 301/302 for anything but GET, would turn it into a GET)."""
+        location = str(response.headers.get("Location", ""))
+        code = response.status_code
+        if not location:
+            raise RedfishError(f"{method} {path}: HTTP {code} redirect without a Location")
+        target = urljoin(str(response.url or self._ep.base + path), location)
+        moved = urlsplit(target)
+        if _origin(target) != _origin(self._ep.base):
+            raise RedfishError(f"{method} {path}: HTTP {code} redirects to "
+                               f"{_shorten(target)}, another address than {self._ep.base}; "
+                               f"not followed (set ip, ipport and redfish_uri to where the "
+                               f"BMC really is)")
+        if method != "GET" and code not in (307, 308):
+            raise RedfishError(f"{method} {path}: HTTP {code} redirects to {moved.path}, "
+                               f"which would turn the {method} into a GET; not followed")
+        self._log.debug("%s %s: HTTP %d to %s", method, path, code, moved.path)
+        return target
+
+    def _send(self, method: str, url: str, path: str, body: Optional[Mapping[str, Any]],
+              within: Deadline) -> requests.Response:
+        timeout = within.timeout(self._ep.request_timeout)
         if timeout <= 0:
             raise ActionTimeout(f"timed out before {method} {path}")
         try:
@@ -151,9 +206,7 @@ class RedfishClient:
         except requests.exceptions.RequestException as exc:
             raise RedfishError(f"{method} {path} failed: {type(exc).__name__}") from exc
         self._log.debug("%s %s -> %d", method, path, response.status_code)
-        if response.status_code in expect:
-            return response
-        raise _status_error(method, path, response)
+        return response
 
     def _json(self, path: str, deadline: Optional[Deadline] = None) -> dict[str, Any]:
         response = self._request("GET", path, deadline=deadline)
@@ -207,7 +260,13 @@ class RedfishClient:
         root = self._ep.service_root.rstrip("/")
         uri = systems_uri or _odata_id(self._json(root + "/").get("Systems")) \
             or root + "/Systems"
-        collection = self._json(uri)
+        try:
+            collection = self._json(uri)
+        except RedfishNotFound as exc:
+            if not systems_uri:
+                raise
+            raise RedfishNotFound(f"systems_uri {systems_uri} does not exist on BMC "
+                                  f"{self._ep.base} (HTTP 404); check systems_uri") from exc
         if "Members" not in collection and "PowerState" in collection:
             return [System(uri, str(collection.get("Id", "")), str(collection.get("UUID", "")),
                            str(collection.get("Name", "")))]
@@ -216,7 +275,13 @@ class RedfishClient:
             member_uri = _odata_id(member)
             if not member_uri:
                 continue
-            data = self._json(member_uri)
+            try:
+                data = self._json(member_uri)
+            except RedfishNotFound as exc:
+                # Never skipped: with one system left, it would be fenced as "the only one".
+                raise RedfishNotFound(f"BMC {self._ep.base} lists system {member_uri} but "
+                                      "answers HTTP 404 for it; not choosing among the "
+                                      "others") from exc
             found.append(System(member_uri, str(data.get("Id", "")), str(data.get("UUID", "")),
                                 str(data.get("Name", ""))))
         return found
@@ -266,8 +331,12 @@ class RedfishClient:
         if isinstance(allowed, list) and reset_type not in allowed:
             raise RedfishError(f"the BMC does not allow ResetType {reset_type} "
                                f"(allowed: {', '.join(map(str, allowed))})")
-        response = self._request("POST", target, {"ResetType": reset_type},
-                                 expect=(200, 202, 204), deadline=deadline)
+        try:
+            response = self._request("POST", target, {"ResetType": reset_type},
+                                     expect=(200, 202, 204), deadline=deadline,
+                                     idempotent=reset_type in retries.IDEMPOTENT_RESETS)
+        except RedfishError as exc:
+            raise type(exc)(f"ResetType {reset_type} refused: {exc.reason}") from exc
         if response.status_code == 202 and response.headers.get("Location"):
             self._follow_task(response.headers["Location"], deadline or self._deadline)
 
@@ -302,10 +371,44 @@ def _describe(systems: list[System]) -> str:
 def _ssl_reason(exc: Exception) -> str:
     text = str(exc)
     if "fingerprint" in text.lower():
-        return "certificate does not match the pinned fingerprint"
+        got = _PRESENTED.search(text)
+        now = f"; it now presents {got.group(1)}" if got else ""
+        return (f"certificate does not match the pinned fingerprint (ssl_fingerprint){now}; "
+                "if the BMC's certificate was renewed on purpose, pin the new one")
     if "CERTIFICATE_VERIFY_FAILED" in text:
         return "certificate verify failed (set a CA file, pin its fingerprint, or ssl_insecure)"
     return "TLS handshake failed"
+
+
+#: urllib3's fingerprint mismatch text: 'Fingerprints did not match. Expected "...", got "..."'.
+#: (urllib3 1.26 shows the digest as a bytes repr: got "b'ae1d...'").
+_PRESENTED = re.compile(r"got\W*(?:b\W+)?([0-9a-fA-F][0-9a-fA-F:]{63,94})")
+
+
+def _origin(url: str) -> tuple[str, str, Optional[int]]:
+    """Scheme, host and port of ``url``, the port made explicit; ValueError-free."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        return (parts.scheme, parts.netloc, None)
+    default = {"https": 443, "http": 80}.get(parts.scheme)
+    return (parts.scheme, (parts.hostname or "").lower(), port or default)
+
+
+def _shorten(text: str, limit: int = 120) -> str:
+    """A URL from the BMC, cut to a length fit for a message."""
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _busy_error(method: str, path: str, response: requests.Response, wait: float,
+                left: float) -> FenceError:
+    code = response.status_code
+    asked = "asked to retry after" if response.headers.get("Retry-After") else "would retry in"
+    kind = RedfishBusy if code in (429, 503) else RedfishError
+    return kind(f"{method} {path}: HTTP {code}; the BMC {asked} {wait:.1f}s but only "
+                f"{left:.1f}s of this action are left (power_timeout, login_timeout and "
+                f"request_timeout make up the time allowed)")
 
 
 def _status_error(method: str, path: str, response: requests.Response) -> FenceError:
@@ -316,11 +419,14 @@ def _status_error(method: str, path: str, response: requests.Response) -> FenceE
         return RedfishAuthError(f"authentication failed: {where}")
     if code == 404:
         return RedfishNotFound(f"not found: {where}")
-    if code == 405:
-        return RedfishError(f"not allowed by the BMC: {where}")
     if code in (429, 503):
         return RedfishBusy(f"BMC busy, try later: {where}")
-    return RedfishError(f"unexpected answer: {where}")
+    what = "too many redirects" if code in retries.REDIRECTS else \
+        _STATUS_WORDS.get(code, "unexpected answer")
+    return RedfishError(f"{what}: {where}")
+
+
+_STATUS_WORDS = {405: "not allowed by the BMC", 501: "not implemented by the BMC"}
 
 
 def _extended_message(response: requests.Response) -> str:
@@ -390,6 +496,9 @@ class RedfishPower:
                 self._log.info("no graceful shutdown within %.0fs: forcing off",
                                self._graceful)
         self._client.reset(self._system, "ForceOff", deadline)
+
+    def request_diag(self, deadline: Deadline) -> None:
+        self._client.reset(self._system, "Nmi", deadline)
 
     def request_cycle(self, deadline: Deadline) -> None:
         allowed = self._client.reset_types(self._system, deadline)

@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
 
 IPMI_SIM = "/usr/bin/ipmi_sim"
 
@@ -96,9 +98,19 @@ def save(state: Path, name: str, value: object) -> None:
 
 
 def prepare(workdir: Path, state: Path, *, host: str, port: int, username: str,
-            password: str, power_on: bool, config: dict[str, object]) -> list[str]:
+            password: str, power_on: bool, config: dict[str, object],
+            satellites: Mapping[int, Path] = MappingProxyType({})) -> list[str]:
     """Write every file ipmi_sim needs into ``workdir`` (chassis state in ``state``); the
-    ipmi_sim argv.  ``lan.conf`` holds the password, so it is readable by its owner only."""
+    ipmi_sim argv.  ``lan.conf`` holds the password, so it is readable by its owner only.
+
+    ``satellites``: more controllers on the BMC's IPMB, by address (e.g. 0x82, a blade in
+    a chassis), each powering its own machine with its state in the given directory; they
+    are reached by bridging (ipmitool -t, fence_ipmilan's ``target``).
+    """
+    for where in satellites.values():
+        where.mkdir(parents=True, exist_ok=True)
+        save(where, "power", 1 if power_on else 0)
+        save(where, "config", {})
     state.mkdir(parents=True, exist_ok=True)
     (workdir / "persist").mkdir(parents=True, exist_ok=True)
     program = workdir / "chassis_control"
@@ -122,11 +134,15 @@ set_working_mc 0x20
   endlan
   chassis_control "{program} {state} 0x20"
   user 2 true "{username}" "{password}" admin 10 md5
-''')
+''' + "".join(f'set_working_mc 0x{address:02x}\n'
+              f'  chassis_control "{program} {where} 0x{address:02x}"\n'
+              for address, where in satellites.items()))
     emu = workdir / "sim.emu"
     emu.write_text("mc_setbmc 0x20\n"
                    "mc_add 0x20 0 no-device-sdrs 0x23 9 8 0x9f 0x1291 0xf02\n"
-                   "mc_enable 0x20\n")
+                   "mc_enable 0x20\n"
+                   + "".join(f"mc_add 0x{address:02x} 0 no-device-sdrs 0x23 9 8 0x9f 0x1291 "
+                             f"0xf02\nmc_enable 0x{address:02x}\n" for address in satellites))
     return [IPMI_SIM, "-c", str(lan), "-f", str(emu), "-s", str(workdir / "persist"), "-n"]
 
 
