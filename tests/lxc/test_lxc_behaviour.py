@@ -116,6 +116,33 @@ def test_init_orphaned_by_a_dead_lxc_monitor_is_failed_and_stopped(
             os.kill(init, signal.SIGKILL)  # the test's own orphan, by PID
 
 
+def test_running_container_whose_lxcpath_became_a_file_is_failed_and_stopped(
+        container: BusyboxContainer) -> None:
+    """liblxc cannot open a container under a regular file; the start marker still
+    names its init, so monitor fails (it runs) and stop kills it rather than succeed
+    blindly (bad configuration never fails a stop, but a running container must stop)."""
+    assert container.agent("start").rc == 0
+    init = container.init_pid()
+    lxcpath = container.lxcpath
+    moved = lxcpath.with_name(lxcpath.name + ".moved")
+    lxcpath.rename(moved)
+    try:
+        lxcpath.write_text("now a regular file\n")
+        result = container.agent("monitor", interval_ms=10000)
+        assert result.rc == 1, result.stderr
+        assert f"init PID {init}" in result.reason and "'lxcpath'" in result.reason
+        stop = container.agent("stop")
+        assert stop.rc == 0, stop.stderr
+        assert not Path(f"/proc/{init}").exists()
+        assert container.agent("monitor").rc == NOT_RUNNING  # a probe
+        assert container.agent("stop").rc == 0
+    finally:
+        if lxcpath.is_file():
+            lxcpath.unlink()
+        moved.rename(lxcpath)
+    _wait_stopped(container)
+
+
 def test_container_started_outside_the_cluster_is_running(container: BusyboxContainer) -> None:
     assert container.agent("monitor", interval_ms=0).rc == NOT_RUNNING
     subprocess.run(["/usr/bin/lxc-start", "-P", str(container.lxcpath), "-n", container.name],

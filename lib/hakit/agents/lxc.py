@@ -96,6 +96,41 @@ def _open(ctx: Context, with_config: bool = True) -> Container:
     return Container(ctx.params[NAME], ctx.params[LXCPATH], config)
 
 
+def _unusable_lxcpath(lxcpath: str) -> Optional[str]:
+    """Why no container can live under ``lxcpath`` (a regular file, a path through one, a
+    symlink loop...), or None when it can; a missing directory can, once it is mounted.
+
+    lxc-start cannot have started a container there, and liblxc refuses to even open one,
+    so stop and monitor answer "stopped" from the start marker alone: bad configuration
+    never fails a stop or a probe (OCF; Pacemaker fences after a failed stop).
+    """
+    import stat  # noqa: PLC0415 - already loaded by os: no start-up cost
+
+    try:
+        mode = os.stat(lxcpath).st_mode
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None if stat.S_ISDIR(mode) else "is not a directory"
+
+
+def _lxcpath_usable(ctx: Context) -> bool:
+    """Whether ``lxcpath`` can hold containers; says why not in the log."""
+    lxcpath = ctx.params[LXCPATH]
+    why = _unusable_lxcpath(lxcpath)
+    if why is not None:
+        ctx.log.warning("parameter 'lxcpath': %s: %s; no container can run under it",
+                        lxcpath, why)
+    return why is None
+
+
+def _open_for_state(ctx: Context) -> Optional[Container]:
+    """The container for state queries (no configuration needed), or None when
+    ``lxcpath`` cannot hold one: then only the start marker can tell what ran."""
+    return _open(ctx, with_config=False) if _lxcpath_usable(ctx) else None
+
+
 def _check_environment(ctx: Context) -> None:
     """Before start and at validate-all depth 10: programs, lxcpath, config and rootfs.
 
@@ -323,7 +358,10 @@ def _await_health(ctx: Context, ct: Container, deadline: Deadline) -> None:
 
 
 def _monitor(ctx: Context) -> Optional[ExitCode]:
-    ct = _open(ctx, with_config=False)  # state needs no configuration
+    found = _open_for_state(ctx)
+    if found is None:
+        return _monitor_stopped(ctx, ctx.params[NAME], unusable=True)
+    ct = found
     state = ct.state()
     if state in (containers.RUNNING, containers.THAWED):
         if ctx.check_level >= 10 and ctx.params.get(HEALTH_COMMAND) is not None:
@@ -332,27 +370,40 @@ def _monitor(ctx: Context) -> Optional[ExitCode]:
                 raise GenericError(f"container {ct.name} is unhealthy: {why}")
         return None
     if state == containers.STOPPED:
-        record = _marker(ctx).read()
-        if record is None:
-            if ctx.is_probe:
-                # The expected answer of a probe on every node but one: said at debug level
-                # only, since an INFO line costs the logging import (9 ms of CPU, a third
-                # of the probe: start-up cost, see docs/developing.md).
-                ctx.log.debug("container %s is stopped", ct.name)
-                return ExitCode.NOT_RUNNING
-            raise NotRunningError(f"container {ct.name} is stopped")
-        orphan = _orphaned_init(record)
-        if orphan is not None:
-            raise GenericError(f"container {ct.name} has lost its LXC monitor process; its "
-                               f"init (PID {orphan}) still runs")
-        pid = record.get("init_pid")
-        raise GenericError(f"container {ct.name} stopped, but not by the cluster"
-                           + (f" (its init, PID {pid}, is gone)" if pid else ""))
+        return _monitor_stopped(ctx, ct.name)
     raise GenericError(f"container {ct.name} is {state}")
+
+
+def _monitor_stopped(ctx: Context, name: str, unusable: bool = False) -> Optional[ExitCode]:
+    """A container LXC reports STOPPED (or cannot be asked about: ``unusable`` lxcpath):
+    cleanly stopped, or failed (the marker says)."""
+    record = _marker(ctx).read()
+    if record is None:
+        if ctx.is_probe:
+            # The expected answer of a probe on every node but one: said at debug level
+            # only, since an INFO line costs the logging import (9 ms of CPU, a third
+            # of the probe: start-up cost, see docs/developing.md).
+            ctx.log.debug("container %s is stopped", name)
+            return ExitCode.NOT_RUNNING
+        raise NotRunningError(f"container {name} is stopped")
+    orphan = _orphaned_init(record)
+    if orphan is not None:
+        if unusable:
+            raise GenericError(f"container {name} still runs (init PID {orphan}) but "
+                               f"parameter 'lxcpath' ({ctx.params[LXCPATH]}) is no longer "
+                               "a directory LXC can use")
+        raise GenericError(f"container {name} has lost its LXC monitor process; its "
+                           f"init (PID {orphan}) still runs")
+    pid = record.get("init_pid")
+    raise GenericError(f"container {name} stopped, but not by the cluster"
+                       + (f" (its init, PID {pid}, is gone)" if pid else ""))
 
 
 def _stop(ctx: Context) -> Optional[ExitCode]:
     marker = _marker(ctx)
+    if not _lxcpath_usable(ctx):
+        _stopped(ctx, marker, ctx.params[NAME])
+        return None
     halt_signal: Optional[int] = None
     try:
         ct = _open(ctx)
@@ -367,12 +418,7 @@ def _stop(ctx: Context) -> Optional[ExitCode]:
     deadline = ctx.deadline
     state = ct.state()
     if state == containers.STOPPED:
-        record = marker.read()
-        orphan = _orphaned_init(record) if record else None
-        if record and orphan is not None:
-            _kill_orphan(ctx, orphan, record["init_start"], ct.name)
-        marker.remove()
-        ctx.log.info("container %s is already stopped", ct.name)
+        _stopped(ctx, marker, ct.name)
         return None
     if state not in (containers.FROZEN, containers.FREEZING):
         _shut_down(ctx, ct, deadline, halt_signal)
@@ -385,6 +431,17 @@ def _stop(ctx: Context) -> Optional[ExitCode]:
     marker.remove()
     ctx.log.info("container %s stopped", ct.name)
     return None
+
+
+def _stopped(ctx: Context, marker: StartMarker, name: str) -> None:
+    """Stop of a container LXC reports STOPPED: kill an init that outlived its LXC
+    monitor (the marker identifies it), then forget the start."""
+    record = marker.read()
+    orphan = _orphaned_init(record) if record else None
+    if record and orphan is not None:
+        _kill_orphan(ctx, orphan, record["init_start"], name)
+    marker.remove()
+    ctx.log.info("container %s is already stopped", name)
 
 
 def _shut_down(ctx: Context, ct: Container, deadline: Deadline,
