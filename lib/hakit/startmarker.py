@@ -69,6 +69,21 @@ class StartMarker:
             handle.write("\n".join(lines) + "\n")
         os.replace(tmp, self.path)
 
+    def update(self, **values: Optional[int]) -> bool:
+        """Change some values of an existing marker, keeping the others (``since`` too);
+        None removes a value.  False when there is no marker (nothing started)."""
+        record = self.read()
+        if record is None:
+            return False
+        record.update({k: v for k, v in values.items() if v is not None})
+        for key in [k for k, v in values.items() if v is None]:
+            record.pop(key, None)
+        tmp = f"{self.path}.{os.getpid()}.tmp"
+        with open(tmp, "w", encoding="utf-8") as handle:
+            handle.write("".join(f"{key}={value}\n" for key, value in record.items()))
+        os.replace(tmp, self.path)
+        return True
+
     def read(self) -> Optional[dict[str, int]]:
         """The record, or None when there is no marker (a damaged one still counts)."""
         try:

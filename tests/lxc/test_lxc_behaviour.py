@@ -11,6 +11,8 @@ from pathlib import Path
 from tests.harness.ocf import agent_env, run_agent
 from tests.lxc.conftest import AGENT, STUBBORN_INIT, BusyboxContainer, ContainerPool
 
+from hakit.startmarker import StartMarker
+
 NOT_RUNNING = 7
 
 
@@ -279,3 +281,24 @@ def test_depth_0_monitor_runs_no_program(container: BusyboxContainer, tmp_path: 
     calls = [line for line in trace.read_text().splitlines()
              if any(f"{call}(" in line for call in spawning)]
     assert len(calls) == 1, calls  # the agent's own execve: no fork, no program
+
+
+def test_reload_agent_keeps_the_container_and_records_the_new_halt_signal(
+        container: BusyboxContainer) -> None:
+    """Timeouts, health and the shutdown signal are reloadable: init stays the same
+    process, and the halt signal kept for a stop without configuration is the new one."""
+    assert container.agent("start").rc == 0
+    init = container.init_pid()
+    marker = StartMarker(str(container.lxcpath), container.name)
+    new = container.params(stop_timeout="3s", shutdown_signal="USR1",
+                           health_command="/bin/true", health_timeout="5s")
+    result = container.agent("reload-agent", new)
+    assert result.rc == 0, result.stderr
+    assert container.init_pid() == init
+    record = marker.read()
+    assert record is not None and record["halt_signal"] == signal.SIGUSR1
+    assert record["init_pid"] == init
+    deep = container.agent("monitor", new, interval_ms=10000,
+                           extra_env={"OCF_CHECK_LEVEL": "10"})
+    assert deep.rc == 0, deep.stderr
+    assert container.agent("stop", new).rc == 0

@@ -258,6 +258,14 @@ def stop(ctx: Context) -> None:
         raise GenericError(why)
 
 
+def reload_agent(ctx: Context) -> None:
+    """Each layer's reload-agent with its derived values (parameters that only the next
+    start, stop or monitor reads need nothing more); the stack keeps running."""
+    for layer in layers(ctx.params):
+        if layer.agent.reload_agent is not None:
+            layer.call(layer.agent.reload_agent, ctx)
+
+
 def monitor(ctx: Context) -> None:
     """One pass over the layers, bottom first; the reason names the failing one.
 
@@ -321,6 +329,7 @@ AGENT = Agent(
     monitor=monitor,
     validate=validate,
     check_environment=check_environment,
+    reload_agent=reload_agent,
     exclusive=True,
     device_io=always,
 )

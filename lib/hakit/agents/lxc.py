@@ -54,30 +54,34 @@ CONFIG = Param("config", AbsolutePath(), "Configuration file",
 LOG_FILE = Param("log_file", AbsolutePath(), "LXC log file",
                  "Where lxc-start logs (lxc-start -o). When not set: the container's own "
                  "lxc.log.file, else /var/log/lxc/NAME.log. Errors found there are quoted "
-                 "in the exit reason of a failed start.")
+                 "in the exit reason of a failed start.", reloadable=True)
 LOG_LEVEL = Param("log_level", Select("TRACE", "DEBUG", "INFO", "NOTICE", "WARN", "ERROR",
                                       "CRIT", "ALERT", "FATAL"),
                   "LXC log level", "lxc-start's log priority (lxc-start -l).",
-                  default="NOTICE")
+                  default="NOTICE", reloadable=True)
 START_TIMEOUT = Param("start_timeout", Duration(minimum=1), "Start timeout",
                       "How long start may take in all: lxc-start, RUNNING, wait_for_ip and "
-                      "health_command. When not set, the start action's own timeout.")
+                      "health_command. When not set, the start action's own timeout.",
+                      reloadable=True)
 STOP_TIMEOUT = Param("stop_timeout", Duration(), "Clean shutdown timeout",
                      "How long stop waits for a clean shutdown before it kills the container; "
                      "0 kills at once. When not set, all of the stop action's timeout but a "
-                     "reserve for the kill.")
+                     "reserve for the kill.", reloadable=True)
 SHUTDOWN_SIGNAL = Param("shutdown_signal", Signal(), "Shutdown signal",
                         "The signal that asks the container's init to shut down cleanly. When "
-                        "not set, the container's lxc.signal.halt (LXC's default: SIGPWR).")
+                        "not set, the container's lxc.signal.halt (LXC's default: SIGPWR).",
+                        reloadable=True)
 HEALTH_COMMAND = Param("health_command", CommandLine(), "Health command",
                        "A command run inside the container with lxc-attach (e.g. pidof nginx, "
                        "or curl -fsS http://localhost/). A monitor at depth 10 fails when it "
-                       "exits non-zero, quoting its output; start waits until it succeeds.")
+                       "exits non-zero, quoting its output; start waits until it succeeds.",
+                       reloadable=True)
 HEALTH_TIMEOUT = Param("health_timeout", Duration(minimum=0.1), "Health command timeout",
-                       "How long one run of health_command may take.", default="10s")
+                       "How long one run of health_command may take.", default="10s",
+                       reloadable=True)
 WAIT_FOR_IP = Param("wait_for_ip", Select("no", "ipv4", "ipv6", "any"), "Wait for an address",
                     "Start returns only once the container has a global address of this "
-                    "family (within the start timeout).", default="no")
+                    "family (within the start timeout).", default="no", reloadable=True)
 
 #: Keep this much of stop's time for the kill after an ignored clean shutdown.
 KILL_RESERVE_MAX = 5.0
@@ -476,6 +480,30 @@ def _shut_down(ctx: Context, ct: Container, deadline: Deadline,
                      ct.state())
 
 
+def _reload(ctx: Context) -> Optional[ExitCode]:
+    """reload-agent: every reloadable value is read afresh by the action that uses it
+    (start, stop, monitor), so nothing restarts; what start recorded for later (the halt
+    signal, for a stop that cannot read the configuration) is updated now."""
+    if ctx.params.get(HEALTH_COMMAND) is not None:
+        ctx.runner.require("lxc-attach")
+    marker = _marker(ctx)
+    if marker.read() is None or not _lxcpath_usable(ctx):
+        return None  # not started by the cluster here: nothing recorded to update
+    halt_signal: Optional[int]
+    try:
+        halt_signal = _halt_signal(ctx, _open(ctx))
+    except HakitError as exc:  # a broken config: keep what start recorded from it
+        ctx.log.warning("reload without the configuration file: %s", exc.reason)
+        given = ctx.params.get(SHUTDOWN_SIGNAL)
+        if given is None:
+            return None
+        halt_signal = int(given)
+    marker.update(halt_signal=halt_signal)
+    ctx.log.info("container %s: parameters reloaded (halt signal %s)", ctx.params[NAME],
+                 halt_signal)
+    return None
+
+
 AGENT = Agent(
     name="lxc",
     version="0.1.0",
@@ -505,4 +533,5 @@ AGENT = Agent(
     stop=_stop,
     monitor=_monitor,
     check_environment=_check_environment,
+    reload_agent=_reload,
 )
