@@ -8,11 +8,17 @@ from pathlib import Path
 
 import pytest
 
+from tests.harness import skipguard
 from tests.harness.ceph import CephCluster
 from tests.harness.installed import StagedInstall
 from tests.harness.loopdev import LoopPool
 from tests.harness.netns import NetnsPool
 from tests.harness.vm import GuestKernel, VmError, prepare
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # A run that skips a suite for a missing prerequisite fails (tests/accepted_skips.py).
+    skipguard.pytest_configure(config)
 
 
 def _need_root() -> None:

@@ -18,13 +18,23 @@ if TYPE_CHECKING:
 
 #: Where markers live; /run is emptied at boot (FHS 3.0, 3.15).
 RUNTIME_DIR = "/run/hakit/lxc"
+#: The longest file name Linux filesystems take (limits.h).
+NAME_MAX = 255
 
 
 def marker_name(lxcpath: str, name: str) -> str:
     """One file name per container, from its lxcpath and name (two resources can only
     collide if they manage the same container, which ``unique-group`` forbids)."""
     path = f"{lxcpath.rstrip('/')}/{name}"
-    return path.replace("%", "%25").replace("/", "%2F") + ".started"
+    readable = path.replace("%", "%25").replace("/", "%2F") + ".started"
+    if len(readable.encode("utf-8", "surrogateescape")) <= NAME_MAX:
+        return readable
+    # Too long for one file name (a long lxcpath or container name): a digest of the
+    # path, still one name per container, rather than a start that cannot leave a marker.
+    import hashlib  # noqa: PLC0415 - start-up cost: only for such long paths
+
+    digest = hashlib.sha256(path.encode("utf-8", "surrogateescape")).hexdigest()
+    return f"sha256-{digest}.started"
 
 
 def parse_record(text: str) -> dict[str, int]:
@@ -58,6 +68,21 @@ class StartMarker:
         with open(tmp, "w", encoding="utf-8") as handle:
             handle.write("\n".join(lines) + "\n")
         os.replace(tmp, self.path)
+
+    def update(self, **values: Optional[int]) -> bool:
+        """Change some values of an existing marker, keeping the others (``since`` too);
+        None removes a value.  False when there is no marker (nothing started)."""
+        record = self.read()
+        if record is None:
+            return False
+        record.update({k: v for k, v in values.items() if v is not None})
+        for key in [k for k, v in values.items() if v is None]:
+            record.pop(key, None)
+        tmp = f"{self.path}.{os.getpid()}.tmp"
+        with open(tmp, "w", encoding="utf-8") as handle:
+            handle.write("".join(f"{key}={value}\n" for key, value in record.items()))
+        os.replace(tmp, self.path)
+        return True
 
     def read(self) -> Optional[dict[str, int]]:
         """The record, or None when there is no marker (a damaged one still counts)."""

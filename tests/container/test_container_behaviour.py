@@ -152,3 +152,27 @@ def test_stop_that_cannot_unmount_fails_naming_the_layer(stack: Stack) -> None:
     again = stack.agent("stop", timeout_ms=TIMEOUT_MS)
     assert again.rc == 0, again.stderr
     assert stack.anything_up() == []
+
+
+def test_reload_agent_changes_reloadable_parameters_without_a_restart(stack: Stack) -> None:
+    """health_command, stop_timeout, fsck, break_lock, the keyring path: reload-agent runs
+    each layer's, and the container (same init), mount and mapping stay as they were."""
+    params = stack.params()
+    assert stack.agent("start", params, timeout_ms=TIMEOUT_MS).rc == 0
+    init = subprocess.run(["/usr/bin/lxc-info", "-P", str(stack.lxcpath), "-n", stack.name,
+                           "-pH"], capture_output=True, text=True, check=True,
+                          timeout=30).stdout.strip()
+    up = stack.anything_up()
+    wrong = stack.agent("reload-agent", {**params, "keyring": "/nonexistent/keyring"})
+    assert wrong.rc == 2 and "keyring" in wrong.reason, wrong.stderr  # checked, as start would
+    new = {**params, "health_command": "/bin/true", "stop_timeout": "1s", "fsck": "force",
+           "break_lock": "never"}
+    reloaded = stack.agent("reload-agent", new, timeout_ms=TIMEOUT_MS)
+    assert reloaded.rc == 0, reloaded.stderr
+    after = subprocess.run(["/usr/bin/lxc-info", "-P", str(stack.lxcpath), "-n", stack.name,
+                            "-pH"], capture_output=True, text=True, check=True,
+                           timeout=30).stdout.strip()
+    assert after == init and stack.anything_up() == up
+    deep = stack.agent("monitor", new, interval_ms=10000, extra_env={"OCF_CHECK_LEVEL": "10"})
+    assert deep.rc == 0, deep.stderr
+    assert stack.agent("stop", new, timeout_ms=TIMEOUT_MS).rc == 0

@@ -115,3 +115,18 @@ def test_param_error_names_parameter() -> None:
     with pytest.raises(ParamError) as info:
         param.parse("many")
     assert info.value.reason.startswith("parameter 'arp_count'")
+
+
+@given(st.text(alphabet="ab/", max_size=30), st.integers(256, 400))
+def test_absolute_path_rejects_a_component_beyond_name_max(head: str, length: int) -> None:
+    """No Linux filesystem takes it: a configuration error everywhere (so stop and probe,
+    which never fail on one, answer stopped)."""
+    with pytest.raises(ValueError, match="NAME_MAX"):
+        AbsolutePath().parse(f"/{head}/{'x' * length}")
+
+
+@given(st.integers(17, 40))
+def test_absolute_path_rejects_beyond_path_max(count: int) -> None:
+    with pytest.raises(ValueError, match="PATH_MAX"):
+        AbsolutePath().parse(("/" + "p" * 250) * count)
+    assert AbsolutePath().parse("/" + "x" * 255) == "/" + "x" * 255

@@ -483,3 +483,21 @@ def test_ext3(ext4: Ext4) -> None:
     assert agent("stop", params).rc == 0
     wrong = agent("start", {**params, "device": ext4.device(), "fstype": "ext3"})
     assert wrong.rc == 6 and "fstype" in wrong.reason
+
+
+def test_reload_agent_applies_new_unmount_policy_without_a_remount(ext4: Ext4) -> None:
+    """force_unmount, signals and delay are reloadable: the mount stays (same mount id),
+    and the next stop uses the new values."""
+    params = started(ext4, force_unmount="false")
+    before = mounted(params["directory"])[-1].mount_id
+    holder = ext4.spawn([PY, "-c", HOLD_CWD], cwd=params["directory"])
+    bad = agent("reload-agent", {**params, "signal_delay": "soon"})
+    assert bad.rc == 6 and "signal_delay" in bad.reason
+    new = {**params, "force_unmount": "safe", "term_signals": "TERM", "signal_delay": "0.2s"}
+    reloaded = agent("reload-agent", new)
+    assert reloaded.rc == 0, reloaded.stderr
+    assert mounted(params["directory"])[-1].mount_id == before
+    assert agent("monitor", new, 10).rc == 0
+    stopped = agent("stop", new)
+    assert stopped.rc == 0, stopped.stderr
+    assert holder.wait(timeout=10) == -15

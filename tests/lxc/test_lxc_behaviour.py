@@ -11,6 +11,8 @@ from pathlib import Path
 from tests.harness.ocf import agent_env, run_agent
 from tests.lxc.conftest import AGENT, STUBBORN_INIT, BusyboxContainer, ContainerPool
 
+from hakit.startmarker import StartMarker
+
 NOT_RUNNING = 7
 
 
@@ -114,6 +116,33 @@ def test_init_orphaned_by_a_dead_lxc_monitor_is_failed_and_stopped(
     finally:
         if Path(f"/proc/{init}").exists() and _parent_pid(init) != monitor:
             os.kill(init, signal.SIGKILL)  # the test's own orphan, by PID
+
+
+def test_running_container_whose_lxcpath_became_a_file_is_failed_and_stopped(
+        container: BusyboxContainer) -> None:
+    """liblxc cannot open a container under a regular file; the start marker still
+    names its init, so monitor fails (it runs) and stop kills it rather than succeed
+    blindly (bad configuration never fails a stop, but a running container must stop)."""
+    assert container.agent("start").rc == 0
+    init = container.init_pid()
+    lxcpath = container.lxcpath
+    moved = lxcpath.with_name(lxcpath.name + ".moved")
+    lxcpath.rename(moved)
+    try:
+        lxcpath.write_text("now a regular file\n")
+        result = container.agent("monitor", interval_ms=10000)
+        assert result.rc == 1, result.stderr
+        assert f"init PID {init}" in result.reason and "'lxcpath'" in result.reason
+        stop = container.agent("stop")
+        assert stop.rc == 0, stop.stderr
+        assert not Path(f"/proc/{init}").exists()
+        assert container.agent("monitor").rc == NOT_RUNNING  # a probe
+        assert container.agent("stop").rc == 0
+    finally:
+        if lxcpath.is_file():
+            lxcpath.unlink()
+        moved.rename(lxcpath)
+    _wait_stopped(container)
 
 
 def test_container_started_outside_the_cluster_is_running(container: BusyboxContainer) -> None:
@@ -252,3 +281,24 @@ def test_depth_0_monitor_runs_no_program(container: BusyboxContainer, tmp_path: 
     calls = [line for line in trace.read_text().splitlines()
              if any(f"{call}(" in line for call in spawning)]
     assert len(calls) == 1, calls  # the agent's own execve: no fork, no program
+
+
+def test_reload_agent_keeps_the_container_and_records_the_new_halt_signal(
+        container: BusyboxContainer) -> None:
+    """Timeouts, health and the shutdown signal are reloadable: init stays the same
+    process, and the halt signal kept for a stop without configuration is the new one."""
+    assert container.agent("start").rc == 0
+    init = container.init_pid()
+    marker = StartMarker(str(container.lxcpath), container.name)
+    new = container.params(stop_timeout="3s", shutdown_signal="USR1",
+                           health_command="/bin/true", health_timeout="5s")
+    result = container.agent("reload-agent", new)
+    assert result.rc == 0, result.stderr
+    assert container.init_pid() == init
+    record = marker.read()
+    assert record is not None and record["halt_signal"] == signal.SIGUSR1
+    assert record["init_pid"] == init
+    deep = container.agent("monitor", new, interval_ms=10000,
+                           extra_env={"OCF_CHECK_LEVEL": "10"})
+    assert deep.rc == 0, deep.stderr
+    assert container.agent("stop", new).rc == 0

@@ -103,6 +103,18 @@ def test_marker_name_is_one_file_name(lxcpath: str, name: str) -> None:
     assert marker_name(lxcpath + "/", name) == file_name
 
 
+@given(st.lists(st.text(alphabet="abc%/_", min_size=1, max_size=255).filter(
+                    lambda c: c.strip("/") == c and c not in (".", "..")),
+                min_size=1, max_size=20).map(lambda parts: "/" + "/".join(parts)),
+       st.from_regex(r"[A-Za-z0-9_][A-Za-z0-9_.+-]{0,254}", fullmatch=True))
+def test_marker_name_fits_one_directory_entry_for_any_lxcpath(lxcpath: str, name: str) -> None:
+    """A long lxcpath or name (each up to NAME_MAX per component) still gives a marker
+    file name the kernel takes; stop and probe read it (they must not fail)."""
+    file_name = marker_name(lxcpath, name)
+    assert len(file_name.encode()) <= 255 and "/" not in file_name
+    assert marker_name(lxcpath, name + "x") != file_name
+
+
 def test_marker_names_differ() -> None:
     assert marker_name("/a/b", "c") != marker_name("/a", "b/c".replace("/", "_"))
     assert marker_name("/var/lib/lxc", "ct1") != marker_name("/srv/lxc", "ct1")

@@ -236,6 +236,11 @@ def _stop_layers(ctx: Context, steps: list[Layer]) -> Optional[str]:
             deadline = deadline.within(left - min(LOWER_RESERVE_MAX, left / 3))
         try:
             layer.call(layer.agent.stop, ctx, deadline)
+        except netns.NamespaceMissing:
+            # As ocf:hakit:vip's own stop: the address went with its namespace (or never
+            # could be there: bad configuration never fails a stop).
+            ctx.log.info("network namespace %s does not exist: no address to remove",
+                         layer.namespace)
         except Exception as exc:
             # The layers below cannot go while this one holds them (a running container
             # keeps its filesystem busy, a mount keeps the mapping): stop here, loudly.
@@ -253,6 +258,14 @@ def stop(ctx: Context) -> None:
         raise GenericError(why)
 
 
+def reload_agent(ctx: Context) -> None:
+    """Each layer's reload-agent with its derived values (parameters that only the next
+    start, stop or monitor reads need nothing more); the stack keeps running."""
+    for layer in layers(ctx.params):
+        if layer.agent.reload_agent is not None:
+            layer.call(layer.agent.reload_agent, ctx)
+
+
 def monitor(ctx: Context) -> None:
     """One pass over the layers, bottom first; the reason names the failing one.
 
@@ -263,7 +276,8 @@ def monitor(ctx: Context) -> None:
     for layer in layers(ctx.params):
         try:
             code = layer.call(layer.agent.monitor, ctx)
-        except NotRunningError as exc:
+        except (NotRunningError, netns.NamespaceMissing) as exc:
+            # (no namespace, no address in it: ocf:hakit:vip's own monitor says the same)
             down.append((layer.name, exc.reason))
             continue
         except NotInstalledError as exc:
@@ -315,6 +329,7 @@ AGENT = Agent(
     monitor=monitor,
     validate=validate,
     check_environment=check_environment,
+    reload_agent=reload_agent,
     exclusive=True,
     device_io=always,
 )

@@ -88,33 +88,34 @@ FSCK = Param("fsck", Select("auto", "force", "never"), "When to check the filesy
              "log after a crash (XFS has no check at mount time); force: replay the log with "
              "a read-only mount, then xfs_repair -n, and mount only when it finds nothing. "
              "XFS is never repaired automatically: run xfs_repair by hand.",
-             default="auto")
+             default="auto", reloadable=True)
 MMP = Param("mmp", Boolean(), "Require multi-mount protection",
             "ext4 only: require the mmp feature (tune2fs -O mmp) and refuse to mount a filesystem "
             "that another node, or another mount namespace on this node, has mounted.",
-            default="false")
+            default="false", reloadable=True)
 FORCE_UNMOUNT = Param("force_unmount", Select("safe", "true", "false"),
                       "Signal processes that keep the mount busy",
                       "safe: signal only processes holding this very mount (open files, "
                       "cwd, root, memory mappings, matched by mount id through /proc); true: "
                       "also those holding the same filesystem through any other mount; "
                       "false: never signal, keep retrying the unmount until the timeout.",
-                      default="safe")
+                      default="safe", reloadable=True)
 TERM_SIGNALS = Param("term_signals", ListOf(Signal()), "Polite signals",
                      "Signals sent first to processes holding the mount, each followed by "
-                     "signal_delay.", default="TERM")
+                     "signal_delay.", default="TERM", reloadable=True)
 KILL_SIGNALS = Param("kill_signals", ListOf(Signal()), "Forceful signals",
                      "Signals sent when the polite ones did not free the mount.",
-                     default="KILL")
+                     default="KILL", reloadable=True)
 SIGNAL_DELAY = Param("signal_delay", Duration(0.05, 60), "Wait after each signal",
-                     "How long to wait for holders to exit after each signal.", default="1s")
+                     "How long to wait for holders to exit after each signal.", default="1s",
+                     reloadable=True)
 CREATE_DIRECTORY = Param("create_directory", Boolean(), "Create the mount point",
                          "Create the directory (and parents, mode 0755) on start when it is "
                          "missing; otherwise a missing directory is an error.",
-                         default="false")
+                         default="false", reloadable=True)
 DEVICE_WAIT = Param("device_wait", Duration(0, 3600), "Wait for the device",
                     "How long start waits for the device to appear (never past the start "
-                    "timeout).", default="10s")
+                    "timeout).", default="10s", reloadable=True)
 
 PARAMS: tuple[Param[object], ...] = (DEVICE, DIRECTORY, FSTYPE, OPTIONS, FSCK, MMP,
                                      FORCE_UNMOUNT, TERM_SIGNALS, KILL_SIGNALS, SIGNAL_DELAY,
@@ -580,6 +581,15 @@ def _stop(ctx: Context) -> Optional[ExitCode]:
     return None
 
 
+def _reload(ctx: Context) -> Optional[ExitCode]:
+    """reload-agent: the reloadable values (fsck, mmp, create_directory and device_wait for
+    the next start; the unmount's signals and delay for the next stop) are read by the
+    action that uses them, so the mount stays; check this host for them now (e2fsck
+    installed for fsck, the mount point), as start would."""
+    _check_environment(ctx)
+    return None
+
+
 def _touches_device(action: str, check_level: int) -> bool:
     """Everything but the depth-0 monitor (the mount table only) does I/O on the device."""
     return action != "monitor" or check_level >= 10
@@ -608,6 +618,7 @@ AGENT = Agent(
     monitor=_monitor,
     validate=_validate,
     check_environment=_check_environment,
+    reload_agent=_reload,
     exclusive=True,
     device_io=_touches_device,
 )

@@ -54,30 +54,34 @@ CONFIG = Param("config", AbsolutePath(), "Configuration file",
 LOG_FILE = Param("log_file", AbsolutePath(), "LXC log file",
                  "Where lxc-start logs (lxc-start -o). When not set: the container's own "
                  "lxc.log.file, else /var/log/lxc/NAME.log. Errors found there are quoted "
-                 "in the exit reason of a failed start.")
+                 "in the exit reason of a failed start.", reloadable=True)
 LOG_LEVEL = Param("log_level", Select("TRACE", "DEBUG", "INFO", "NOTICE", "WARN", "ERROR",
                                       "CRIT", "ALERT", "FATAL"),
                   "LXC log level", "lxc-start's log priority (lxc-start -l).",
-                  default="NOTICE")
+                  default="NOTICE", reloadable=True)
 START_TIMEOUT = Param("start_timeout", Duration(minimum=1), "Start timeout",
                       "How long start may take in all: lxc-start, RUNNING, wait_for_ip and "
-                      "health_command. When not set, the start action's own timeout.")
+                      "health_command. When not set, the start action's own timeout.",
+                      reloadable=True)
 STOP_TIMEOUT = Param("stop_timeout", Duration(), "Clean shutdown timeout",
                      "How long stop waits for a clean shutdown before it kills the container; "
                      "0 kills at once. When not set, all of the stop action's timeout but a "
-                     "reserve for the kill.")
+                     "reserve for the kill.", reloadable=True)
 SHUTDOWN_SIGNAL = Param("shutdown_signal", Signal(), "Shutdown signal",
                         "The signal that asks the container's init to shut down cleanly. When "
-                        "not set, the container's lxc.signal.halt (LXC's default: SIGPWR).")
+                        "not set, the container's lxc.signal.halt (LXC's default: SIGPWR).",
+                        reloadable=True)
 HEALTH_COMMAND = Param("health_command", CommandLine(), "Health command",
                        "A command run inside the container with lxc-attach (e.g. pidof nginx, "
                        "or curl -fsS http://localhost/). A monitor at depth 10 fails when it "
-                       "exits non-zero, quoting its output; start waits until it succeeds.")
+                       "exits non-zero, quoting its output; start waits until it succeeds.",
+                       reloadable=True)
 HEALTH_TIMEOUT = Param("health_timeout", Duration(minimum=0.1), "Health command timeout",
-                       "How long one run of health_command may take.", default="10s")
+                       "How long one run of health_command may take.", default="10s",
+                       reloadable=True)
 WAIT_FOR_IP = Param("wait_for_ip", Select("no", "ipv4", "ipv6", "any"), "Wait for an address",
                     "Start returns only once the container has a global address of this "
-                    "family (within the start timeout).", default="no")
+                    "family (within the start timeout).", default="no", reloadable=True)
 
 #: Keep this much of stop's time for the kill after an ignored clean shutdown.
 KILL_RESERVE_MAX = 5.0
@@ -94,6 +98,41 @@ def _marker(ctx: Context) -> StartMarker:
 def _open(ctx: Context, with_config: bool = True) -> Container:
     config = ctx.params.get(CONFIG) if with_config else None
     return Container(ctx.params[NAME], ctx.params[LXCPATH], config)
+
+
+def _unusable_lxcpath(lxcpath: str) -> Optional[str]:
+    """Why no container can live under ``lxcpath`` (a regular file, a path through one, a
+    symlink loop...), or None when it can; a missing directory can, once it is mounted.
+
+    lxc-start cannot have started a container there, and liblxc refuses to even open one,
+    so stop and monitor answer "stopped" from the start marker alone: bad configuration
+    never fails a stop or a probe (OCF; Pacemaker fences after a failed stop).
+    """
+    import stat  # noqa: PLC0415 - already loaded by os: no start-up cost
+
+    try:
+        mode = os.stat(lxcpath).st_mode
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None if stat.S_ISDIR(mode) else "is not a directory"
+
+
+def _lxcpath_usable(ctx: Context) -> bool:
+    """Whether ``lxcpath`` can hold containers; says why not in the log."""
+    lxcpath = ctx.params[LXCPATH]
+    why = _unusable_lxcpath(lxcpath)
+    if why is not None:
+        ctx.log.warning("parameter 'lxcpath': %s: %s; no container can run under it",
+                        lxcpath, why)
+    return why is None
+
+
+def _open_for_state(ctx: Context) -> Optional[Container]:
+    """The container for state queries (no configuration needed), or None when
+    ``lxcpath`` cannot hold one: then only the start marker can tell what ran."""
+    return _open(ctx, with_config=False) if _lxcpath_usable(ctx) else None
 
 
 def _check_environment(ctx: Context) -> None:
@@ -323,7 +362,10 @@ def _await_health(ctx: Context, ct: Container, deadline: Deadline) -> None:
 
 
 def _monitor(ctx: Context) -> Optional[ExitCode]:
-    ct = _open(ctx, with_config=False)  # state needs no configuration
+    found = _open_for_state(ctx)
+    if found is None:
+        return _monitor_stopped(ctx, ctx.params[NAME], unusable=True)
+    ct = found
     state = ct.state()
     if state in (containers.RUNNING, containers.THAWED):
         if ctx.check_level >= 10 and ctx.params.get(HEALTH_COMMAND) is not None:
@@ -332,27 +374,40 @@ def _monitor(ctx: Context) -> Optional[ExitCode]:
                 raise GenericError(f"container {ct.name} is unhealthy: {why}")
         return None
     if state == containers.STOPPED:
-        record = _marker(ctx).read()
-        if record is None:
-            if ctx.is_probe:
-                # The expected answer of a probe on every node but one: said at debug level
-                # only, since an INFO line costs the logging import (9 ms of CPU, a third
-                # of the probe: start-up cost, see docs/developing.md).
-                ctx.log.debug("container %s is stopped", ct.name)
-                return ExitCode.NOT_RUNNING
-            raise NotRunningError(f"container {ct.name} is stopped")
-        orphan = _orphaned_init(record)
-        if orphan is not None:
-            raise GenericError(f"container {ct.name} has lost its LXC monitor process; its "
-                               f"init (PID {orphan}) still runs")
-        pid = record.get("init_pid")
-        raise GenericError(f"container {ct.name} stopped, but not by the cluster"
-                           + (f" (its init, PID {pid}, is gone)" if pid else ""))
+        return _monitor_stopped(ctx, ct.name)
     raise GenericError(f"container {ct.name} is {state}")
+
+
+def _monitor_stopped(ctx: Context, name: str, unusable: bool = False) -> Optional[ExitCode]:
+    """A container LXC reports STOPPED (or cannot be asked about: ``unusable`` lxcpath):
+    cleanly stopped, or failed (the marker says)."""
+    record = _marker(ctx).read()
+    if record is None:
+        if ctx.is_probe:
+            # The expected answer of a probe on every node but one: said at debug level
+            # only, since an INFO line costs the logging import (9 ms of CPU, a third
+            # of the probe: start-up cost, see docs/developing.md).
+            ctx.log.debug("container %s is stopped", name)
+            return ExitCode.NOT_RUNNING
+        raise NotRunningError(f"container {name} is stopped")
+    orphan = _orphaned_init(record)
+    if orphan is not None:
+        if unusable:
+            raise GenericError(f"container {name} still runs (init PID {orphan}) but "
+                               f"parameter 'lxcpath' ({ctx.params[LXCPATH]}) is no longer "
+                               "a directory LXC can use")
+        raise GenericError(f"container {name} has lost its LXC monitor process; its "
+                           f"init (PID {orphan}) still runs")
+    pid = record.get("init_pid")
+    raise GenericError(f"container {name} stopped, but not by the cluster"
+                       + (f" (its init, PID {pid}, is gone)" if pid else ""))
 
 
 def _stop(ctx: Context) -> Optional[ExitCode]:
     marker = _marker(ctx)
+    if not _lxcpath_usable(ctx):
+        _stopped(ctx, marker, ctx.params[NAME])
+        return None
     halt_signal: Optional[int] = None
     try:
         ct = _open(ctx)
@@ -367,12 +422,7 @@ def _stop(ctx: Context) -> Optional[ExitCode]:
     deadline = ctx.deadline
     state = ct.state()
     if state == containers.STOPPED:
-        record = marker.read()
-        orphan = _orphaned_init(record) if record else None
-        if record and orphan is not None:
-            _kill_orphan(ctx, orphan, record["init_start"], ct.name)
-        marker.remove()
-        ctx.log.info("container %s is already stopped", ct.name)
+        _stopped(ctx, marker, ct.name)
         return None
     if state not in (containers.FROZEN, containers.FREEZING):
         _shut_down(ctx, ct, deadline, halt_signal)
@@ -385,6 +435,17 @@ def _stop(ctx: Context) -> Optional[ExitCode]:
     marker.remove()
     ctx.log.info("container %s stopped", ct.name)
     return None
+
+
+def _stopped(ctx: Context, marker: StartMarker, name: str) -> None:
+    """Stop of a container LXC reports STOPPED: kill an init that outlived its LXC
+    monitor (the marker identifies it), then forget the start."""
+    record = marker.read()
+    orphan = _orphaned_init(record) if record else None
+    if record and orphan is not None:
+        _kill_orphan(ctx, orphan, record["init_start"], name)
+    marker.remove()
+    ctx.log.info("container %s is already stopped", name)
 
 
 def _shut_down(ctx: Context, ct: Container, deadline: Deadline,
@@ -419,6 +480,30 @@ def _shut_down(ctx: Context, ct: Container, deadline: Deadline,
                      ct.state())
 
 
+def _reload(ctx: Context) -> Optional[ExitCode]:
+    """reload-agent: every reloadable value is read afresh by the action that uses it
+    (start, stop, monitor), so nothing restarts; what start recorded for later (the halt
+    signal, for a stop that cannot read the configuration) is updated now."""
+    if ctx.params.get(HEALTH_COMMAND) is not None:
+        ctx.runner.require("lxc-attach")
+    marker = _marker(ctx)
+    if marker.read() is None or not _lxcpath_usable(ctx):
+        return None  # not started by the cluster here: nothing recorded to update
+    halt_signal: Optional[int]
+    try:
+        halt_signal = _halt_signal(ctx, _open(ctx))
+    except HakitError as exc:  # a broken config: keep what start recorded from it
+        ctx.log.warning("reload without the configuration file: %s", exc.reason)
+        given = ctx.params.get(SHUTDOWN_SIGNAL)
+        if given is None:
+            return None
+        halt_signal = int(given)
+    marker.update(halt_signal=halt_signal)
+    ctx.log.info("container %s: parameters reloaded (halt signal %s)", ctx.params[NAME],
+                 halt_signal)
+    return None
+
+
 AGENT = Agent(
     name="lxc",
     version="0.1.0",
@@ -448,4 +533,5 @@ AGENT = Agent(
     stop=_stop,
     monitor=_monitor,
     check_environment=_check_environment,
+    reload_agent=_reload,
 )

@@ -63,19 +63,21 @@ SNAP = Param("snap", Name("a snapshot name"), "Snapshot",
              "Map this snapshot of the image instead of its head; always read-only "
              "(krbd and nbd only: rbd-fuse cannot map snapshots).")
 CEPHCONF = Param("cephconf", AbsolutePath(), "Ceph configuration file",
-                 "ceph.conf to read (monitors, options).", default="/etc/ceph/ceph.conf")
+                 "ceph.conf to read (monitors, options).", default="/etc/ceph/ceph.conf",
+                 reloadable=True)
 USER = Param("user", Name("a cephx user id (without 'client.')"), "cephx user",
              "The cephx id to connect as; it needs 'profile rbd' caps on the pool, which "
-             "include the right to blocklist a stale lock holder.", default="admin")
+             "include the right to blocklist a stale lock holder.", default="admin",
+             reloadable=True)
 KEYRING = Param("keyring", AbsolutePath(), "Keyring file",
                 "Keyring holding the user's key. The key itself never appears on a command "
-                "line or in a log: only this path is passed on.")
+                "line or in a log: only this path is passed on.", reloadable=True)
 SECRET_FILE = Param("secret_file", AbsolutePath(), "Secret file",
                     "Alternative to keyring: a file containing only the user's base64 key "
-                    "(Ceph's keyfile).")
+                    "(Ceph's keyfile).", reloadable=True)
 MON_HOST = Param("mon_host", MonitorAddresses(), "Monitor addresses",
                  "Monitors to contact, overriding the configuration "
-                 "file's mon_host (e.g. v2:198.18.0.1:3300).")
+                 "file's mon_host (e.g. v2:198.18.0.1:3300).", reloadable=True)
 DEVICE_TYPE = Param("device_type", Select("krbd", "nbd", "fuse"), "Device type",
                     "How to map: the kernel rbd driver, rbd-nbd, or rbd-fuse with a loop "
                     "device (for hosts without either kernel module).", default="krbd")
@@ -91,7 +93,7 @@ BREAK_LOCK = Param("break_lock", Select("auto", "always", "never"), "Break a hel
                    "still connected but was mapped by hakit on a node the cluster confirms "
                    "gone (crm_mon shows it offline and clean: fenced or shut down); otherwise "
                    "refuse, naming the holder and its node. always: take it over; never: "
-                   "fail, naming the holder.", default="auto")
+                   "fail, naming the holder.", default="auto", reloadable=True)
 MS_MODE = Param("ms_mode", Select("auto", *MS_MODES), "krbd messenger mode",
                 "The kernel client's ms_mode (rbd-map(8)). auto: prefer-crc when a monitor "
                 "speaks only msgr2 (no v1 address in the monitor map), else the kernel's "
@@ -100,10 +102,10 @@ ALLOW_NO_LOCK = Param("allow_no_exclusive_lock", Boolean(), "Allow images withou
                       "Map an image that lacks the exclusive-lock feature read-write. Off by "
                       "default: without the lock nothing stops two nodes writing the image, "
                       "so start refuses such an image and names the 'rbd feature enable' "
-                      "command that fixes it.", default="false")
+                      "command that fixes it.", default="false", reloadable=True)
 BLOCKLIST_EXPIRE = Param("blocklist_expire", Duration(60, 7 * 86400), "Blocklist duration",
                          "How long a broken lock's old holder stays blocklisted.",
-                         default="3600")
+                         default="3600", reloadable=True)
 
 PARAMS: tuple[Param[object], ...] = (
     POOL, NAMESPACE, IMAGE, SNAP, CEPHCONF, USER, KEYRING, SECRET_FILE, MON_HOST, DEVICE_TYPE,
@@ -417,6 +419,14 @@ def check_lock(ctx: Context, spec: ImageSpec, layout: Layout) -> None:
                            f"client {mine} lost it")
 
 
+def reload_agent(ctx: Context) -> None:
+    """reload-agent: the mapping keeps its own Ceph session, so new access values (conf,
+    user, keyring, monitors) and lock policy apply from the next action that connects
+    (monitor depth 10, start); check them on this host now, as start would, so that a
+    keyring path that is wrong here fails the reload rather than a later monitor."""
+    check_environment(ctx)
+
+
 AGENT = Agent(
     name="rbd",
     version="1.0",
@@ -442,6 +452,7 @@ AGENT = Agent(
     monitor=monitor,
     validate=validate,
     check_environment=check_environment,
+    reload_agent=reload_agent,
     exclusive=True,
     device_io=always,
 )

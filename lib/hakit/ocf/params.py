@@ -205,6 +205,11 @@ class MonitorAddresses(ParamType[str]):
                 "or [v2:...,v1:...]; an IPv4 address as four decimal numbers.")
 
 
+#: Linux's longest file name and path (limits.h; PATH_MAX counts the terminating NUL).
+NAME_MAX = 255
+PATH_MAX = 4096
+
+
 class AbsolutePath(ParamType[str]):
     """An absolute, normalised path (existence is checked at validate depth 10, not here)."""
 
@@ -216,7 +221,15 @@ class AbsolutePath(ParamType[str]):
         parts = [p for p in raw.split("/") if p not in ("", ".")]
         if ".." in parts:
             raise ValueError(f"must not contain '..', got {shown.value(raw)}")
-        return "/" + "/".join(parts)
+        # Linux's limits hold on every filesystem an agent could use: a path beyond them
+        # can never name anything, so it is a configuration error on every node (and stop
+        # and probe, which never fail on one, report the resource stopped).
+        if any(len(p.encode("utf-8", "surrogateescape")) > NAME_MAX for p in parts):
+            raise ValueError(f"has a component longer than {NAME_MAX} bytes (NAME_MAX)")
+        path = "/" + "/".join(parts)
+        if len(path.encode("utf-8", "surrogateescape")) >= PATH_MAX:
+            raise ValueError(f"is longer than {PATH_MAX - 1} bytes (PATH_MAX)")
+        return path
 
 
 _UNIT_SECONDS = {"ms": 0.001, "msec": 0.001, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0,
