@@ -299,9 +299,10 @@ def _apply_dests(ctx: Context, conn: ipvs.Connection, svc: Virtual,
 
 def _apply(ctx: Context, conn: ipvs.Connection, services: tuple[Virtual, ...],
            states: Mapping[str, Health], owned: set[ipvs.ServiceKey], *,
-           adopt: bool) -> set[ipvs.ServiceKey]:
-    """Make the kernel's table match ``services``; the keys now owned.  A configured service
-    that exists but is not ``owned`` is refused unless ``adopt``."""
+           adopt: bool) -> None:
+    """Make the kernel's table match ``services``, adding each service created to ``owned``
+    as it goes.  A configured service that exists but is not ``owned`` is refused unless
+    ``adopt``."""
     present = {s.key: s for s in conn.services()}
     for svc in services:
         want = svc.service()
@@ -322,7 +323,6 @@ def _apply(ctx: Context, conn: ipvs.Connection, services: tuple[Virtual, ...],
                              svc.scheduler, svc.persistence)
         owned.add(svc.key)
         _apply_dests(ctx, conn, svc, states)
-    return owned
 
 
 def _health(ctx: Context, services: tuple[Virtual, ...], directory: str, *,
@@ -437,10 +437,16 @@ def start(ctx: Context) -> Optional[ExitCode]:
     interface, syncid = ctx.params[SYNC_INTERFACE], ctx.params[SYNCID]
     with _connect(ctx, load=True) as conn:
         _tune_sync(ctx)
-        owned = _owned(directory)
+        owned = set(_owned(directory) or ())
+        # The record exists before anything is created and grows with it, so a start that
+        # fails half-way (a service someone else holds) leaves a stop that removes exactly
+        # what this start added.
+        _save_owned(directory, owned)
         states = _health(ctx, services, directory, force=True)
-        keys = _apply(ctx, conn, services, states, set(owned or ()), adopt=False)
-        _save_owned(directory, keys)
+        try:
+            _apply(ctx, conn, services, states, owned, adopt=False)
+        finally:
+            _save_owned(directory, owned)
         roles = lvssync.running_roles(conn, interface, syncid)
         if ipvs.STATE_MASTER in roles:
             ctx.log.info("already running, promoted")
@@ -574,7 +580,11 @@ def reload_agent(ctx: Context) -> Optional[ExitCode]:
     with _connect(ctx, load=False) as conn:
         owned = _owned(directory) or set()
         states = _health(ctx, services, directory, force=True)
-        keys = _apply(ctx, conn, services, states, set(owned), adopt=False)
+        keys = set(owned)
+        try:
+            _apply(ctx, conn, services, states, keys, adopt=False)
+        finally:
+            _save_owned(directory, keys)
         wanted = {s.key for s in services}
         for key in sorted(keys - wanted, key=_key_text):
             if conn.remove_service(key):
