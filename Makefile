@@ -21,7 +21,7 @@ RUNTIME_DEBS := python3 python3-rados python3-rbd python3-lxc python3-pyghmi pyt
 TEST_DEBS := python3-venv pacemaker pacemaker-cli-utils corosync pcs crmsh resource-agents \
 	fence-agents ceph-mon ceph-osd ceph-mgr ceph-common rbd-fuse lxc lxc-templates busybox-static \
 	openipmi ipmitool iproute2 e2fsprogs util-linux psmisc libxml2-utils procps kmod fuse3 \
-	qemu-system-x86 rbd-nbd ceph-resource-agents udev
+	qemu-system-x86 rbd-nbd ceph-resource-agents udev ipvsadm keepalived ldirectord
 TEST_PIPS := pytest hypothesis lxml ruff mypy
 # The Redfish BMC emulator gets a venv of its own so its newer requests/urllib3 never
 # shadow Debian's, which the agents use.

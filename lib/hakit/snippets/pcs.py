@@ -10,6 +10,7 @@ from __future__ import annotations
 import shlex
 
 from hakit.snippets.model import (
+    Clone,
     Colocation,
     Config,
     FencingLevel,
@@ -46,6 +47,8 @@ def _pairs(pairs: tuple[tuple[str, str], ...]) -> list[str]:
 
 def _op(op: Op) -> list[str]:
     words = ["op", op.name, f"interval={op.interval}", f"timeout={op.timeout}"]
+    if op.role is not None:
+        words.append(f"role={op.role}")
     if op.depth is not None:
         words.append(f"OCF_CHECK_LEVEL={op.depth}")
     return words
@@ -88,17 +91,24 @@ def _constraint(item: Location | Colocation | Order) -> list[str]:
         return ["location", "add", *_end_of_options(item.score), item.id, item.rsc,
                 item.node, item.score]
     if isinstance(item, Colocation):
+        role = [item.with_role] if item.with_role else []
         return ["colocation", "add", *_end_of_options(item.score), item.rsc, "with",
-                item.with_rsc, item.score, f"id={item.id}"]
-    return ["order", "start", item.first, "then", "start", item.then, f"kind={item.kind}",
-            f"id={item.id}"]
+                *role, item.with_rsc, item.score, f"id={item.id}"]
+    return ["order", item.first_action, item.first, "then", "start", item.then,
+            f"kind={item.kind}", f"id={item.id}"]
 
 
 def _item(item: Item) -> list[str]:
-    if isinstance(item, (Primitive, Group, Location, Colocation, Order)):
+    if isinstance(item, (Primitive, Clone, Group, Location, Colocation, Order)):
         lines = [f"# {item.comment}"] if item.comment else []
         if isinstance(item, Primitive):
             return lines + _create(item)
+        if isinstance(item, Clone):
+            promotable = dict(item.meta).get("promotable") == "true"
+            meta = [(k, v) for k, v in item.meta if k != "promotable"]
+            verb = "promotable" if promotable else "clone"
+            return [*lines, *_create(item.primitive),
+                    _line(["resource", verb, item.primitive.id, item.id, *_pairs(tuple(meta))])]
         if isinstance(item, Group):
             for member in item.members:
                 lines += _create(member, item.id)
