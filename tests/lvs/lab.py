@@ -29,6 +29,11 @@ PORT = 80
 SERVICES = (f"virtual {VIP}:{PORT} scheduler=rr forward=dr; real 198.18.0.11:{PORT}; "
             f"real 198.18.0.12:{PORT}; sorry 198.18.0.13:{PORT}; "
             "check tcp timeout=1 rise=1 fall=1")
+#: The definition after a reload: r2 weighs 3, the sorry server is gone, a UDP service
+#: is added.
+RELOADED = (f"virtual {VIP}:{PORT} scheduler=wlc forward=dr; real 198.18.0.11:{PORT}; "
+            f"real 198.18.0.12:{PORT} weight=3; check tcp timeout=1; "
+            f"virtual {VIP}:53 protocol=udp scheduler=rr; real 198.18.0.11:53; check none")
 LVS_PARAMS = {"services": SERVICES, "sync_interface": "eth0", "sync_refresh": "1s",
               "sync_warmup": "3s"}
 
@@ -194,6 +199,7 @@ step d1_monitor ./lvs d1 monitor OCF_RESKEY_CRM_meta_interval=5000
         lines.append(new_conns("hakit_new1"))
     lines += ["up > hakit_crash.t\n", crash("d1"), """
 step d2_promote ./lvs d2 promote
+up > hakit_promoted.t
 step d2_vip ./vip d2 start
 up > hakit_switched.t
 sleep 4
@@ -256,11 +262,17 @@ def events(text: str) -> list[tuple[float, str, str]]:
     return found
 
 
-def first_after(log: list[tuple[float, str, str]], moment: float, kind: str = "echo"
+def first_after(log: list[tuple[float, str, str]], moment: float, gap: float = 1.0
                 ) -> float:
-    """Seconds from ``moment`` to the first ``kind`` event after it (inf when none)."""
-    later = [t for t, k, _ in log if k == kind and t > moment]
-    return later[0] - moment if later else float("inf")
+    """Seconds from ``moment`` to the end of the stream's outage after it: the first echo
+    that follows a pause longer than ``gap`` (replies to lines sent before ``moment`` may
+    still arrive: with direct routing they never pass the director).  0 when the stream did
+    not pause; inf when it never resumed."""
+    echoes = [t for t, k, _ in log if k == "echo"]
+    for before, after in zip(echoes, echoes[1:]):
+        if after > moment and after - before > gap:
+            return after - moment
+    return 0.0 if any(t > moment for t in echoes) else float("inf")
 
 
 def first_served_after(lines: str, moment: float) -> float:
@@ -285,6 +297,7 @@ def contract_script() -> str:
     removal behind the agent's back, and real-server health with the sorry server."""
     tester = " ".join(f"-o {k}={shlex.quote(v)}" for k, v in LVS_PARAMS.items())
     mon = "OCF_RESKEY_CRM_meta_interval=5000"
+    reloaded = f"OCF_RESKEY_services={shlex.quote(RELOADED)}"
     return prelude() + f"""
 step lc_validate ./lvs d1 validate-all
 step lc_start ./lvs d1 start
@@ -304,6 +317,23 @@ ip netns exec d1 ipvsadm -Ln > lc_after_stop.txt
 ip netns exec d1 ipvsadm -Ln --daemon > lc_daemons_after_stop.txt
 step ocf_tester env OCF_RESKEY_network_namespace=d1 /usr/sbin/ocf-tester -n lvs {tester} \\
   -o network_namespace=d1 $A/lvs
+
+# a promote sooner than sync_warmup after start waits, and says so
+step warm_start ./lvs d1 start OCF_RESKEY_sync_warmup=4s
+step warm_promote ./lvs d1 promote OCF_RESKEY_sync_warmup=4s
+step warm_stop ./lvs d1 stop
+
+# reload-agent applies a changed definition in place
+step rl_start ./lvs d2 start
+kill_server r1; kill_server r2
+step rl_monitor_down ./lvs d2 monitor {mon}
+ip netns exec d2 ipvsadm -Ln > rl_table_down.txt
+serve r1; serve r2
+{_wait_served("r1")}{_wait_served("r2")}step rl_reload ./lvs d2 reload-agent {reloaded}
+ip netns exec d2 ipvsadm -Ln > rl_table.txt
+step rl_monitor ./lvs d2 monitor {mon} {reloaded}
+step rl_stop ./lvs d2 stop {reloaded}
+ip netns exec d2 ipvsadm -Ln > rl_after_stop.txt
 
 # health: a killed real server gets no new connections, comes back; all dead -> sorry
 step h_start ./lvs d1 start

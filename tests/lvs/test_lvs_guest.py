@@ -101,3 +101,22 @@ def test_monitor_notices_what_was_removed_by_hand(contract_guest: GuestRun) -> N
     assert steps.rc("hr_monitor_service") == 1
     assert "198.18.0.10:80 is missing" in steps.reason("hr_monitor_service")
     assert steps.rc("hr_stop") == 0
+
+
+def test_early_promote_waits_for_the_warmup(contract_guest: GuestRun) -> None:
+    steps = contract_guest.steps
+    assert steps.rc("warm_start") == 0 and steps.rc("warm_promote") == 0
+    assert "holding promotion" in steps.out("warm_promote")
+    assert steps.rc("warm_stop") == 0
+
+
+def test_reload_applies_a_changed_definition(contract_guest: GuestRun) -> None:
+    steps = contract_guest.steps
+    for name in ("rl_start", "rl_monitor_down", "rl_reload", "rl_monitor", "rl_stop"):
+        assert steps.rc(name) == 0, steps.out(name)
+    assert "198.18.0.13" in contract_guest.text("rl_table_down.txt")  # the sorry server
+    table = contract_guest.text("rl_table.txt")
+    assert "198.18.0.10:80 wlc" in table and "UDP  198.18.0.10:53 rr" in table, table
+    assert "198.18.0.12:80               Route   3" in table, table
+    assert "198.18.0.13" not in table, table
+    assert "198.18.0.10" not in contract_guest.text("rl_after_stop.txt")

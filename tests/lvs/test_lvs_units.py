@@ -8,9 +8,12 @@ import io
 import ipaddress
 import logging
 import socket
+import ssl
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -299,7 +302,7 @@ def test_the_deadline_bounds_a_round_even_with_long_check_timeouts(
         healthcheck.Probe(local, hanging, check).key)})
 
 
-def test_command_check_gets_address_and_port(tmp_path: object) -> None:
+def test_command_check_gets_address_and_port() -> None:
     check = Check(kind="command", command="/bin/sh", timeout=2.0)
     probe = healthcheck.Probe(ipaddress.ip_address("127.0.0.1"), 80, check)
     # /bin/sh 127.0.0.1 80: sh tries to run a script called "127.0.0.1" and fails.
@@ -311,3 +314,40 @@ def _quiet() -> logging.Logger:
     log = logging.getLogger("hakit-test-lvs")
     log.addHandler(logging.NullHandler())
     return log
+
+
+def test_https_check_expects_the_status(tmp_path: Path) -> None:
+    """A TLS real server with a self-signed certificate (as reached by address): the check
+    passes on the expected status and names the status it got otherwise."""
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=real", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(cert), str(key))
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    port = listener.getsockname()[1]
+
+    def serve() -> None:
+        for status in (b"200 OK", b"503 Busy"):
+            conn, _ = listener.accept()
+            try:
+                with context.wrap_socket(conn, server_side=True) as tls:
+                    tls.recv(1024)
+                    tls.sendall(b"HTTP/1.1 " + status + b"\r\n\r\n")
+            except OSError:
+                pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        probe = healthcheck.Probe(ipaddress.ip_address("127.0.0.1"), port,
+                                  Check(kind="https", path="/health", timeout=5.0))
+        assert healthcheck.run_probe(probe, Deadline(10), Runner(_quiet())) is None
+        reason = healthcheck.run_probe(probe, Deadline(10), Runner(_quiet()))
+        assert reason == "HTTP status 503, expected 200"
+    finally:
+        listener.close()
+        thread.join(5)

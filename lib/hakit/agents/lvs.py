@@ -273,7 +273,10 @@ def desired_dests(svc: Virtual, states: Mapping[str, Health], failure_action: st
 
 
 def _apply_dests(ctx: Context, conn: ipvs.Connection, svc: Virtual,
-                 states: Mapping[str, Health]) -> None:
+                 states: Mapping[str, Health], *, prune: bool = False) -> None:
+    """Make the service's real servers match the definition and the health state.  Entries
+    the definition does not name are left alone (an admin's temporary one), unless
+    ``prune`` (a reload: the service is this resource's, and its definition changed)."""
     want = desired_dests(svc, states, ctx.params[FAILURE_ACTION])
     have = {(d.address, d.port): d for d in conn.dests(svc.key)}
     managed = {(r.address, r.port) for r in svc.reals}
@@ -291,7 +294,7 @@ def _apply_dests(ctx: Context, conn: ipvs.Connection, svc: Virtual,
             ctx.log.info("%s: real server %s weight %d -> %d", svc.name,
                          endpoint(address, port), current.weight, weight)
     for (address, port) in have:
-        if (address, port) in managed and (address, port) not in want:
+        if (prune or (address, port) in managed) and (address, port) not in want:
             conn.remove_dest(svc.key, address, port)
             ctx.log.info("%s: real server %s removed", svc.name,
                          endpoint(address, port))
@@ -299,7 +302,7 @@ def _apply_dests(ctx: Context, conn: ipvs.Connection, svc: Virtual,
 
 def _apply(ctx: Context, conn: ipvs.Connection, services: tuple[Virtual, ...],
            states: Mapping[str, Health], owned: set[ipvs.ServiceKey], *,
-           adopt: bool) -> None:
+           adopt: bool, prune: bool = False) -> None:
     """Make the kernel's table match ``services``, adding each service created to ``owned``
     as it goes.  A configured service that exists but is not ``owned`` is refused unless
     ``adopt``."""
@@ -322,7 +325,7 @@ def _apply(ctx: Context, conn: ipvs.Connection, services: tuple[Virtual, ...],
                 ctx.log.info("virtual service %s changed (%s, persistence %d)", svc.name,
                              svc.scheduler, svc.persistence)
         owned.add(svc.key)
-        _apply_dests(ctx, conn, svc, states)
+        _apply_dests(ctx, conn, svc, states, prune=prune)
 
 
 def _health(ctx: Context, services: tuple[Virtual, ...], directory: str, *,
@@ -523,6 +526,8 @@ def monitor(ctx: Context) -> Optional[ExitCode]:
             owned = _owned(directory) or set()
             _apply(ctx, conn, services, states, owned, adopt=True)
     if ipvs.STATE_MASTER in roles:
+        if not ctx.is_probe:  # a promoted instance keeps a score, or Pacemaker demotes it
+            _set_score(ctx, directory, PROMOTION_SCORE)
         return ExitCode.RUNNING_PROMOTED
     if not ctx.is_probe:
         left = _learning_left(ctx, directory)
@@ -582,7 +587,7 @@ def reload_agent(ctx: Context) -> Optional[ExitCode]:
         states = _health(ctx, services, directory, force=True)
         keys = set(owned)
         try:
-            _apply(ctx, conn, services, states, keys, adopt=False)
+            _apply(ctx, conn, services, states, keys, adopt=False, prune=True)
         finally:
             _save_owned(directory, keys)
         wanted = {s.key for s in services}
