@@ -34,7 +34,7 @@ def _crm_twin(script: Path) -> Path:
 def test_there_are_snippets() -> None:
     assert [p.name for p in PCS_SCRIPTS] == [
         "1-fencing.pcs.sh", "2-stack-web.pcs.sh", "3-stack-db.pcs.sh", "4-placement.pcs.sh",
-        "5-lb.pcs.sh"]
+        "5-lb.pcs.sh", "6-lvs.pcs.sh"]
     assert all(_crm_twin(p).is_file() for p in PCS_SCRIPTS)
     assert all(p.stat().st_mode & 0o111 for p in PCS_SCRIPTS)
 

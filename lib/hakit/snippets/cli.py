@@ -203,6 +203,33 @@ def _parser() -> _Parser:
     p.add_argument("--nodes", type=NODES, required=True, help="cluster nodes, comma-separated")
     _add_container(p)
     _add_format(p)
+
+    p = sub.add_parser("lvs", help="an LVS director pair (ocf:hakit:lvs promotable clone) "
+                       "and its VIP, with fencing")
+    p.add_argument("--name", type=NAME, required=True, help="prefix of the ids (NAME-lvs, "
+                   "NAME-lvs-clone, NAME-vip)")
+    p.add_argument("--ip", type=IP, required=True, help="the virtual IP with prefix")
+    p.add_argument("--nic", type=NIC, help="interface for the VIP (default: the one whose "
+                   "subnet holds it)")
+    p.add_argument("--directors", type=NODES, required=True,
+                   help="the two director nodes, comma-separated")
+    p.add_argument("--avoid", type=NODES, help="other cluster nodes that must never run a "
+                   "director, comma-separated")
+    p.add_argument("--sync-interface", type=NIC, required=True,
+                   help="the interface the sync daemons multicast on")
+    p.add_argument("--syncid", type=int, default=1, help="sync id, 0-255 (default 1)")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--services", help="the service definition (docs/agents/lvs.md), "
+                        "directives separated by ';'")
+    source.add_argument("--config-file", type=PATH, help="a service definition file, the "
+                        "same on both directors")
+    p.add_argument("--bmc", type=NODE_ADDRESS, action="append", default=[],
+                   metavar="NODE=ADDRESS", help="fence the directors through their BMCs "
+                   "(both; omit when the fencing snippet is loaded already)")
+    p.add_argument("--username", default="hakit", help="BMC user (default hakit)")
+    p.add_argument("--password-script", type=PATH, default="/etc/hakit/bmc-password",
+                   help="root-only script printing the BMC password")
+    _add_format(p)
     return parser
 
 
@@ -242,7 +269,38 @@ def _build(parser: _Parser, args: argparse.Namespace) -> Config:
         return stacks.fencing(bmcs, args.username, args.password_script, tuple(args.redfish))
     if args.command == "placement":
         return _placement(parser, args)
+    if args.command == "lvs":
+        return _lvs(parser, args)
     return _load_balancer(parser, args)
+
+
+def _lvs(parser: _Parser, args: argparse.Namespace) -> Config:
+    from hakit import lvsconf  # noqa: PLC0415 - only this command checks a definition
+
+    if len(args.directors) != 2:
+        parser.error("argument --directors: give exactly two director nodes")
+    overlap = set(args.avoid or ()) & set(args.directors)
+    if overlap:
+        parser.error(f"argument --avoid: {sorted(overlap)[0]!r} is a director")
+    if not 0 <= args.syncid <= 255:
+        parser.error("argument --syncid: must be from 0 to 255")
+    if args.services is not None:
+        try:
+            lvsconf.parse(args.services)
+        except lvsconf.ConfigSyntaxError as exc:
+            parser.error(f"argument --services: {exc}")
+    spec = stacks.LvsSpec(args.name, args.ip, args.nic, args.sync_interface, args.syncid,
+                          args.services, args.config_file,
+                          (args.directors[0], args.directors[1]), tuple(args.avoid or ()))
+    config = stacks.lvs(spec)
+    if not args.bmc:
+        return Config(config.title, config.items, (
+            *config.notes, "Fencing: load `hakit-snippet fencing` for every node first."))
+    nodes = [n for n, _ in args.bmc]
+    if sorted(nodes) != sorted(args.directors):
+        parser.error("argument --bmc: give both directors (and only them)")
+    fencing = stacks.fencing(tuple(args.bmc), args.username, args.password_script, ())
+    return Config(config.title, fencing.items + config.items, config.notes)
 
 
 def _placement(parser: _Parser, args: argparse.Namespace) -> Config:

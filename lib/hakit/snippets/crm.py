@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from hakit.snippets.model import (
+    Clone,
     Colocation,
     Config,
     FencingLevel,
@@ -40,6 +41,8 @@ def _pairs(pairs: tuple[tuple[str, str], ...]) -> str:
 
 def _op(op: Op) -> str:
     text = f"op {op.name} interval={op.interval} timeout={op.timeout}"
+    if op.role is not None:
+        text += f" role={op.role}"
     if op.depth is not None:
         text += f" OCF_CHECK_LEVEL={op.depth}"
     return text
@@ -69,6 +72,11 @@ def _comment(text: str) -> list[str]:
 def _item(item: Item) -> list[str]:
     if isinstance(item, Primitive):
         return _comment(item.comment) + _primitive(item)
+    if isinstance(item, Clone):
+        clone = f"clone {item.id} {item.primitive.id}"
+        if item.meta:
+            clone += f" \\\n\tmeta {_pairs(item.meta)}"
+        return [*_comment(item.comment), *_primitive(item.primitive), clone]
     if isinstance(item, Group):
         lines = _comment(item.comment)
         for member in item.members:
@@ -88,9 +96,12 @@ def _constraint(item: Location | Colocation | Order) -> str:
     if isinstance(item, Location):
         return f"location {item.id} {item.rsc} {item.score}: {item.node}"
     if isinstance(item, Colocation):
+        if item.with_role:  # pcs names the dependent's role too (Started): the same CIB
+            return (f"colocation {item.id} {item.score}: {item.rsc}:Started "
+                    f"{item.with_rsc}:{item.with_role}")
         return f"colocation {item.id} {item.score}: {item.rsc} {item.with_rsc}"
     # Actions written out, as pcs writes them (first-action/then-action="start").
-    return f"order {item.id} {item.kind}: {item.first}:start {item.then}:start"
+    return f"order {item.id} {item.kind}: {item.first}:{item.first_action} {item.then}:start"
 
 
 def _topology(levels: list[FencingLevel]) -> list[str]:

@@ -21,6 +21,8 @@ class Op:
     timeout: str
     depth: Optional[int] = None  # OCF_CHECK_LEVEL; distinct intervals per depth (Pacemaker
     # identifies a recurring op by name + interval)
+    role: Optional[str] = None  # "Promoted"/"Unpromoted": a monitor for one role of a
+    # promotable clone (each role's monitor needs its own interval)
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,16 @@ class Group:
 
     id: str
     members: tuple[Primitive, ...]
+    meta: Pairs = ()
+    comment: str = ""
+
+
+@dataclass(frozen=True)
+class Clone:
+    """A clone of ``primitive`` (promotable when its meta says so)."""
+
+    id: str
+    primitive: Primitive
     meta: Pairs = ()
     comment: str = ""
 
@@ -67,6 +79,7 @@ class Colocation:
     with_rsc: str
     score: str
     comment: str = ""
+    with_role: str = ""  # e.g. "Promoted": only with the promoted instance of a clone
 
 
 @dataclass(frozen=True)
@@ -78,6 +91,7 @@ class Order:
     then: str
     kind: str = "Mandatory"
     comment: str = ""
+    first_action: str = "start"  # e.g. "promote": after the clone's promotion
 
 
 @dataclass(frozen=True)
@@ -97,7 +111,7 @@ class Property:
     value: str
 
 
-Item = Union[Primitive, Group, Location, Colocation, Order, FencingLevel, Property]
+Item = Union[Primitive, Clone, Group, Location, Colocation, Order, FencingLevel, Property]
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ import shlex
 from typing import NamedTuple
 
 from hakit.snippets.model import (
+    Clone,
     Colocation,
     Config,
     FencingLevel,
@@ -55,6 +56,8 @@ def _pairs(pairs: tuple[tuple[str, str], ...]) -> list[str]:
 
 def _op(op: Op) -> list[str]:
     words = ["op", op.name, f"interval={op.interval}", f"timeout={op.timeout}"]
+    if op.role is not None:
+        words.append(f"role={op.role}")
     if op.depth is not None:
         words.append(f"OCF_CHECK_LEVEL={op.depth}")
     return words
@@ -96,16 +99,23 @@ def _constraint(item: Location | Colocation | Order) -> list[str]:
         return ["location", "add", *_end_of_options(item.score), item.id, item.rsc,
                 item.node, item.score]
     if isinstance(item, Colocation):
+        role = [item.with_role] if item.with_role else []
         return ["colocation", "add", *_end_of_options(item.score), item.rsc, "with",
-                item.with_rsc, item.score, f"id={item.id}"]
-    return ["order", "start", item.first, "then", "start", item.then, f"kind={item.kind}",
-            f"id={item.id}"]
+                *role, item.with_rsc, item.score, f"id={item.id}"]
+    return ["order", item.first_action, item.first, "then", "start", item.then,
+            f"kind={item.kind}", f"id={item.id}"]
 
 
 def item_commands(item: Item) -> list[Command]:
     """The pcs calls that create ``item`` in a CIB file."""
     if isinstance(item, Primitive):
         return [_create(item)]
+    if isinstance(item, Clone):
+        promotable = dict(item.meta).get("promotable") == "true"
+        meta = tuple((k, v) for k, v in item.meta if k != "promotable")
+        verb = "promotable" if promotable else "clone"
+        return [_create(item.primitive),
+                Command(("resource", verb, item.primitive.id, item.id, *_pairs(meta)))]
     if isinstance(item, Group):
         commands = [_create(member, item.id) for member in item.members]
         if item.meta:

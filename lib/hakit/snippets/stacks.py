@@ -18,6 +18,7 @@ from typing import Optional, Union
 
 from hakit.snippets.inputs import Image, IPInterface
 from hakit.snippets.model import (
+    Clone,
     Colocation,
     Config,
     FencingLevel,
@@ -270,3 +271,63 @@ def load_balancer(name: str, ip: IPInterface, nic: Optional[str],
     ]
     return Config(f"hakit load-balancer pair {first.name}/{second.name} behind {vip_id}",
                   tuple(items))
+
+
+# lvs: start loads ip_vs, fills the table after one round of health checks (each bounded by
+# its check timeout) and starts the backup sync daemon; promote may wait sync_warmup (5 s by
+# default) for a recovered director to learn the connections.  The monitors run the health
+# checks: one interval per role, as Pacemaker requires.
+LVS_OPS = (Op("start", "0", "30s"), Op("stop", "0", "30s"), Op("promote", "0", "30s"),
+           Op("demote", "0", "20s"), Op("monitor", "5s", "20s", role="Promoted"),
+           Op("monitor", "6s", "20s", role="Unpromoted"))
+LVS_CLONE_META = (("promotable", "true"), ("promoted-max", "1"), ("promoted-node-max", "1"),
+                  ("clone-max", "2"), ("clone-node-max", "1"))
+
+
+@dataclass(frozen=True)
+class LvsSpec:
+    """The director pair's settings for the lvs snippet."""
+
+    name: str
+    ip: IPInterface
+    nic: Optional[str]
+    sync_interface: str
+    syncid: int
+    services: Optional[str]  # the definition inline (services=), or
+    config_file: Optional[str]  # a file on both directors (config_file=)
+    directors: tuple[str, str]
+    avoid: tuple[str, ...] = ()
+
+
+def lvs(spec: LvsSpec) -> Config:
+    """ocf:hakit:lvs as a promotable clone on the two directors, and the VIP with (and after)
+    the promoted instance."""
+    lvs_id, clone_id, vip_id = f"{spec.name}-lvs", f"{spec.name}-lvs-clone", f"{spec.name}-vip"
+    params: list[tuple[str, str]] = []
+    if spec.services is not None:
+        params.append(("services", spec.services))
+    if spec.config_file is not None:
+        params.append(("config_file", spec.config_file))
+    params += [("sync_interface", spec.sync_interface), ("syncid", str(spec.syncid))]
+    primitive = Primitive(lvs_id, "ocf:hakit:lvs", tuple(params), LVS_OPS)
+    items: list[Item] = [
+        Clone(clone_id, primitive, LVS_CLONE_META,
+              comment="both directors hold the IPVS table; the promoted one runs the master "
+                      "sync daemon, the other learns every connection"),
+        Primitive(vip_id, "ocf:hakit:vip", vip(vip_id, spec.ip, spec.nic).params, VIP_OPS,
+                  comment="the service address, on the promoted director only"),
+        Colocation(f"{vip_id}-with-promoted", vip_id, clone_id, "INFINITY",
+                   with_role="Promoted",
+                   comment="the VIP runs only where the director is promoted"),
+        Order(f"{vip_id}-after-promote", clone_id, vip_id, "Mandatory",
+              first_action="promote",
+              comment="traffic arrives only once the master sync daemon runs"),
+    ]
+    items += [Location(f"{clone_id}-on-{node}", clone_id, node, "100")
+              for node in spec.directors]
+    items += [Location(f"{clone_id}-not-on-{node}", clone_id, node, "-INFINITY")
+              for node in spec.avoid]
+    return Config(f"hakit LVS director pair {spec.directors[0]}/{spec.directors[1]} behind "
+                  f"{vip_id}", tuple(items), notes=(
+                      "Real servers (direct routing): the VIP on lo, arp_ignore=1, "
+                      "arp_announce=2 (docs/agents/lvs.md).",))
