@@ -337,6 +337,12 @@ def run(argv: Sequence[str], out: TextIO, err: TextIO,
     2 (usage)."""
     parser = _parser()
     try:
+        for word in argv:
+            # Python 3.11's argparse turns "--opt=--" into an empty list instead of the
+            # value "--" (or an error), which would reach the generator as a list.
+            option, equals, value = word.partition("=")
+            if option.startswith("--") and equals and value == "--":
+                parser.error(f"argument {option}: '--' is not a value")
         args = parser.parse_args(list(argv))
         if args.yes and not (args.apply or args.dry_run):
             parser.error("argument --yes: only with --apply")
