@@ -460,7 +460,7 @@ def test_busy_without_any_process_holder_fails_with_reason(ext4: Ext4) -> None:
     inner = subprocess.run(["/usr/sbin/losetup", "--find", "--show", str(image)],
                            capture_output=True, text=True, check=True, timeout=30).stdout.strip()
     try:
-        result = agent("stop", params, timeout_ms=3000)
+        result = agent("stop", params, timeout_ms=8000)
         assert result.rc == 1
         assert "no process to signal" in result.reason
         assert mounted(params["directory"])
