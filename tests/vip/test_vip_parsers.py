@@ -58,6 +58,30 @@ def test_address_message_round_trip(address: netlink.IPAddress, prefixlen: int, 
     assert parsed.dadfailed == bool(flags & netlink.IFA_F_DADFAILED)
 
 
+@given(v6 | v4, st.tuples(st.integers(0, 128), st.integers(1, 2**31 - 1),
+                         st.integers(0, 2**32 - 1)),
+       st.text(alphabet="abcdefgh0123:", max_size=15),
+       st.none() | st.integers(0, 2**32 - 1))
+def test_address_request_reads_back_as_sent(address: netlink.IPAddress,
+                                            shape: tuple[int, int, int], label: str,
+                                            preferred: int | None) -> None:
+    # What add_address/remove_address send is what the kernel reports back in a dump.
+    prefixlen, index, flags = shape
+    body = netlink.address_message(index, address, prefixlen, label=label, flags=flags,
+                                   preferred_lft=preferred)
+    assert netlink.parse_address(body) == netlink.Address(address, prefixlen, index, flags,
+                                                          label)
+    attrs = netlink.parse_attributes(body, 8)
+    assert attrs[netlink.IFA_ADDRESS] == address.packed
+    # IPv4 carries the interface's own address as IFA_LOCAL, as `ip address add` sends it.
+    assert attrs.get(netlink.IFA_LOCAL) == (address.packed if address.version == 4 else None)
+    if preferred is None:
+        assert netlink.IFA_CACHEINFO not in attrs
+    else:  # the valid lifetime is always forever
+        assert struct.unpack("=II", attrs[netlink.IFA_CACHEINFO][:8]) == (
+            preferred, netlink.INFINITY_LIFE_TIME)
+
+
 @given(st.integers(1, 2**31 - 1), st.text(alphabet="eth0123.-", min_size=1, max_size=15),
        st.integers(0, 2**32 - 1), macs)
 def test_link_message_round_trip(index: int, name: str, flags: int, mac: bytes) -> None:

@@ -334,18 +334,15 @@ def _arp_probe(ctx: Context, link: netlink.Link, address: ipaddress.IPv4Address
     """ARP-probe for ``address`` on ``link``: the MAC of a host that has it, or None."""
     from hakit import announce  # noqa: PLC0415 - start-up cost: see BENCHMARKS.md
 
-    loaded = netlink.preload_changes()  # pyroute2's import overlaps the probe window
-    culprit = announce.arp_probe(link.name, link.mac, address, _dad_timeout(ctx),
-                                 ctx.deadline)
-    loaded(ctx.deadline.timeout(5.0))
-    return culprit
+    return announce.arp_probe(link.name, link.mac, address, _dad_timeout(ctx), ctx.deadline)
 
 
 def _add(ctx: Context, target: Target, *, label: str = "", nodad: bool = False) -> None:
     lft = ctx.params[PREFERRED_LFT]
     netlink.add_address(target.link.ifindex, ctx.params[IP], target.prefixlen, label=label,
                         preferred_lft=None if lft == FOREVER else lft,
-                        noprefixroute=ctx.params[NOPREFIXROUTE], nodad=nodad)
+                        noprefixroute=ctx.params[NOPREFIXROUTE], nodad=nodad,
+                        timeout=_timeout(ctx))
 
 
 def _add_ipv6(ctx: Context, target: Target, address: ipaddress.IPv6Address) -> None:
@@ -363,7 +360,7 @@ def _add_ipv6(ctx: Context, target: Target, address: ipaddress.IPv6Address) -> N
         culprit = watch.drain() if outcome == "failed" else None
     if outcome == "ok":
         return
-    netlink.remove_address(link.ifindex, address, target.prefixlen)
+    netlink.remove_address(link.ifindex, address, target.prefixlen, _timeout(ctx))
     if outcome == "timeout":
         raise GenericError(f"duplicate-address detection for {address} on {link.name} did not "
                            f"finish within {_dad_timeout(ctx):g}s; address removed")
@@ -460,7 +457,7 @@ def start(ctx: Context, early: Optional[EarlyProbe] = None) -> Optional[ExitCode
         ctx.log.info("%s/%d is already on %s", address, target.prefixlen, link.name)
         return None
     if mine:  # a leftover of an interrupted start: start DAD afresh
-        netlink.remove_address(link.ifindex, address, target.prefixlen)
+        netlink.remove_address(link.ifindex, address, target.prefixlen, _timeout(ctx))
     if ctx.params[CHECK_LINK] and not link.up:
         raise GenericError(f"interface {link.name} is down or has no carrier")
     if isinstance(address, ipaddress.IPv4Address):
@@ -525,7 +522,7 @@ def stop(ctx: Context) -> Optional[ExitCode]:
         link = netlink.link_by_name(nic, _timeout(ctx))
         found = [a for a in found if link is not None and a.ifindex == link.ifindex]
     for entry in found:
-        if netlink.remove_address(entry.ifindex, address, entry.prefixlen):
+        if netlink.remove_address(entry.ifindex, address, entry.prefixlen, _timeout(ctx)):
             ctx.log.info("removed %s/%d", address, entry.prefixlen)
     return None
 
