@@ -6,6 +6,7 @@ import io
 import ipaddress
 import socket
 import struct
+from typing import Optional
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -64,7 +65,7 @@ def test_address_message_round_trip(address: netlink.IPAddress, prefixlen: int, 
        st.none() | st.integers(0, 2**32 - 1))
 def test_address_request_reads_back_as_sent(address: netlink.IPAddress,
                                             shape: tuple[int, int, int], label: str,
-                                            preferred: int | None) -> None:
+                                            preferred: Optional[int]) -> None:
     # What add_address/remove_address send is what the kernel reports back in a dump.
     prefixlen, index, flags = shape
     body = netlink.address_message(index, address, prefixlen, label=label, flags=flags,
