@@ -20,15 +20,14 @@ import struct
 import time
 
 from hakit.errors import GenericError
+from hakit.lean import frozen
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from typing import NamedTuple, Optional
+    from typing import Optional
 
     from hakit.deadline import Deadline
-else:
-    from hakit.lean import NamedTuple
 
 ETH_P_ARP = 0x0806
 ETH_P_IP = 0x0800
@@ -63,7 +62,8 @@ def mac_text(mac: bytes) -> str:
 # -- pure packet builders and parsers (tested with hypothesis) ---------------------------
 
 
-class ArpPacket(NamedTuple):
+@frozen
+class ArpPacket:
     """An Ethernet/IPv4 ARP packet as received."""
 
     op: int
@@ -114,7 +114,8 @@ def na_message(target: ipaddress.IPv6Address, mac: bytes) -> bytes:
             + struct.pack("!BB6s", ND_OPT_TARGET_LINKADDR, 1, mac))
 
 
-class NdpPacket(NamedTuple):
+@frozen
+class NdpPacket:
     """A neighbour solicitation or advertisement as received."""
 
     kind: int  # ND_NEIGHBOR_SOLICIT or ND_NEIGHBOR_ADVERT

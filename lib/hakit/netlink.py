@@ -19,16 +19,15 @@ import os
 import struct
 
 from hakit.errors import GenericError
+from hakit.lean import frozen
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from typing import NamedTuple, Optional, Union
+    from typing import Optional, Union
 
     IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
     IPNetwork = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
-else:
-    from hakit.lean import NamedTuple
 
 NETLINK_ROUTE = 0
 NLMSG_ERROR = 2
@@ -79,7 +78,8 @@ _U32 = struct.Struct("=I")
 _NLA_TYPE_MASK = 0x3FFF  # without NLA_F_NESTED / NLA_F_NET_BYTEORDER
 
 
-class Link(NamedTuple):
+@frozen
+class Link:
     """A network interface."""
 
     ifindex: int
@@ -93,7 +93,8 @@ class Link(NamedTuple):
         return bool(self.flags & IFF_UP) and bool(self.flags & IFF_LOWER_UP)
 
 
-class Address(NamedTuple):
+@frozen
+class Address:
     """An address configured on an interface."""
 
     address: IPAddress
@@ -111,7 +112,8 @@ class Address(NamedTuple):
         return bool(self.flags & IFA_F_DADFAILED)
 
 
-class Route(NamedTuple):
+@frozen
+class Route:
     """A unicast route of the main table."""
 
     destination: IPNetwork

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hakit import announce, netlink
-from hakit.agents.vip import AGENT, Lifetime, PrefixOrNetmask
+from hakit.agents.vip import AGENT, Lifetime, Netmask, PrefixOrNetmask
 from hakit.ocf.dispatch import run
 from tests.harness.ocf import agent_env, run_agent
 from tests.vip.conftest import VIP_AGENT
@@ -145,13 +145,13 @@ def test_neighbour_advertisement_round_trip(target: ipaddress.IPv6Address, mac: 
 
 @given(st.integers(1, 128))
 def test_prefix_lengths(length: int) -> None:
-    assert PrefixOrNetmask().parse(str(length)) == (length, False)
+    assert PrefixOrNetmask().parse(str(length)) == Netmask(length, dotted=False)
 
 
 @given(st.integers(1, 32))
 def test_dotted_netmasks(length: int) -> None:
     mask = str(ipaddress.IPv4Network(f"0.0.0.0/{length}").netmask)
-    assert PrefixOrNetmask().parse(mask) == (length, True)
+    assert PrefixOrNetmask().parse(mask) == Netmask(length, dotted=True)
 
 
 @given(st.integers(0, 2**32 - 2))

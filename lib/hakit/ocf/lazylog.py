@@ -152,7 +152,7 @@ def _file_writer(path: str, tag: str) -> Any:
 
 def _syslog_writer(facility: int, tag: str) -> Any:
     """Datagrams to /dev/log (a stream socket where that is what it is), NUL-terminated."""
-    import _socket  # noqa: PLC0415 - only when HA_LOGFACILITY is set
+    import _socket  # only when HA_LOGFACILITY is set
 
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_DGRAM | _socket.SOCK_CLOEXEC)
     try:
@@ -173,7 +173,7 @@ def _syslog_writer(facility: int, tag: str) -> Any:
 
 
 def _traceback(exc_info: Any) -> str:
-    import traceback  # noqa: PLC0415 - only after a crash
+    import traceback  # only after a crash
 
     if not isinstance(exc_info, tuple):
         exc_info = sys.exc_info() if exc_info is True else (
