@@ -16,7 +16,7 @@ VPY    := $(VENV)/bin/python
 STAMPS := .stamps
 
 # Runtime packages an admin needs, then what the tests and the lab run for real.
-RUNTIME_DEBS := python3 python3-rados python3-rbd python3-lxc python3-pyghmi python3-pyroute2 \
+RUNTIME_DEBS := python3 python3-rados python3-rbd python3-lxc python3-pyghmi \
 	python3-requests
 TEST_DEBS := python3-venv pacemaker pacemaker-cli-utils corosync pcs crmsh resource-agents \
 	fence-agents ceph-mon ceph-osd ceph-mgr ceph-common rbd-fuse lxc lxc-templates busybox-static \

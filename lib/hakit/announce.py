@@ -12,16 +12,22 @@
 
 from __future__ import annotations
 
+# _socket, not socket: socket's import (enum conversions) costs 6 ms of CPU per start.
+import _socket
 import ipaddress
 import os
-import socket
 import struct
 import time
-from collections.abc import Callable
-from typing import NamedTuple, Optional
 
-from hakit.deadline import Deadline
 from hakit.errors import GenericError
+from hakit.lean import frozen
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Optional
+
+    from hakit.deadline import Deadline
 
 ETH_P_ARP = 0x0806
 ETH_P_IP = 0x0800
@@ -56,7 +62,8 @@ def mac_text(mac: bytes) -> str:
 # -- pure packet builders and parsers (tested with hypothesis) ---------------------------
 
 
-class ArpPacket(NamedTuple):
+@frozen
+class ArpPacket:
     """An Ethernet/IPv4 ARP packet as received."""
 
     op: int
@@ -107,7 +114,8 @@ def na_message(target: ipaddress.IPv6Address, mac: bytes) -> bytes:
             + struct.pack("!BB6s", ND_OPT_TARGET_LINKADDR, 1, mac))
 
 
-class NdpPacket(NamedTuple):
+@frozen
+class NdpPacket:
     """A neighbour solicitation or advertisement as received."""
 
     kind: int  # ND_NEIGHBOR_SOLICIT or ND_NEIGHBOR_ADVERT
@@ -163,10 +171,10 @@ def ndp_conflict(packet: NdpPacket, address: ipaddress.IPv6Address,
 # -- sockets -------------------------------------------------------------------------------
 
 
-def _packet_socket(ifname: str, proto: int) -> socket.socket:
+def _packet_socket(ifname: str, proto: int) -> _socket.socket:
     try:
-        sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW | socket.SOCK_CLOEXEC,
-                             socket.htons(proto))
+        sock = _socket.socket(_socket.AF_PACKET, _socket.SOCK_RAW | _socket.SOCK_CLOEXEC,
+                              _socket.htons(proto))
     except OSError as exc:
         raise GenericError(f"cannot open a packet socket: {exc.strerror}") from exc
     try:
@@ -202,7 +210,7 @@ def arp_probe(ifname: str, own_mac: bytes, address: ipaddress.IPv4Address, windo
             sock.settimeout(max(0.001, min([end, *send_at[:1]]) - now))
             try:
                 frame, where = sock.recvfrom(2048)
-            except socket.timeout:
+            except _socket.timeout:
                 continue
             if where[2] == PACKET_OUTGOING:
                 continue
@@ -269,14 +277,14 @@ def send_arp_announcement(ifname: str, own_mac: bytes, address: ipaddress.IPv4Ad
 def send_unsolicited_na(ifindex: int, own_mac: bytes, address: ipaddress.IPv6Address) -> None:
     """One unsolicited neighbour advertisement (Override set) to all nodes."""
     try:
-        sock = socket.socket(socket.AF_INET6, socket.SOCK_RAW | socket.SOCK_CLOEXEC,
-                             IPPROTO_ICMPV6)
+        sock = _socket.socket(_socket.AF_INET6, _socket.SOCK_RAW | _socket.SOCK_CLOEXEC,
+                              IPPROTO_ICMPV6)
     except OSError as exc:
         raise GenericError(f"cannot open an ICMPv6 socket: {exc.strerror}") from exc
     try:
-        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, ifindex)
+        sock.setsockopt(_socket.IPPROTO_IPV6, _socket.IPV6_MULTICAST_IF, ifindex)
         # RFC 4861 7.1.2: receivers drop NDP whose hop limit is not 255.
-        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 255)
+        sock.setsockopt(_socket.IPPROTO_IPV6, _socket.IPV6_MULTICAST_HOPS, 255)
         sock.sendto(na_message(address, own_mac), (ALL_NODES, 0, 0, ifindex))
     except OSError as exc:
         raise GenericError(f"cannot send a neighbour advertisement: {exc.strerror}") from exc

@@ -219,7 +219,7 @@ def read_superblock(path: str) -> Superblock:
 def read_xfs_superblock(path: str) -> XfsSuperblock:
     """The XFS superblock of ``path``, read from the device; GenericError when unreadable
     or not XFS."""
-    from hakit import xfssb  # noqa: PLC0415 - start-up cost: only XFS needs it
+    from hakit import xfssb  # only XFS needs it
 
     raw = read_direct(path, 0, xfssb.SUPERBLOCK_SIZE)
     try:

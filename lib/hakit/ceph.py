@@ -141,7 +141,7 @@ class Cluster:
         Opened read-write by default because librbd only lists lock owners on a
         read-write handle; opening takes no lock (librbd locks on the first write).
         """
-        import rbd  # noqa: PLC0415 - the binding is loaded only when Ceph is contacted
+        import rbd  # the binding is loaded only when Ceph is contacted
 
         ioctx = self._ioctx(spec)
         try:
@@ -169,7 +169,7 @@ class Cluster:
 
     def has_exclusive_lock(self, spec: ImageSpec) -> bool:
         """Whether the image has the ``exclusive-lock`` feature (the lock hakit relies on)."""
-        import rbd  # noqa: PLC0415
+        import rbd
 
         with self.image(spec, read_only=True) as img:
             try:
@@ -223,7 +223,7 @@ class Cluster:
             ioctx.close()
 
     def _note_object(self, ioctx: Any, spec: ImageSpec, name: str) -> str:
-        import rbd  # noqa: PLC0415
+        import rbd
 
         try:
             img = rbd.Image(ioctx, spec.image, read_only=True)
@@ -238,7 +238,7 @@ class Cluster:
     def msgr2_only(self) -> bool:
         """Whether some monitor has no msgr1 (v1) address, so a kernel client must speak
         msgr2 (krbd's ``ms_mode`` option) to reach it."""
-        import json  # noqa: PLC0415
+        import json
 
         out = self._mon({"prefix": "mon dump", "format": "json"}, "reading the monitor map")
         try:
@@ -264,7 +264,7 @@ class Cluster:
         The order matters: once blocklisted, the old holder can no longer write even if it
         is still alive, so breaking the lock cannot let two writers in.
         """
-        import rbd  # noqa: PLC0415
+        import rbd
 
         self.blocklist_add(owner, expire)
         # librbd's lock_break would blocklist the owner again itself (rbd_blocklist_on_
@@ -306,7 +306,7 @@ class Cluster:
             for address in addresses:
                 call(address)
             return
-        from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415 - start-up cost
+        from concurrent.futures import ThreadPoolExecutor
 
         # librados' mon_command drops the GIL while it waits, so the threads overlap.
         with ThreadPoolExecutor(max_workers=len(addresses)) as pool:
@@ -330,7 +330,7 @@ class Cluster:
     # ----- OSD map -------------------------------------------------------------------
     def osdmap_epoch(self) -> tuple[int, list[int]]:
         """The monitors' current OSD map epoch and the ids of the OSDs that are up."""
-        import json  # noqa: PLC0415 - start-up cost: see BENCHMARKS.md
+        import json
 
         out = self._mon({"prefix": "osd dump", "format": "json"}, "reading the OSD map")
         try:
@@ -342,7 +342,7 @@ class Cluster:
 
     def osd_newest_map(self, osd: int) -> int:
         """The newest OSD map epoch osd.N has (``ceph tell osd.N status``)."""
-        import json  # noqa: PLC0415 - start-up cost: see BENCHMARKS.md
+        import json
 
         doing = f"asking osd.{osd} for its OSD map epoch"
         self._deadline.check(doing)
@@ -375,7 +375,7 @@ class Cluster:
         return ioctx
 
     def _mon(self, command: dict[str, object], doing: str) -> str:
-        import json  # noqa: PLC0415 - start-up cost: see BENCHMARKS.md
+        import json
 
         self._deadline.check(doing)
         try:
@@ -421,7 +421,7 @@ def parse_blocklist(text: str) -> list[BlocklistEntry]:
     text = text.strip()
     if not text:
         return []
-    import json  # noqa: PLC0415 - start-up cost: see BENCHMARKS.md
+    import json
 
     try:
         doc, _ = json.JSONDecoder().raw_decode(text)
@@ -444,7 +444,7 @@ def connect(access: Access, deadline: Deadline, *,
     ``connect_within`` bounds reaching the monitors more tightly (a fence agent's
     ``login_timeout``), so unreachable monitors are reported early."""
     try:
-        import rados  # noqa: PLC0415
+        import rados
     except ImportError as exc:
         raise NotInstalledError("python3-rados and python3-rbd are required") from exc
     limit = _timeout(deadline)

@@ -20,7 +20,7 @@ def process_age() -> float:
     Pacemaker's timeout for an action runs from the fork of the agent, not from the moment
     the agent gets round to reading it: interpreter start-up counts.
     """
-    import os  # noqa: PLC0415 - already loaded by the interpreter; named here for clarity
+    import os  # already loaded by the interpreter; named here for clarity
 
     try:
         with open("/proc/self/stat", "rb") as stat:

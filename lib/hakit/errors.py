@@ -10,8 +10,8 @@ from __future__ import annotations
 TYPE_CHECKING = False  # typing's, without importing typing (start-up cost: BENCHMARKS.md)
 if TYPE_CHECKING:
     from enum import IntEnum
-else:  # enum's import costs more than a monitor's work; type checkers see the real one
-    from hakit.lean import IntEnum
+else:  # enum's import costs more than a monitor's work: at run time the codes are plain
+    IntEnum = object  # ints (ExitCode.NOT_RUNNING == 7); type checkers see an IntEnum
 
 
 class ExitCode(IntEnum):

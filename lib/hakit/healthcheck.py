@@ -136,8 +136,8 @@ def _tls(probe: Probe, timeout: float) -> _socket.socket:
     """A TLS connection for https checks, unverified: a real server is reached by address,
     which its certificate does not name (keepalived's SSL_GET and ldirectord do the same);
     the check is of health, not identity."""
-    import socket  # noqa: PLC0415 - start-up cost: only https checks need socket and ssl
-    import ssl  # noqa: PLC0415
+    import socket  # only https checks need socket and ssl
+    import ssl
 
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
@@ -191,7 +191,7 @@ def run_round(probes: Sequence[Probe], deadline: Deadline, runner: Runner,
     A probe still running when ``deadline`` passes is missing from the result (unknown);
     its thread is a daemon and is abandoned, never waited for.
     """
-    import threading  # noqa: PLC0415 - start-up cost: only monitors with checks
+    import threading  # only monitors with checks
 
     work = check or run_probe
     results: dict[str, Optional[str]] = {}

@@ -20,16 +20,15 @@ import os
 import struct
 
 from hakit.errors import GenericError, NotInstalledError
+from hakit.lean import frozen
 from hakit.netlink import parse_attributes, split_messages
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
-    from typing import NamedTuple, Optional, Union
+    from typing import Optional, Union
 
     IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
-else:
-    from hakit.lean import NamedTuple
 
 NETLINK_GENERIC = 16
 GENL_ID_CTRL = 0x10
@@ -109,7 +108,8 @@ PROTOCOLS = {"tcp": 6, "udp": 17, "sctp": 132}
 _PROTOCOL_NAMES = {number: name for name, number in PROTOCOLS.items()}
 
 
-class ServiceKey(NamedTuple):
+@frozen
+class ServiceKey:
     """What identifies a virtual service: (protocol, address, port), or a firewall mark."""
 
     family: int  # AF_INET / AF_INET6
@@ -126,7 +126,8 @@ class ServiceKey(NamedTuple):
         return f"{proto} {host}:{self.port}"
 
 
-class Service(NamedTuple):
+@frozen
+class Service:
     """A virtual service as the kernel has it."""
 
     key: ServiceKey
@@ -140,7 +141,8 @@ class Service(NamedTuple):
         return bool(self.flags & IP_VS_SVC_F_PERSISTENT)
 
 
-class Dest(NamedTuple):
+@frozen
+class Dest:
     """A real server of a virtual service as the kernel has it."""
 
     address: IPAddress
@@ -151,7 +153,8 @@ class Dest(NamedTuple):
     inactive: int  # inactive connections
 
 
-class Daemon(NamedTuple):
+@frozen
+class Daemon:
     """A running sync daemon (the kernel has at most one master and one backup per netns)."""
 
     state: int  # STATE_MASTER or STATE_BACKUP

@@ -2,15 +2,16 @@
 
 Every agent action is a fresh Python process, and importing ``dataclasses`` (13 ms of CPU
 on the build VM: it pulls in ``inspect``) or ``typing`` (9 ms) costs more than a whole
-monitor's work (see BENCHMARKS.md).  Type checkers still see the real thing:
+monitor's work (see BENCHMARKS.md, and docs/developing.md "Start-up cost" for the rule
+on what the monitor path may import).  Type checkers still see the real thing:
 
 - ``@frozen`` builds an immutable record class from its field annotations; it is declared
   with PEP 681's ``dataclass_transform(frozen_default=True)``, so mypy checks it exactly
-  like ``@dataclass(frozen=True)``.
-- ``Generic``, ``TypeVar`` and ``NamedTuple`` are imported from here only at run time;
-  modules write ``if TYPE_CHECKING: from typing import ...`` ``else: from hakit.lean
-  import ...``.  ``Generic[X]`` returns the class itself, which is all a base class
-  expression needs; ``NamedTuple`` builds a ``collections.namedtuple`` like typing does.
+  like ``@dataclass(frozen=True)``.  It is hakit's one record type.
+- ``Generic`` and ``TypeVar`` are imported from here only at run time, for generic base
+  classes (``if TYPE_CHECKING: from typing import ...`` ``else: from hakit.lean import
+  ...``).  ``Generic[X]`` returns the class itself, which is all a base class expression
+  needs.
 """
 
 from __future__ import annotations
@@ -119,108 +120,3 @@ class Generic:
 def TypeVar(name: str, *_constraints: object, **_options: object) -> str:
     """Run-time stand-in for ``typing.TypeVar``: only ``Generic[...]`` ever sees it."""
     return name
-
-
-class _NamedTupleMeta(type):
-    def __new__(mcs, name: str, bases: tuple[type, ...],
-                namespace: dict[str, Any]) -> Any:
-        if not bases:  # NamedTuple itself
-            return super().__new__(mcs, name, bases, namespace)
-        from collections import namedtuple  # noqa: PLC0415 - only for NamedTuple classes
-
-        fields = list(namespace.get("__annotations__", {}))
-        defaults = [namespace[f] for f in fields if f in namespace]
-        made = namedtuple(name, fields, defaults=defaults,  # type: ignore[misc]
-                          module=namespace.get("__module__"))
-        for key, value in namespace.items():
-            if key not in fields and key not in ("__module__", "__qualname__",
-                                                 "__annotations__", "__dict__", "__weakref__"):
-                setattr(made, key, value)
-        made.__qualname__ = namespace.get("__qualname__", name)
-        return made
-
-
-class NamedTuple(metaclass=_NamedTupleMeta):
-    """Run-time stand-in for ``typing.NamedTuple`` (class syntax, fields with defaults,
-    methods and properties) built on ``collections.namedtuple``."""
-
-
-class _IntEnumMeta(type):
-    """Makes the int attributes of an ``IntEnum`` subclass its members."""
-
-    _member_map_: dict[str, Any]  # canonical names only (iteration)
-    _names_: dict[str, Any]  # aliases too (lookup by name, __members__)
-    _value2member_map_: dict[int, Any]
-
-    def __new__(mcs, name: str, bases: tuple[type, ...], namespace: dict[str, Any]) -> Any:
-        values = {key: value for key, value in namespace.items()
-                  if not key.startswith("_") and type(value) is int}
-        cls: Any = super().__new__(mcs, name, bases, {k: v for k, v in namespace.items()
-                                                       if k not in values})
-        cls._member_map_ = {}
-        cls._names_ = {}
-        cls._value2member_map_ = {}
-        for key, value in values.items():
-            member = cls._value2member_map_.get(value)
-            if member is None:  # the first name of a value is its member, later ones aliases
-                member = int.__new__(cls, value)
-                member._name_ = key
-                cls._value2member_map_[value] = member
-                cls._member_map_[key] = member
-            cls._names_[key] = member
-            type.__setattr__(cls, key, member)
-        return cls
-
-    def __call__(cls, value: object) -> Any:
-        try:
-            return cls._value2member_map_[value]  # type: ignore[index]
-        except (KeyError, TypeError):
-            raise ValueError(f"{value!r} is not a valid {cls.__qualname__}") from None
-
-    def __getitem__(cls, name: str) -> Any:
-        return cls._names_[name]
-
-    @property
-    def __members__(cls) -> dict[str, Any]:
-        return dict(cls._names_)
-
-    def __iter__(cls) -> Any:
-        return iter(list(cls._member_map_.values()))
-
-    def __len__(cls) -> int:
-        return len(cls._member_map_)
-
-    def __contains__(cls, member: object) -> bool:
-        return isinstance(member, cls) and getattr(member, "_name_", None) in cls._member_map_
-
-    def __setattr__(cls, name: str, value: object) -> None:
-        if name in cls.__dict__.get("_names_", {}):
-            raise AttributeError(f"cannot reassign member {name!r}")
-        super().__setattr__(name, value)
-
-
-class IntEnum(int, metaclass=_IntEnumMeta):
-    """Run-time stand-in for ``enum.IntEnum`` (``enum`` costs 3.6 ms of CPU to import):
-    members are ints with ``name`` and ``value``; ``Cls(value)``, ``Cls[name]``, iteration,
-    ``len`` and ``in`` work as for an enum; ``str`` and ``format`` are the int's (as
-    ``enum.IntEnum`` since Python 3.11); the first name of a value wins, later ones are
-    aliases."""
-
-    _name_: str
-
-    @property
-    def name(self) -> str:
-        return self._name_
-
-    @property
-    def value(self) -> int:
-        return int(self)
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__}.{self._name_}: {int(self)}>"
-
-    __str__ = int.__repr__
-    __format__ = int.__format__
-
-    def __reduce_ex__(self, _protocol: object) -> tuple[Any, tuple[int]]:
-        return type(self), (int(self),)

@@ -66,7 +66,7 @@ def log_errors(text: str) -> list[str]:
     Used to explain a failed start: ``lxc-start -d`` only says "failed to start" on stderr,
     the cause is in its log file.
     """
-    import re  # noqa: PLC0415 - start-up cost
+    import re
 
     pattern = re.compile(_LOG_LINE)
     found: list[str] = []
@@ -120,7 +120,7 @@ class CommandLine(ParamType[tuple[str, ...]]):
     def parse(self, raw: str) -> tuple[str, ...]:
         if "\n" in raw or "\0" in raw:
             raise ValueError("must be a single line")
-        import shlex  # noqa: PLC0415 - start-up cost
+        import shlex
 
         try:
             words = tuple(shlex.split(raw))

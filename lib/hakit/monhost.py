@@ -47,7 +47,7 @@ def _inet_aton_number(label: str) -> bool:
 def check_host(host: str) -> str:
     """A dotted-quad IPv4 address, an IPv6 address (bare), or a host name; ValueError
     for anything getaddrinfo would read as an abbreviated or octal/hex IPv4 address."""
-    import ipaddress  # noqa: PLC0415 - start-up cost: see BENCHMARKS.md
+    import ipaddress
 
     if ":" in host:
         scope = host.partition("%")[2]

@@ -93,7 +93,7 @@ def parse_options(text: str) -> MountOptions:
             flag, on = FLAG_OPTIONS[option]
             flags = flags | flag if on else flags & ~flag
             continue
-        import re  # noqa: PLC0415 - start-up cost: only options for the filesystem need it
+        import re  # only options for the filesystem need it
 
         if not re.fullmatch(_DATA_OPTION, option):
             raise ValueError(f"has an option that cannot be parsed: {shown.value(option)}")
@@ -103,7 +103,7 @@ def parse_options(text: str) -> MountOptions:
 
 def _libc() -> ctypes.CDLL:
     # Imported here, not at the top: ctypes costs ~3 ms of CPU that monitor never needs.
-    import ctypes  # noqa: PLC0415
+    import ctypes
 
     return ctypes.CDLL(None, use_errno=True)
 
@@ -126,7 +126,7 @@ class MountFailed(GenericError):
 
 def mount(source: str, target: str, fstype: str, options: MountOptions) -> None:
     """mount(2); MountFailed with the errno's meaning on failure."""
-    import ctypes  # noqa: PLC0415
+    import ctypes
 
     libc = _libc()
     libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p,
@@ -149,7 +149,7 @@ def mount(source: str, target: str, fstype: str, options: MountOptions) -> None:
 
 def umount(target: str) -> None:
     """umount2(2) without following symlinks; MountBusy on EBUSY, nothing if not mounted."""
-    import ctypes  # noqa: PLC0415
+    import ctypes
 
     libc = _libc()
     libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]

@@ -1,10 +1,11 @@
 """The rtnetlink boundary: reading links, addresses and routes, adding and removing addresses.
 
-Reads are one small request on a stdlib ``AF_NETLINK`` socket, parsed here with ``struct``:
-a recurring monitor pays for one address dump and one link lookup, not for importing
-pyroute2 (about 110 ms of CPU, three times an IPaddr2 monitor; see BENCHMARKS.md).
-Changes go through pyroute2, imported only by the functions that change something; this
-module alone imports it and turns its errors into ``hakit.errors``.
+Every request, read or change, is one small message on a stdlib ``AF_NETLINK`` socket,
+built and parsed here with ``struct``; ``hakit.ipvs`` speaks generic netlink through the
+same ``request``.  pyroute2 is not used: importing any of it runs its package
+``__init__``, which loads every plugin (about 110 ms of CPU, twice an IPaddr2 start), for
+two messages (RTM_NEWADDR, RTM_DELADDR) of a few attributes each (BENCHMARKS.md, vip).
+This module turns the kernel's errno into ``hakit.errors``.
 """
 
 from __future__ import annotations
@@ -18,25 +19,28 @@ import os
 import struct
 
 from hakit.errors import GenericError
+from hakit.lean import frozen
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
-    from typing import NamedTuple, Optional, Union
+    from collections.abc import Iterator
+    from typing import Optional, Union
 
     IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
     IPNetwork = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
-else:
-    from hakit.lean import NamedTuple
 
 NETLINK_ROUTE = 0
 NLMSG_ERROR = 2
 NLMSG_DONE = 3
 NLM_F_REQUEST = 0x1
+NLM_F_ACK = 0x4
+NLM_F_EXCL = 0x200
+NLM_F_CREATE = 0x400
 NLM_F_DUMP = 0x300
 RTM_NEWLINK = 16
 RTM_GETLINK = 18
 RTM_NEWADDR = 20
+RTM_DELADDR = 21
 RTM_GETADDR = 22
 RTM_NEWROUTE = 24
 RTM_GETROUTE = 26
@@ -46,6 +50,7 @@ IFLA_IFNAME = 3
 IFA_ADDRESS = 1
 IFA_LOCAL = 2
 IFA_LABEL = 3
+IFA_CACHEINFO = 6
 IFA_FLAGS = 8
 RTA_DST = 1
 RTA_OIF = 4
@@ -68,10 +73,13 @@ _IFINFOMSG = struct.Struct("=BxHiII")
 _IFADDRMSG = struct.Struct("=BBBBI")
 _RTMSG = struct.Struct("=BBBBBBBBI")
 _NLMSGERR = struct.Struct("=i")
+_IFA_CACHEINFO = struct.Struct("=IIII")  # preferred, valid, cstamp, tstamp
+_U32 = struct.Struct("=I")
 _NLA_TYPE_MASK = 0x3FFF  # without NLA_F_NESTED / NLA_F_NET_BYTEORDER
 
 
-class Link(NamedTuple):
+@frozen
+class Link:
     """A network interface."""
 
     ifindex: int
@@ -85,7 +93,8 @@ class Link(NamedTuple):
         return bool(self.flags & IFF_UP) and bool(self.flags & IFF_LOWER_UP)
 
 
-class Address(NamedTuple):
+@frozen
+class Address:
     """An address configured on an interface."""
 
     address: IPAddress
@@ -103,7 +112,8 @@ class Address(NamedTuple):
         return bool(self.flags & IFA_F_DADFAILED)
 
 
-class Route(NamedTuple):
+@frozen
+class Route:
     """A unicast route of the main table."""
 
     destination: IPNetwork
@@ -126,6 +136,12 @@ def parse_attributes(buf: bytes, offset: int = 0) -> dict[int, bytes]:
         attrs.setdefault(kind & _NLA_TYPE_MASK, bytes(buf[offset + _RTATTR.size:offset + length]))
         offset += (length + 3) & ~3
     return attrs
+
+
+def attribute(kind: int, value: bytes) -> bytes:
+    """One rtattr, padded to 4 bytes."""
+    raw = _RTATTR.pack(_RTATTR.size + len(value), kind) + value
+    return raw + b"\0" * (-len(raw) % 4)
 
 
 def split_messages(data: bytes) -> Iterator[tuple[int, int, int, bytes]]:
@@ -175,7 +191,7 @@ def parse_address(payload: bytes) -> Address:
     if raw is None:
         raise ValueError("ifaddrmsg without an address")
     if len(attrs.get(IFA_FLAGS, b"")) == 4:
-        flags = struct.unpack("=I", attrs[IFA_FLAGS])[0]
+        flags = _U32.unpack(attrs[IFA_FLAGS])[0]
     return Address(_ip(family, raw), prefixlen, index, flags, _text(attrs.get(IFA_LABEL, b"")))
 
 
@@ -186,7 +202,7 @@ def parse_route(payload: bytes) -> Optional[Route]:
     family, dst_len, _src, _tos, table, _proto, _scope, kind, _flags = _RTMSG.unpack_from(payload)
     attrs = parse_attributes(payload, _RTMSG.size)
     if len(attrs.get(RTA_TABLE, b"")) == 4:
-        table = struct.unpack("=I", attrs[RTA_TABLE])[0]
+        table = _U32.unpack(attrs[RTA_TABLE])[0]
     if table != RT_TABLE_MAIN or kind != RTN_UNICAST:
         return None
     if RTA_DST in attrs:
@@ -263,10 +279,8 @@ def link(index: int, timeout: float = 5.0) -> Optional[Link]:
 
 def link_by_name(name: str, timeout: float = 5.0) -> Optional[Link]:
     """The interface called ``name``, or None when there is none."""
-    raw = name.encode() + b"\0"
-    attr = _RTATTR.pack(_RTATTR.size + len(raw), IFLA_IFNAME) + raw
-    attr += b"\0" * (-len(attr) % 4)
-    return _get_link(_IFINFOMSG.pack(_socket.AF_UNSPEC, 0, 0, 0, 0) + attr, timeout)
+    return _get_link(_IFINFOMSG.pack(_socket.AF_UNSPEC, 0, 0, 0, 0)
+                     + attribute(IFLA_IFNAME, name.encode() + b"\0"), timeout)
 
 
 def _get_link(body: bytes, timeout: float) -> Optional[Link]:
@@ -305,74 +319,58 @@ def routes(family: int, timeout: float = 5.0) -> list[Route]:
     return found
 
 
-# -- changing: pyroute2 -------------------------------------------------------------------
+# -- changing: RTM_NEWADDR / RTM_DELADDR, acknowledged ------------------------------------
 
 
-def preload_changes() -> Callable[[float], None]:
-    """Start importing pyroute2 on a thread; returns ``join(timeout)``.
+def address_message(index: int, address: IPAddress, prefixlen: int, *, label: str = "",
+                    flags: int = 0, preferred_lft: Optional[int] = None) -> bytes:
+    """The body of an RTM_NEWADDR/RTM_DELADDR request for ``address/prefixlen`` on ``index``.
 
-    A start that must wait anyway (IPv4 address probing) calls this first, so the import
-    (about 110 ms of CPU, see BENCHMARKS.md) happens during the wait instead of after it.
-    Failures are left for ``add_address`` to report, where they are handled.
+    What ``ip address add`` sends: IFA_LOCAL and IFA_ADDRESS both the address for IPv4
+    (IFA_LOCAL is the interface's own address), IFA_ADDRESS alone for IPv6; IFA_FLAGS for
+    the flags that do not fit the header's 8 bits; IFA_CACHEINFO only with a preferred
+    lifetime, whose valid lifetime stays forever.
     """
-    import threading  # noqa: PLC0415 - start-up cost: only starts use it
-
-    def work() -> None:
-        try:
-            __import__("pyroute2.iproute.linux")
-            __import__("pyroute2.netlink.exceptions")
-        except Exception:  # noqa: S110 - reported by add_address's own import
-            pass
-
-    thread = threading.Thread(target=work, name="hakit-preload", daemon=True)
-    thread.start()
-    return thread.join
+    family = _socket.AF_INET if address.version == 4 else _socket.AF_INET6
+    body = _IFADDRMSG.pack(family, prefixlen, flags & 0xFF, 0, index)
+    if family == _socket.AF_INET:
+        body += attribute(IFA_LOCAL, address.packed)
+    body += attribute(IFA_ADDRESS, address.packed)
+    if label:
+        body += attribute(IFA_LABEL, label.encode() + b"\0")
+    if flags:
+        body += attribute(IFA_FLAGS, _U32.pack(flags))
+    if preferred_lft is not None:
+        body += attribute(IFA_CACHEINFO,
+                          _IFA_CACHEINFO.pack(preferred_lft, INFINITY_LIFE_TIME, 0, 0))
+    return body
 
 
 def add_address(index: int, address: IPAddress, prefixlen: int, *, label: str = "",
                 preferred_lft: Optional[int] = None, noprefixroute: bool = False,
-                nodad: bool = False) -> None:
-    """Add ``address/prefixlen`` to interface ``index``.
+                nodad: bool = False, timeout: float = 5.0) -> None:
+    """Add ``address/prefixlen`` to interface ``index``; fails if it is there already.
 
     ``preferred_lft`` in seconds (None: forever); the valid lifetime stays forever so the
     address is never removed behind Pacemaker's back.
     """
-    # pyroute2 is imported here, not at module level: monitors never need it.
-    from pyroute2.iproute.linux import IPRoute  # noqa: PLC0415 - heavy; changes only
-    from pyroute2.netlink.exceptions import NetlinkError  # noqa: PLC0415
-
     flags = (IFA_F_NOPREFIXROUTE if noprefixroute else 0) | (IFA_F_NODAD if nodad else 0)
-    request: dict[str, object] = {"index": index, "address": str(address),
-                                  "prefixlen": prefixlen}
-    if flags:
-        request["IFA_FLAGS"] = flags
-    if label:
-        request["label"] = label
-    if preferred_lft is not None:
-        # pyroute2 0.7.2 drops a bare preferred_lft=; the cacheinfo form reaches the kernel.
-        request["cacheinfo"] = {"preferred": preferred_lft, "valid": INFINITY_LIFE_TIME}
+    body = address_message(index, address, prefixlen, label=label, flags=flags,
+                           preferred_lft=preferred_lft)
     try:
-        with IPRoute() as ipr:
-            ipr.addr("add", **request)
-    except NetlinkError as exc:
-        raise GenericError(f"cannot add {address}/{prefixlen}: {os.strerror(exc.code)}") from exc
+        _request(RTM_NEWADDR, NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, body, timeout)
     except OSError as exc:
         raise GenericError(f"cannot add {address}/{prefixlen}: {exc.strerror}") from exc
 
 
-def remove_address(index: int, address: IPAddress, prefixlen: int) -> bool:
+def remove_address(index: int, address: IPAddress, prefixlen: int,
+                   timeout: float = 5.0) -> bool:
     """Remove exactly ``address/prefixlen`` from interface ``index``; False if it was absent."""
-    from pyroute2.iproute.linux import IPRoute  # noqa: PLC0415 - heavy; changes only
-    from pyroute2.netlink.exceptions import NetlinkError  # noqa: PLC0415
-
+    body = address_message(index, address, prefixlen)
     try:
-        with IPRoute() as ipr:
-            ipr.addr("del", index=index, address=str(address), prefixlen=prefixlen)
-    except NetlinkError as exc:
-        if exc.code in (errno.EADDRNOTAVAIL, errno.ENODEV):
-            return False
-        raise GenericError(
-            f"cannot remove {address}/{prefixlen}: {os.strerror(exc.code)}") from exc
+        _request(RTM_DELADDR, NLM_F_ACK, body, timeout)
     except OSError as exc:
+        if exc.errno in (errno.EADDRNOTAVAIL, errno.ENODEV):
+            return False
         raise GenericError(f"cannot remove {address}/{prefixlen}: {exc.strerror}") from exc
     return True

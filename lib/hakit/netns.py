@@ -1,7 +1,7 @@
 """Entering a named network namespace (``ip netns add NAME``, bound at /run/netns/NAME).
 
 The whole agent process moves into the namespace before it opens any socket, so netlink,
-packet sockets and pyroute2 all act inside it without further ado.
+packet and ICMPv6 sockets all act inside it without further ado.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def _setns(fd: int) -> None:
         setns(fd, CLONE_NEWNET)
         return
     # Only when a namespace is used, and only before Python 3.12.
-    import ctypes  # noqa: PLC0415
+    import ctypes
 
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.setns(fd, CLONE_NEWNET) != 0:

@@ -70,7 +70,7 @@ def parse_device_list(text: str) -> list[dict[str, str]]:
     if not text:
         return []
     try:
-        import json  # noqa: PLC0415 - start-up cost: see BENCHMARKS.md
+        import json
 
         doc = json.loads(text)
     except ValueError as exc:
@@ -150,7 +150,7 @@ def kernel_map_options(device_type: str, user: Optional[str], *, ms_mode: Option
 
 def udev_running(control: Path) -> bool:
     """Whether a udev daemon listens on its control socket."""
-    import stat  # noqa: PLC0415 - start-up cost: only krbd/nbd map and unmap ask
+    import stat  # only krbd/nbd map and unmap ask
 
     try:
         return stat.S_ISSOCK(os.stat(control).st_mode)
@@ -208,8 +208,8 @@ LOOP_INFO64_SIZE = 232
 
 def loop_backing_dev(device: str) -> Optional[tuple[int, int]]:
     """(major, minor) of the filesystem holding ``device``'s backing file, or None."""
-    import fcntl  # noqa: PLC0415 - start-up cost: only the fuse path asks
-    import struct  # noqa: PLC0415
+    import fcntl  # only the fuse path asks
+    import struct
 
     try:
         fd = os.open(device, os.O_RDONLY | os.O_CLOEXEC)
@@ -239,7 +239,7 @@ def readable(path: str, deadline: Deadline) -> None:
     the kernel is bounded by the action's guard (hakit.ocf.guard), not here: no thread can
     bound it, since a thread stuck in the kernel keeps the whole process from exiting.
     """
-    import mmap  # noqa: PLC0415 - start-up cost: see BENCHMARKS.md
+    import mmap
 
     deadline.check(f"reading {path}")
     try:
@@ -544,7 +544,7 @@ class FuseMapper:
         def gone() -> Optional[bool]:
             return None if process_is(pid, "rbd-fuse") else True
 
-        import signal  # noqa: PLC0415 - start-up cost: see BENCHMARKS.md
+        import signal
 
         for sig in (signal.SIGTERM, signal.SIGKILL):
             with contextlib.suppress(ActionTimeout):

@@ -122,7 +122,7 @@ class Runner:
         CommandFailed.  A child still running at the limit is killed with its process group
         and ActionTimeout is raised.
         """
-        import subprocess  # noqa: PLC0415 - start-up cost: see BENCHMARKS.md
+        import subprocess
 
         full = (self.require(argv[0]), *argv[1:])
         shown = mask(" ".join(full), self._secrets)
@@ -178,7 +178,7 @@ class Runner:
         ``output`` (or discarded).  The caller records the PID (a pidfile) and later stops
         it by that PID; secrets go in files or ``env``, never in ``argv``.
         """
-        import subprocess  # noqa: PLC0415 - start-up cost: see BENCHMARKS.md
+        import subprocess
 
         full = (self.require(argv[0]), *argv[1:])
         shown = mask(" ".join(full), self._secrets)
@@ -203,8 +203,8 @@ class Runner:
 
     @staticmethod
     def _kill_group(proc: subprocess.Popen[str]) -> None:
-        import signal  # noqa: PLC0415 - start-up cost: see BENCHMARKS.md
-        import subprocess  # noqa: PLC0415
+        import signal
+        import subprocess
 
         try:
             os.killpg(proc.pid, signal.SIGKILL)

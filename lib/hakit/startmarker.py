@@ -31,7 +31,7 @@ def marker_name(lxcpath: str, name: str) -> str:
         return readable
     # Too long for one file name (a long lxcpath or container name): a digest of the
     # path, still one name per container, rather than a start that cannot leave a marker.
-    import hashlib  # noqa: PLC0415 - start-up cost: only for such long paths
+    import hashlib  # only for such long paths
 
     digest = hashlib.sha256(path.encode("utf-8", "surrogateescape")).hexdigest()
     return f"sha256-{digest}.started"

@@ -1,7 +1,8 @@
 """ocf:hakit:vip against ocf:heartbeat:IPaddr2: monitor, start and stop on the same interface.
 
 Both agents run inside one throwaway namespace through ``ip netns exec`` (the same wrapper
-for both), on the same veth, each with its own address.  Byte-compiled modules are allowed
+for both), on the same veth, each with its own address, taking turns run by run so that
+the machine's load weighs on both alike.  Byte-compiled modules are allowed
 (an installed hakit is byte-compiled by Debian's python3 tooling), so the first run of each
 command is a warm-up and is not counted.
 """
@@ -12,7 +13,7 @@ import os
 import statistics
 from collections.abc import Mapping, Sequence
 
-from tests.bench.common import Stats, measure, ratio, run_once, table
+from tests.bench.common import Stats, ratio, run_once, table
 from tests.harness.netns import Netns, NetnsPool
 from tests.harness.ocf import AGENTS, LIB
 
@@ -31,27 +32,41 @@ def _env(params: Mapping[str, str], interval_ms: int = 0) -> dict[str, str]:
     return env
 
 
-def _cycle(label: str, ns: Netns, agent: str, params: Mapping[str, str],
-           runs: int) -> tuple[Stats, Stats]:
-    """Median start and stop cost over ``runs`` start/stop cycles."""
-    starts: list[tuple[float, float]] = []
-    stops: list[tuple[float, float]] = []
-    env = _env(params)
+def _median_stats(label: str, samples: Sequence[tuple[float, float]]) -> Stats:
+    return Stats(label, len(samples), statistics.median(s[0] for s in samples) * 1000,
+                 statistics.median(s[1] for s in samples) * 1000)
+
+
+def _cycles(ns: Netns, runs: int,
+            agents: Sequence[tuple[str, str, Mapping[str, str]]]) -> list[Stats]:
+    """Median start and stop cost of each ``(label, agent, params)`` over ``runs`` cycles.
+
+    The agents take turns cycle by cycle (A B C A B C ...), so that a change in the
+    machine's load during the run weighs on all of them alike.
+    """
+    starts: dict[str, list[tuple[float, float]]] = {label: [] for label, _, _ in agents}
+    stops: dict[str, list[tuple[float, float]]] = {label: [] for label, _, _ in agents}
     for _ in range(runs + 1):
-        starts.append(run_once(ns.exec_argv([agent, "start"]), env))
-        stops.append(run_once(ns.exec_argv([agent, "stop"]), env))
-    starts, stops = starts[1:], stops[1:]  # the first cycle is the warm-up
+        for label, agent, params in agents:
+            env = _env(params)
+            starts[label].append(run_once(ns.exec_argv([agent, "start"]), env))
+            stops[label].append(run_once(ns.exec_argv([agent, "stop"]), env))
+    found = []
+    for label, _, _ in agents:  # the first cycle is the warm-up
+        found += [_median_stats(f"{label} start", starts[label][1:]),
+                  _median_stats(f"{label} stop", stops[label][1:])]
+    return found
 
-    def stats(what: str, samples: Sequence[tuple[float, float]]) -> Stats:
-        return Stats(f"{label} {what}", runs, statistics.median(s[0] for s in samples) * 1000,
-                     statistics.median(s[1] for s in samples) * 1000)
-    return stats("start", starts), stats("stop", stops)
 
-
-def _monitor(label: str, argv: Sequence[str], params: Mapping[str, str]) -> Stats:
-    env = _env(params, interval_ms=10000)
-    run_once(argv, env)  # warm-up (byte-compiles hakit when allowed)
-    return measure(label, argv, env, runs=MONITOR_RUNS)
+def _monitors(runs: int, monitors: Sequence[tuple[str, Sequence[str], Mapping[str, str]]]
+              ) -> list[Stats]:
+    """Median cost of each ``(label, argv, params)`` monitor, the monitors taking turns."""
+    samples: dict[str, list[tuple[float, float]]] = {label: [] for label, _, _ in monitors}
+    for _ in range(runs + 1):
+        for label, argv, params in monitors:
+            samples[label].append(run_once(argv, _env(params, interval_ms=10000)))
+    # The first round is the warm-up (byte-compiles hakit when allowed).
+    return [_median_stats(label, samples[label][1:]) for label, _, _ in monitors]
 
 
 def main() -> str:
@@ -71,30 +86,30 @@ def main() -> str:
         ours6 = {"ip": "fd00:1a::10", "cidr_netmask": "64", "nic": "eth0", "dad": "false"}
         theirs6 = {"ip": "fd00:1a::11", "cidr_netmask": "64", "nic": "eth0"}
 
-        cycles = [
-            *_cycle("IPaddr2 IPv4", host, IPADDR2, theirs4, START_RUNS),
-            *_cycle("vip IPv4 (dad=true, 200 ms of ARP probes)", host, VIP, ours4, START_RUNS),
-            *_cycle("vip IPv4 (dad=false)", host, VIP, ours4_nodad, START_RUNS),
-        ]
+        cycles = _cycles(host, START_RUNS, [
+            ("IPaddr2 IPv4", IPADDR2, theirs4),
+            ("vip IPv4 (dad=true, 200 ms of ARP probes)", VIP, ours4),
+            ("vip IPv4 (dad=false)", VIP, ours4_nodad),
+        ])
         for agent, params in ((IPADDR2, theirs4), (VIP, ours4), (IPADDR2, theirs6),
                               (VIP, ours6)):
             run_once(host.exec_argv([agent, "start"]), _env(params))
-        mon = [
-            _monitor("IPaddr2 IPv4 monitor", host.exec_argv([IPADDR2, "monitor"]), theirs4),
-            _monitor("vip IPv4 monitor", host.exec_argv([VIP, "monitor"]), ours4),
-            _monitor("vip IPv4 monitor (network_namespace=, no ip netns exec)", [VIP, "monitor"],
-                     ours4_netns),
-            _monitor("IPaddr2 IPv6 monitor", host.exec_argv([IPADDR2, "monitor"]), theirs6),
-            _monitor("vip IPv6 monitor", host.exec_argv([VIP, "monitor"]), ours6),
-        ]
-        base = [
-            _monitor("python3 -c pass (interpreter start)", host.exec_argv(
+        mon = _monitors(MONITOR_RUNS, [
+            ("IPaddr2 IPv4 monitor", host.exec_argv([IPADDR2, "monitor"]), theirs4),
+            ("vip IPv4 monitor", host.exec_argv([VIP, "monitor"]), ours4),
+            ("vip IPv4 monitor (network_namespace=, no ip netns exec)", [VIP, "monitor"],
+             ours4_netns),
+            ("IPaddr2 IPv6 monitor", host.exec_argv([IPADDR2, "monitor"]), theirs6),
+            ("vip IPv6 monitor", host.exec_argv([VIP, "monitor"]), ours6),
+        ])
+        base = _monitors(MONITOR_RUNS, [
+            ("python3 -c pass (interpreter start)", host.exec_argv(
                 ["/usr/bin/python3", "-c", "pass"]), {}),
-            _monitor("python3 -S -c pass (as the agents start)", host.exec_argv(
+            ("python3 -S -c pass (as the agents start)", host.exec_argv(
                 ["/usr/bin/python3", "-S", "-c", "pass"]), {}),
-            _monitor("python3 -S importing hakit.ocf.dispatch", host.exec_argv(
+            ("python3 -S importing hakit.ocf.dispatch", host.exec_argv(
                 ["/usr/bin/python3", "-S", "-c", "import hakit.ocf.dispatch"]), {}),
-        ]
+        ])
     finally:
         pool.cleanup()
     lines = [
@@ -108,8 +123,10 @@ def main() -> str:
         "Start and stop (medians over start/stop cycles):\n",
         table(cycles),
         "",
+        f"- {ratio(cycles[2], cycles[0])}",
         f"- {ratio(cycles[4], cycles[0])}",
-        f"- {ratio(cycles[3], cycles[1])} (stop)",
+        f"- {ratio(cycles[3], cycles[1])}",
+        f"- {ratio(cycles[5], cycles[1])}",
         "",
         "Where a Python agent's CPU goes (same wrapper):\n",
         table(base),

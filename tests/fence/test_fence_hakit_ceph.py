@@ -196,7 +196,7 @@ def _run(fab: Fabric, params: Mapping[str, str], *, argv: Sequence[str] = (),
 
 def _blocklist(fab: Fabric) -> set[str]:
     doc = fab.cluster.run(["ceph", "osd", "blocklist", "ls", "--format", "json"]).stdout
-    import json  # noqa: PLC0415
+    import json
 
     first, _ = json.JSONDecoder().raw_decode(doc.strip() or "[]")
     return {e["addr"] for e in first}

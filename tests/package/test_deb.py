@@ -27,7 +27,7 @@ OCF_AGENTS = [a for a in AGENTS if not a.startswith("fence_")]
 FENCE_AGENTS = [a for a in AGENTS if a.startswith("fence_")]
 #: What the agents really use at run time; nothing a test needs belongs in Depends.
 RUNTIME_DEPENDS = {"python3-rados", "python3-rbd", "python3-lxc", "python3-pyghmi",
-                   "python3-pyroute2", "python3-requests", "ceph-common", "e2fsprogs", "lxc"}
+                   "python3-requests", "ceph-common", "e2fsprogs", "lxc"}
 TEST_ONLY = {"pytest", "hypothesis", "lxml", "ruff", "mypy", "ipmitool", "openipmi",
              "ceph-mon", "ceph-osd", "ceph-mgr", "busybox-static", "lxc-templates",
              "libxml2-utils", "resource-agents", "fence-agents"}

@@ -6,12 +6,13 @@ import io
 import ipaddress
 import socket
 import struct
+from typing import Optional
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hakit import announce, netlink
-from hakit.agents.vip import AGENT, Lifetime, PrefixOrNetmask
+from hakit.agents.vip import AGENT, Lifetime, Netmask, PrefixOrNetmask
 from hakit.ocf.dispatch import run
 from tests.harness.ocf import agent_env, run_agent
 from tests.vip.conftest import VIP_AGENT
@@ -56,6 +57,30 @@ def test_address_message_round_trip(address: netlink.IPAddress, prefixlen: int, 
     assert parsed == netlink.Address(address, prefixlen, index, flags, label)
     assert parsed.tentative == bool(flags & netlink.IFA_F_TENTATIVE)
     assert parsed.dadfailed == bool(flags & netlink.IFA_F_DADFAILED)
+
+
+@given(v6 | v4, st.tuples(st.integers(0, 128), st.integers(1, 2**31 - 1),
+                         st.integers(0, 2**32 - 1)),
+       st.text(alphabet="abcdefgh0123:", max_size=15),
+       st.none() | st.integers(0, 2**32 - 1))
+def test_address_request_reads_back_as_sent(address: netlink.IPAddress,
+                                            shape: tuple[int, int, int], label: str,
+                                            preferred: Optional[int]) -> None:
+    # What add_address/remove_address send is what the kernel reports back in a dump.
+    prefixlen, index, flags = shape
+    body = netlink.address_message(index, address, prefixlen, label=label, flags=flags,
+                                   preferred_lft=preferred)
+    assert netlink.parse_address(body) == netlink.Address(address, prefixlen, index, flags,
+                                                          label)
+    attrs = netlink.parse_attributes(body, 8)
+    assert attrs[netlink.IFA_ADDRESS] == address.packed
+    # IPv4 carries the interface's own address as IFA_LOCAL, as `ip address add` sends it.
+    assert attrs.get(netlink.IFA_LOCAL) == (address.packed if address.version == 4 else None)
+    if preferred is None:
+        assert netlink.IFA_CACHEINFO not in attrs
+    else:  # the valid lifetime is always forever
+        assert struct.unpack("=II", attrs[netlink.IFA_CACHEINFO][:8]) == (
+            preferred, netlink.INFINITY_LIFE_TIME)
 
 
 @given(st.integers(1, 2**31 - 1), st.text(alphabet="eth0123.-", min_size=1, max_size=15),
@@ -120,13 +145,13 @@ def test_neighbour_advertisement_round_trip(target: ipaddress.IPv6Address, mac: 
 
 @given(st.integers(1, 128))
 def test_prefix_lengths(length: int) -> None:
-    assert PrefixOrNetmask().parse(str(length)) == (length, False)
+    assert PrefixOrNetmask().parse(str(length)) == Netmask(length, dotted=False)
 
 
 @given(st.integers(1, 32))
 def test_dotted_netmasks(length: int) -> None:
     mask = str(ipaddress.IPv4Network(f"0.0.0.0/{length}").netmask)
-    assert PrefixOrNetmask().parse(mask) == (length, True)
+    assert PrefixOrNetmask().parse(mask) == Netmask(length, dotted=True)
 
 
 @given(st.integers(0, 2**32 - 2))

@@ -132,7 +132,7 @@ def _cipher(params: Values) -> Optional[int]:
         return None
     # pyghmi only when a cipher is named or a BMC is contacted (start-up cost: see
     # docs/developing.md).
-    from hakit.fence.ipmi import SUPPORTED_SUITES  # noqa: PLC0415
+    from hakit.fence.ipmi import SUPPORTED_SUITES
 
     suite = int(text)
     if suite == 0:
@@ -168,7 +168,7 @@ def validate(params: Values) -> None:
 @contextlib.contextmanager
 def connect(ctx: FenceContext) -> Iterator[PowerDevice]:
     """A logged-in IPMI session for this action."""
-    from hakit.fence.ipmi import IpmiTarget, open_bmc  # noqa: PLC0415 - start-up cost
+    from hakit.fence.ipmi import IpmiTarget, open_bmc
 
     params = ctx.params
     target = IpmiTarget(

@@ -108,8 +108,8 @@ def connect(ctx: FenceContext) -> Iterator[PowerDevice]:
         ctx.log.warning("ssl_insecure: the BMC's certificate is not verified")
     # requests (with urllib3, ssl, http, email...) only when a BMC is contacted: metadata
     # and option parsing stay cheap (start-up cost: see docs/developing.md).
-    from hakit.fence.redfish import Endpoint, RedfishPower  # noqa: PLC0415
-    from hakit.fence.redfish import connect as redfish_connect  # noqa: PLC0415
+    from hakit.fence.redfish import Endpoint, RedfishPower
+    from hakit.fence.redfish import connect as redfish_connect
 
     host, port = _host_and_port(params)
     endpoint = Endpoint(

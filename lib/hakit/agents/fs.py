@@ -500,7 +500,7 @@ def _unmount_all(tree: list[mountinfo.MountEntry]) -> list[mountinfo.MountEntry]
 def _signal_holders(ctx: Context, tree: list[mountinfo.MountEntry],
                     sig: signal.Signals) -> list[str]:
     """Send ``sig`` to every process holding a mount of ``tree``; describe them."""
-    from hakit import holders  # noqa: PLC0415 - start-up cost: only stop needs it
+    from hakit import holders  # only stop needs it
 
     mounts = [(os.makedev(e.major, e.minor), e.mount_id) for e in tree]
     # force_unmount=true also counts references through other mounts of our own

@@ -185,7 +185,7 @@ def _key_text(key: ipvs.ServiceKey) -> str:
 
 
 def _parse_key(line: str) -> Optional[ipvs.ServiceKey]:
-    import ipaddress  # noqa: PLC0415 - already loaded by the parameters
+    import ipaddress  # already loaded by the parameters
 
     parts = line.split()
     if len(parts) != 5 or not all(p.isdigit() for p in (parts[0], parts[1], parts[3], parts[4])):

@@ -108,7 +108,7 @@ def _unusable_lxcpath(lxcpath: str) -> Optional[str]:
     so stop and monitor answer "stopped" from the start marker alone: bad configuration
     never fails a stop or a probe (OCF; Pacemaker fences after a failed stop).
     """
-    import stat  # noqa: PLC0415 - already loaded by os: no start-up cost
+    import stat  # already loaded by os: no start-up cost
 
     try:
         mode = os.stat(lxcpath).st_mode
@@ -239,8 +239,8 @@ def _kill_orphan(ctx: Context, pid: int, start: int, name: str) -> None:
 
     Killing a PID namespace's init kills every process in it (pid_namespaces(7)).
     """
-    import contextlib  # noqa: PLC0415 - start-up cost
-    import signal  # noqa: PLC0415 - start-up cost
+    import contextlib
+    import signal
 
     ctx.log.warning("container %s: LXC's monitor is gone but its init (PID %d) still "
                     "runs; killing it", name, pid)

@@ -185,7 +185,7 @@ def parse_gone_nodes(xml_text: str) -> Optional[set[str]]:
 
     None when the output is not crm_mon's (no cluster to ask).
     """
-    import xml.etree.ElementTree as ET  # noqa: PLC0415 - start-up cost: BENCHMARKS.md
+    import xml.etree.ElementTree as ET
 
     try:
         # The output of Pacemaker's own tool on this node, not untrusted input.

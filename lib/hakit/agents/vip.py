@@ -23,6 +23,7 @@ from hakit.errors import (
     NotRunningError,
     ParamError,
 )
+from hakit.lean import frozen
 from hakit.ocf.agent import Action, Agent, Context
 from hakit.ocf.params import (
     Address,
@@ -40,13 +41,11 @@ from hakit.ocf.params import (
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from typing import NamedTuple, Optional
+    from typing import Optional
 
     from hakit import announce
     from hakit.deadline import Deadline
     from hakit.ocf.params import IPAddress
-else:
-    from hakit.lean import NamedTuple
 
 #: IFA_CACHEINFO's "forever", what ``preferred_lft=forever`` stands for.
 FOREVER = 0xFFFFFFFF
@@ -60,7 +59,8 @@ IFNAME_MAX = 15
 DEFAULT_DAD_TIMEOUT = {4: 0.2, 6: 5.0}
 
 
-class Netmask(NamedTuple):
+@frozen
+class Netmask:
     """A parsed cidr_netmask: the prefix length, and whether it was written dotted."""
 
     length: int
@@ -179,7 +179,8 @@ PARAMS = (IP, CIDR_NETMASK, NIC, LABEL, ARP_COUNT, ARP_INTERVAL, ARP_COUNT_REFRE
           DAD_TIMEOUT, PREFERRED_LFT, NOPREFIXROUTE, CHECK_LINK, NETWORK_NAMESPACE)
 
 
-class Target(NamedTuple):
+@frozen
+class Target:
     """Where start puts the address."""
 
     link: netlink.Link
@@ -287,7 +288,7 @@ def _announce(ctx: Context, link: netlink.Link, count: int) -> None:
     address = ctx.params[IP]
     if count <= 0 or len(link.mac) != 6:
         return  # no Ethernet address: no ARP/NDP neighbours to tell
-    from hakit import announce  # noqa: PLC0415 - start-up cost: see BENCHMARKS.md
+    from hakit import announce
 
     def send() -> None:
         # Best effort, as IPaddr2's send_arp: the address is configured either way, and
@@ -311,7 +312,7 @@ def _dad_timeout(ctx: Context) -> float:
 
 def _add_ipv4(ctx: Context, target: Target, address: ipaddress.IPv4Address,
               early: Optional[EarlyProbe] = None) -> None:
-    from hakit import announce  # noqa: PLC0415 - start-up cost: see BENCHMARKS.md
+    from hakit import announce
 
     link = target.link
     if ctx.params[DAD] and len(link.mac) != 6:
@@ -332,24 +333,21 @@ def _add_ipv4(ctx: Context, target: Target, address: ipaddress.IPv4Address,
 def _arp_probe(ctx: Context, link: netlink.Link, address: ipaddress.IPv4Address
                ) -> Optional[bytes]:
     """ARP-probe for ``address`` on ``link``: the MAC of a host that has it, or None."""
-    from hakit import announce  # noqa: PLC0415 - start-up cost: see BENCHMARKS.md
+    from hakit import announce
 
-    loaded = netlink.preload_changes()  # pyroute2's import overlaps the probe window
-    culprit = announce.arp_probe(link.name, link.mac, address, _dad_timeout(ctx),
-                                 ctx.deadline)
-    loaded(ctx.deadline.timeout(5.0))
-    return culprit
+    return announce.arp_probe(link.name, link.mac, address, _dad_timeout(ctx), ctx.deadline)
 
 
 def _add(ctx: Context, target: Target, *, label: str = "", nodad: bool = False) -> None:
     lft = ctx.params[PREFERRED_LFT]
     netlink.add_address(target.link.ifindex, ctx.params[IP], target.prefixlen, label=label,
                         preferred_lft=None if lft == FOREVER else lft,
-                        noprefixroute=ctx.params[NOPREFIXROUTE], nodad=nodad)
+                        noprefixroute=ctx.params[NOPREFIXROUTE], nodad=nodad,
+                        timeout=_timeout(ctx))
 
 
 def _add_ipv6(ctx: Context, target: Target, address: ipaddress.IPv6Address) -> None:
-    from hakit import announce  # noqa: PLC0415 - start-up cost: see BENCHMARKS.md
+    from hakit import announce
 
     link = target.link
     if not ctx.params[DAD]:
@@ -363,7 +361,7 @@ def _add_ipv6(ctx: Context, target: Target, address: ipaddress.IPv6Address) -> N
         culprit = watch.drain() if outcome == "failed" else None
     if outcome == "ok":
         return
-    netlink.remove_address(link.ifindex, address, target.prefixlen)
+    netlink.remove_address(link.ifindex, address, target.prefixlen, _timeout(ctx))
     if outcome == "timeout":
         raise GenericError(f"duplicate-address detection for {address} on {link.name} did not "
                            f"finish within {_dad_timeout(ctx):g}s; address removed")
@@ -405,7 +403,7 @@ class EarlyProbe:
     """
 
     def __init__(self, ctx: Context, namespace: Optional[str]) -> None:
-        import threading  # noqa: PLC0415 - start-up cost: only the composite's start
+        import threading  # only the composite's start
 
         self._verdict: Optional[tuple[int, Optional[bytes], float]] = None
         self._thread = threading.Thread(target=self._run, args=(ctx, namespace),
@@ -460,7 +458,7 @@ def start(ctx: Context, early: Optional[EarlyProbe] = None) -> Optional[ExitCode
         ctx.log.info("%s/%d is already on %s", address, target.prefixlen, link.name)
         return None
     if mine:  # a leftover of an interrupted start: start DAD afresh
-        netlink.remove_address(link.ifindex, address, target.prefixlen)
+        netlink.remove_address(link.ifindex, address, target.prefixlen, _timeout(ctx))
     if ctx.params[CHECK_LINK] and not link.up:
         raise GenericError(f"interface {link.name} is down or has no carrier")
     if isinstance(address, ipaddress.IPv4Address):
@@ -525,7 +523,7 @@ def stop(ctx: Context) -> Optional[ExitCode]:
         link = netlink.link_by_name(nic, _timeout(ctx))
         found = [a for a in found if link is not None and a.ifindex == link.ifindex]
     for entry in found:
-        if netlink.remove_address(entry.ifindex, address, entry.prefixlen):
+        if netlink.remove_address(entry.ifindex, address, entry.prefixlen, _timeout(ctx)):
             ctx.log.info("removed %s/%d", address, entry.prefixlen)
     return None
 

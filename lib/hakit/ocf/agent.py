@@ -50,7 +50,7 @@ class Context:
         return self.env.instance
 
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # type aliases: for annotations only, never evaluated at run time
     #: A handler does the action and returns its exit code (None means success), or
     #: raises one of ``hakit.errors``.
     Handler = Callable[[Context], Optional[ExitCode]]
@@ -60,20 +60,6 @@ if TYPE_CHECKING:
     EnvironmentCheck = Callable[[Context], None]
     #: (action, OCF_CHECK_LEVEL) -> whether it does device I/O that may hang.
     IoPredicate = Callable[[str, int], bool]
-else:
-    def __getattr__(name: str) -> object:
-        """The type aliases above, built with typing only when imported at run time."""
-        if name not in ("Handler", "Validator", "EnvironmentCheck", "IoPredicate"):
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        from typing import Callable, Optional  # noqa: PLC0415 - start-up cost
-
-        from hakit.errors import ExitCode  # noqa: PLC0415
-        from hakit.ocf.params import Values  # noqa: PLC0415
-
-        return {"Handler": Callable[[Context], Optional[ExitCode]],
-                "Validator": Callable[[Values], None],
-                "EnvironmentCheck": Callable[[Context], None],
-                "IoPredicate": Callable[[str, int], bool]}[name]
 
 
 def always(action: str, check_level: int) -> bool:

@@ -78,7 +78,7 @@ def _guarded(agent: Agent, env: OcfEnvironment, log: logging.Logger,
              err: TextIO) -> Optional[int]:
     """Fork for a guarded action: None in the child (which goes on to run it), the exit
     code in the parent (the child's, or OCF_ERR_GENERIC with a reason if it hung)."""
-    from hakit.ocf import guard  # noqa: PLC0415 - only agents doing device I/O
+    from hakit.ocf import guard  # only agents doing device I/O
 
     child = guard.fork()
     if child is None:
@@ -183,7 +183,7 @@ def run(agent: Agent, argv: Sequence[str], environ: Mapping[str, str],
     err = stderr or sys.stderr
     action = argv[1] if len(argv) > 1 else ""
     if action == "meta-data":
-        from hakit.ocf import metadata  # noqa: PLC0415 - start-up cost
+        from hakit.ocf import metadata
 
         out.write(metadata.build(agent))
         return ExitCode.SUCCESS
@@ -215,7 +215,7 @@ def run(agent: Agent, argv: Sequence[str], environ: Mapping[str, str],
     except HakitError as exc:
         code, reason = exc.exit_code, exc.reason
     except Exception as exc:
-        import traceback  # noqa: PLC0415 - start-up cost: only after a crash
+        import traceback  # only after a crash
 
         log.debug("%s", "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
         code = ExitCode.ERR_GENERIC

@@ -37,7 +37,7 @@ class Child:
 
 def fork() -> Optional[Child]:
     """Fork; in the child (None), stdout and stderr now go to the parent through a pipe."""
-    import sys  # noqa: PLC0415
+    import sys
 
     for stream in (sys.stdout, sys.stderr):
         stream.flush()
@@ -56,8 +56,8 @@ def fork() -> Optional[Child]:
 def wait(child: Child, seconds: float) -> Optional[int]:
     """Relay the child's output until it exits; its exit code, or None when ``seconds``
     passed first (the child is then killed and left to the kernel)."""
-    import select  # noqa: PLC0415
-    import time  # noqa: PLC0415
+    import select
+    import time
 
     end = time.monotonic() + seconds
     try:
@@ -73,7 +73,7 @@ def wait(child: Child, seconds: float) -> Optional[int]:
             _write_all(2, chunk)
     finally:
         os.close(child.output)
-    import signal  # noqa: PLC0415
+    import signal
 
     try:
         os.kill(child.pid, signal.SIGKILL)

@@ -1,85 +1,184 @@
-"""The agent run's logger, built only when a line is actually written.
+"""The agent run's logger: the lines ClusterLabs agents write, without the ``logging`` module.
 
-A monitor that finds everything in order logs nothing, so ``dispatch`` hands handlers a
-``LazyLogger``: it answers ``debug`` below the enabled level at once, and builds the real
-``logging.Logger`` (``hakit.ocf.log.make_logger``: stderr, HA_LOGFILE, HA_DEBUGLOG, syslog,
-secrets masked) on the first line it has to write.  Importing ``logging`` costs about
-12 ms of CPU, a third of an IPaddr2 monitor (start-up cost: see BENCHMARKS.md).
+Every action is a fresh process, and importing ``logging`` with ``logging.handlers`` costs
+about 15 ms of CPU (it pulls in ``threading``, ``socket``, ``pickle`` and ``traceback``),
+a third of an IPaddr2 start; start and stop always write a line (start-up cost: see
+BENCHMARKS.md).  ``LazyLogger`` writes the same lines itself: to stderr, which
+pacemaker-execd records (``TAG: LEVEL: message``), to HA_LOGFILE and HA_DEBUGLOG
+(``Mon DD HH:MM:SS TAG[PID]: LEVEL: message``) and, when HA_LOGFACILITY names a facility,
+to syslog through ``/dev/log`` (``<PRI>TAG[PID]: LEVEL: message``); debug lines only with
+HA_debug=1, or to HA_DEBUGLOG.  Nothing is opened until a line has to be written, so a
+monitor that finds everything in order opens nothing.  Secrets are masked and every
+message made safe to write (``hakit.shown.log_text``) before it goes anywhere.
 """
 
 from __future__ import annotations
 
+import os
+import sys
+import time
+
+from hakit import shown
+from hakit.runner import mask
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    import logging
     from collections.abc import Mapping, Sequence
     from logging import Logger as _LoggerType
     from typing import Any, Optional, TextIO
 else:
     _LoggerType = object
 
-#: logging's level numbers, without importing logging.
+#: logging's level numbers and names.
 DEBUG, INFO, WARNING, ERROR, CRITICAL = 10, 20, 30, 40, 50
+LEVEL_NAMES = {DEBUG: "DEBUG", INFO: "INFO", WARNING: "WARNING", ERROR: "ERROR",
+               CRITICAL: "CRITICAL"}
+#: syslog severities (RFC 5424) by level, as logging.handlers.SysLogHandler maps them.
+SYSLOG_SEVERITY = {DEBUG: 7, INFO: 6, WARNING: 4, ERROR: 3, CRITICAL: 2}
+#: The facilities HA_LOGFACILITY may name (logging.handlers.SysLogHandler.facility_names).
+SYSLOG_FACILITIES = {
+    "auth": 4, "authpriv": 10, "console": 14, "cron": 9, "daemon": 3, "ftp": 11, "kern": 0,
+    "lpr": 6, "mail": 2, "news": 7, "ntp": 12, "security": 13, "solaris-cron": 15,
+    "syslog": 5, "user": 1, "uucp": 8, "local0": 16, "local1": 17, "local2": 18,
+    "local3": 19, "local4": 20, "local5": 21, "local6": 22, "local7": 23,
+}
+SYSLOG_SOCKET = "/dev/log"
+
+
+def clean(message: str, secrets: Sequence[str], level: int) -> str:
+    """A message as it may be written: secrets masked, control characters escaped,
+    continuation lines indented, at most ``shown.LOG_LIMIT`` characters below DEBUG."""
+    return shown.log_text(mask(message, secrets), shown.LOG_LIMIT if level > DEBUG else 0)
 
 
 class LazyLogger(_LoggerType):
-    """Behaves as the ``logging.Logger`` that ``make_logger`` returns, built on first use.
+    """The run's logger, with the level methods of a ``logging.Logger`` (``msg % args``,
+    ``exc_info``); type checkers see a ``logging.Logger`` subclass, so it goes wherever
+    one is expected (``hakit.runner`` takes either).
 
-    The level methods take the same arguments as ``logging.Logger``'s; any other attribute
-    (handlers, filters...) is the real logger's, built on access.  Type checkers see a
-    ``logging.Logger`` subclass, so it goes wherever one is expected.
+    ``tag`` is shown in every line (``hakit-vip(web-ip)``); ``secrets`` is shared, what
+    is added to it later is masked too.
     """
 
     def __init__(self, tag: str, ha_env: Mapping[str, str], secrets: Sequence[str] = (),
                  stderr: Optional[TextIO] = None) -> None:
-        # Plain attributes only: __getattr__ below serves everything else.
-        self.__dict__["_make"] = (tag, ha_env, secrets, stderr)
-        self.__dict__["_real"] = None
-        self.__dict__["_lowest"] = DEBUG if _debug_written(ha_env) else INFO
-
-    def _logger(self) -> logging.Logger:
-        real: Optional[logging.Logger] = self.__dict__["_real"]
-        if real is None:
-            from hakit.ocf.log import make_logger  # noqa: PLC0415 - start-up cost
-
-            real = make_logger(*self.__dict__["_make"])
-            self.__dict__["_real"] = real
-        return real
+        self._tag = tag
+        self._env = ha_env
+        self._secrets = secrets
+        self._stderr = stderr
+        self._debug = debug_enabled(ha_env)
+        self._lowest = DEBUG if _debug_written(ha_env) else INFO
+        # (minimum level, write(level, message)), made on the first line written.
+        self._outputs: Optional[list[tuple[int, Any]]] = None
 
     def isEnabledFor(self, level: int) -> bool:
-        lowest: int = self.__dict__["_lowest"]
-        return level >= lowest
+        return level >= self._lowest
 
-    def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
-        if self.isEnabledFor(level):
-            self._logger().log(level, msg, *args, **kwargs)
+    def log(self, level: int, msg: object, *args: object, exc_info: Any = None,
+            **_kwargs: Any) -> None:
+        if not self.isEnabledFor(level):
+            return
+        text = str(msg) % args if args else str(msg)
+        message = clean(text, self._secrets, level)
+        if exc_info:
+            message += "\n" + _traceback(exc_info)
+        for lowest, write in self._open():
+            if level >= lowest:
+                try:
+                    write(level, message)
+                except (OSError, ValueError):
+                    pass  # a log destination that fails must not fail the action
 
     def debug(self, msg: object, *args: object, **kwargs: Any) -> None:
-        if self.isEnabledFor(DEBUG):
-            self._logger().debug(msg, *args, **kwargs)
+        self.log(DEBUG, msg, *args, **kwargs)
 
     def info(self, msg: object, *args: object, **kwargs: Any) -> None:
-        if self.isEnabledFor(INFO):
-            self._logger().info(msg, *args, **kwargs)
+        self.log(INFO, msg, *args, **kwargs)
 
     def warning(self, msg: object, *args: object, **kwargs: Any) -> None:
-        self._logger().warning(msg, *args, **kwargs)
+        self.log(WARNING, msg, *args, **kwargs)
 
     def error(self, msg: object, *args: object, **kwargs: Any) -> None:
-        self._logger().error(msg, *args, **kwargs)
+        self.log(ERROR, msg, *args, **kwargs)
 
     def exception(self, msg: object, *args: object, exc_info: Any = True,
                   **kwargs: Any) -> None:
-        self._logger().error(msg, *args, exc_info=exc_info, **kwargs)
+        self.log(ERROR, msg, *args, exc_info=exc_info, **kwargs)
 
     def critical(self, msg: object, *args: object, **kwargs: Any) -> None:
-        self._logger().critical(msg, *args, **kwargs)
+        self.log(CRITICAL, msg, *args, **kwargs)
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._logger(), name)
+    def _open(self) -> list[tuple[int, Any]]:
+        if self._outputs is not None:
+            return self._outputs
+        tag, env = self._tag, self._env
+        base = DEBUG if self._debug else INFO
+        stderr = self._stderr or sys.stderr
 
-    def __setattr__(self, name: str, value: object) -> None:
-        setattr(self._logger(), name, value)
+        def to_stderr(level: int, message: str) -> None:
+            stderr.write(f"{tag}: {LEVEL_NAMES[level]}: {message}\n")
+            stderr.flush()
+        outputs: list[tuple[int, Any]] = [(base, to_stderr)]
+        for var, lowest in (("HA_LOGFILE", base), ("HA_DEBUGLOG", DEBUG)):
+            path = env.get(var, "")
+            if path and path != "/dev/null":
+                try:
+                    outputs.append((lowest, _file_writer(path, tag)))
+                except OSError:
+                    pass  # an unwritable log file must not fail the action
+        facility = SYSLOG_FACILITIES.get(env.get("HA_LOGFACILITY", "").lower())
+        if facility is not None:
+            try:
+                outputs.append((base, _syslog_writer(facility, tag)))
+            except OSError:
+                pass  # no syslog socket (containers, tests): stderr still has it
+        self._outputs = outputs
+        return outputs
+
+
+def _stamped(tag: str, level: int, message: str) -> str:
+    return f"{tag}[{os.getpid()}]: {LEVEL_NAMES[level]}: {message}"
+
+
+def _file_writer(path: str, tag: str) -> Any:
+    handle = open(path, "a", encoding="utf-8")  # noqa: SIM115 - open for the whole run
+
+    def write(level: int, message: str) -> None:
+        stamp = time.strftime("%b %d %H:%M:%S", time.localtime())
+        handle.write(f"{stamp} {_stamped(tag, level, message)}\n")
+        handle.flush()
+    return write
+
+
+def _syslog_writer(facility: int, tag: str) -> Any:
+    """Datagrams to /dev/log (a stream socket where that is what it is), NUL-terminated."""
+    import _socket  # only when HA_LOGFACILITY is set
+
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_DGRAM | _socket.SOCK_CLOEXEC)
+    try:
+        sock.connect(SYSLOG_SOCKET)
+    except OSError:
+        sock.close()
+        sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
+        try:
+            sock.connect(SYSLOG_SOCKET)
+        except OSError:
+            sock.close()
+            raise
+
+    def write(level: int, message: str) -> None:
+        priority = facility << 3 | SYSLOG_SEVERITY[level]
+        sock.sendall(f"<{priority}>{_stamped(tag, level, message)}\0".encode())
+    return write
+
+
+def _traceback(exc_info: Any) -> str:
+    import traceback  # only after a crash
+
+    if not isinstance(exc_info, tuple):
+        exc_info = sys.exc_info() if exc_info is True else (
+            type(exc_info), exc_info, exc_info.__traceback__)
+    return "".join(traceback.format_exception(*exc_info)).rstrip("\n")
 
 
 def debug_enabled(ha_env: Mapping[str, str]) -> bool:
@@ -88,5 +187,5 @@ def debug_enabled(ha_env: Mapping[str, str]) -> bool:
 
 
 def _debug_written(ha_env: Mapping[str, str]) -> bool:
-    """Whether any destination make_logger sets up takes debug lines."""
+    """Whether any destination takes debug lines."""
     return debug_enabled(ha_env) or ha_env.get("HA_DEBUGLOG", "") not in ("", "/dev/null")

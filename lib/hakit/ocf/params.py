@@ -26,17 +26,6 @@ if TYPE_CHECKING:
 else:
     from hakit.lean import Generic, TypeVar
 
-    def __getattr__(name: str) -> object:
-        """IPAddress and IPInterface for run-time importers, built on first use."""
-        if name not in ("IPAddress", "IPInterface"):
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        import ipaddress  # noqa: PLC0415
-        from typing import Union  # noqa: PLC0415
-
-        if name == "IPAddress":
-            return Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
-        return Union[ipaddress.IPv4Interface, ipaddress.IPv6Interface]
-
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
 U = TypeVar("U")
@@ -72,7 +61,7 @@ class String(ParamType[str]):
     @property
     def _regex(self) -> Optional[re.Pattern[str]]:
         if self._pattern is not None and self._compiled is None:
-            import re  # noqa: PLC0415 - start-up cost: see BENCHMARKS.md
+            import re
 
             self._compiled = re.compile(self._pattern)
         return self._compiled
@@ -167,7 +156,7 @@ class Address(ParamType["IPAddress"]):
         self._version = version
 
     def parse(self, raw: str) -> IPAddress:
-        import ipaddress  # noqa: PLC0415 - start-up cost: see BENCHMARKS.md
+        import ipaddress
 
         try:
             addr = ipaddress.ip_address(raw.strip())
@@ -182,7 +171,7 @@ class Interface(ParamType["IPInterface"]):
     """An IP address with an optional /prefix (default: host prefix)."""
 
     def parse(self, raw: str) -> IPInterface:
-        import ipaddress  # noqa: PLC0415 - start-up cost: see BENCHMARKS.md
+        import ipaddress
 
         try:
             return ipaddress.ip_interface(raw.strip())
@@ -196,7 +185,7 @@ class MonitorAddresses(ParamType[str]):
     quad, since getaddrinfo would read ``1.5`` as 1.0.0.5."""
 
     def parse(self, raw: str) -> str:
-        from hakit import monhost  # noqa: PLC0415 - only agents given mon_host
+        from hakit import monhost  # only agents given mon_host
 
         return monhost.parse(raw)
 
@@ -294,7 +283,7 @@ class ListOf(ParamType[tuple[U, ...]], Generic[U]):
     def _split(self, text: str) -> list[str]:
         if self._sep == _COMMAS_OR_SPACES:  # the common case, without re (start-up cost)
             return text.replace(",", " ").split()
-        import re  # noqa: PLC0415 - start-up cost: see BENCHMARKS.md
+        import re
 
         return re.split(self._sep, text)
 
@@ -316,7 +305,7 @@ class Signal(ParamType["signal.Signals"]):
     """A signal by name (TERM, SIGTERM) or number."""
 
     def parse(self, raw: str) -> signal.Signals:
-        import signal  # noqa: PLC0415 - start-up cost: see BENCHMARKS.md
+        import signal
 
         text = raw.strip().upper()
         try:
