@@ -263,7 +263,8 @@ def parse_state(text: str) -> dict[str, Health]:
     found: dict[str, Health] = {}
     for line in text.splitlines():
         parts = line.split(" ", 4)
-        if len(parts) < 4 or parts[1] not in ("up", "down") or not parts[2].isdigit():
+        if len(parts) < 4 or parts[1] not in ("up", "down") \
+                or not (parts[2].isascii() and parts[2].isdigit()):
             continue
         try:
             last = float(parts[3])

@@ -354,9 +354,11 @@ class KernelMapper:
         except CommandFailed as exc:
             if self._type == "krbd" and "ms_mode" not in option_names(options) and \
                     "(2) No such file" in exc.reason:
-                # What krbd says when it cannot speak to msgr2-only monitors.
-                raise GenericError(f"{exc.reason}; monitors that speak only msgr2 need "
-                                   "ms_mode (ms_mode=auto chooses it)") from exc
+                # What krbd says when it cannot speak to msgr2-only monitors. The hint
+                # comes first: exit reasons are clipped (hakit.shown), and the command
+                # line before the error would push it out.
+                raise GenericError("monitors that speak only msgr2 need ms_mode "
+                                   f"(ms_mode=auto chooses it): {exc.reason}") from exc
             raise
         found = self.find(spec)
         if found is None:

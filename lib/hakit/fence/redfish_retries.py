@@ -41,7 +41,9 @@ def retry_after(value: Optional[str], now: float) -> Optional[float]:
     if value is None:
         return None
     text = value.strip()
-    if text.isdigit():
+    # RFC 9110's delay-seconds is ASCII digits; str.isdigit() also takes '¹' or '٣',
+    # which int() refuses.
+    if text.isascii() and text.isdigit():
         return float(int(text))
     try:
         when = parsedate_to_datetime(text)
