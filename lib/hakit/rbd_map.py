@@ -530,7 +530,12 @@ class FuseMapper:
                     self._stop_pid(pid, ctx.deadline.within(ctx.deadline.remaining() / 3))
                 ctx.runner.run(["umount", "-l", str(mnt)], ctx.deadline, check=False)
         if pid is not None:
-            self._stop_pid(pid, ctx.deadline)
+            # After a clean unmount rbd-fuse closes the image, which flushes librbd's cache
+            # to the OSDs: killing it then loses acknowledged writes. So it gets most of
+            # the time left to exit by itself (seconds on a loaded host), and a signal only
+            # when it still has not.
+            self._stop_pid(pid, ctx.deadline,
+                           patience=max(2.0, ctx.deadline.remaining() * 0.7))
         for name in ("rbd-fuse.pid", "rbd-fuse.log", "client", "loop"):
             with contextlib.suppress(FileNotFoundError):
                 (pidfile.parent / name).unlink()
@@ -540,8 +545,9 @@ class FuseMapper:
             pidfile.parent.rmdir()
 
     @staticmethod
-    def _stop_pid(pid: int, deadline: Deadline) -> None:
-        """Wait briefly (rbd-fuse exits by itself after an unmount), then TERM, then KILL."""
+    def _stop_pid(pid: int, deadline: Deadline, patience: float = 2.0) -> None:
+        """Wait up to ``patience`` seconds (rbd-fuse exits by itself after an unmount),
+        then TERM, then KILL."""
 
         def gone() -> Optional[bool]:
             return None if process_is(pid, "rbd-fuse") else True
@@ -550,9 +556,10 @@ class FuseMapper:
 
         for sig in (signal.SIGTERM, signal.SIGKILL):
             with contextlib.suppress(ActionTimeout):
-                deadline.within(min(2.0, max(0.5, deadline.remaining() / 2))).poll(
+                deadline.within(min(patience, max(0.5, deadline.remaining() / 2))).poll(
                     gone, "waiting for rbd-fuse to exit", interval=0.02)
                 return
+            patience = 2.0
             with contextlib.suppress(ProcessLookupError):
                 if process_is(pid, "rbd-fuse"):
                     os.kill(pid, sig)
