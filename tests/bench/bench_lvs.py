@@ -27,6 +27,8 @@ from tests.harness.vm import Guest, GuestKernel, prepare
 from tests.lvs import lab
 
 RUNS = 10
+#: Failover rounds, one fresh guest each (hakit, then keepalived, in each).
+ROUNDS = 3
 
 
 def _run(kernel: GuestKernel, work: Path, name: str, script: str) -> Guest:
@@ -58,7 +60,11 @@ def _failover(kernel: GuestKernel, work: Path, round_: int) -> dict[str, float]:
         if side == "hakit":
             figures["hakit promote done"] = float(_text(guest, "hakit_promoted.t")) - crash
         figures[f"{side} switch"] = float(_text(guest, f"{side}_switched.t")) - crash
-        figures[f"{side} failback kept"] = float(not any(k == "error" for _, k, _ in log))
+        back = float(_text(guest, f"{side}_failback.t"))
+        kept = not any(k == "error" for _, k, _ in log)
+        figures[f"{side} failback kept (1 yes, 0 reset)"] = float(kept)
+        figures[f"{side} failback: first byte after its start"] = (
+            lab.first_after(log, back) if kept else float("inf"))
     return figures
 
 
@@ -81,7 +87,7 @@ def main() -> str:
     # Kept afterwards (its path on stderr): the guests' logs behind every figure.
     work = Path(tempfile.mkdtemp(prefix="hakit-bench-lvs-"))
     print(f"bench_lvs: guest logs in {work}", file=sys.stderr)
-    rounds = [_failover(kernel, work, n) for n in range(2)]
+    rounds = [_failover(kernel, work, n) for n in range(ROUNDS)]
     cost = _cost(kernel, work)
     lines = ["## LVS director pair (ocf:hakit:lvs vs keepalived and ldirectord)", "",
              f"Debian {kernel.version} under QEMU TCG (1 vCPU), namespaces in one guest "
@@ -92,6 +98,17 @@ def main() -> str:
              "|---|" + "---|" * len(rounds)]
     for key in rounds[0]:
         lines.append(f"| {key} | " + " | ".join(f"{r[key]:.2f}" for r in rounds) + " |")
+    lines.append("")
+    for what in ("first byte", "first new connection"):
+        ours = statistics.median(r[f"hakit {what}"] for r in rounds)
+        theirs = statistics.median(r[f"keepalived {what}"] for r in rounds)
+        lines.append(f"- {what} after the director's death, median: hakit {ours:.2f} s, "
+                     f"keepalived {theirs:.2f} s, {ours / theirs:.2f}x")
+    lines.append("- failback: hakit kept the connection in "
+                 f"{sum(int(r['hakit failback kept (1 yes, 0 reset)']) for r in rounds)} of "
+                 f"{len(rounds)} rounds, keepalived in "
+                 f"{sum(int(r['keepalived failback kept (1 yes, 0 reset)']) for r in rounds)}"
+                 f" of {len(rounds)}")
     guest_python = _stats("python3 -S -c pass, guest", cost["interpreter"])
     lines += ["", "The guest's emulated CPU, against the host's: "
               f"{guest_python.wall_ms:.0f} ms vs {host_python.wall_ms:.0f} ms for an empty "
@@ -121,4 +138,8 @@ def main() -> str:
     rows = [_stats(f"{n} services x 10 real servers: {what}", scaling[f"{n} {what}"])
             for n in (1, 10, 100) for what in ("start", "monitor", "probe", "stop")]
     lines += ["", table(rows), ""]
+    one, hundred = (statistics.median(c for _, c in scaling[f"{n} monitor"]) for n in (1, 100))
+    lines += [f"Monitor CPU from 1 to 100 services (10 to 1000 real servers, every check "
+              f"due): {one * 1000:.0f} -> {hundred * 1000:.0f} ms, "
+              f"{(hundred - one) * 1000 / 99:.1f} ms per further service of 10.", ""]
     return "\n".join(lines)

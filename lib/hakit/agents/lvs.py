@@ -300,6 +300,22 @@ def _apply_dests(ctx: Context, conn: ipvs.Connection, svc: Virtual,
                          endpoint(address, port))
 
 
+def _add_service(conn: ipvs.Connection, svc: Virtual, want: ipvs.Service) -> None:
+    """Add a service; a scheduler this kernel lacks is rc 5 naming the field (the kernel
+    answers ENOENT when it cannot load ip_vs_NAME: 'twos' came with Linux 6.2)."""
+    import errno  # noqa: PLC0415 - already loaded by hakit.ipvs
+
+    try:
+        conn.add_service(want)
+    except ipvs.IpvsError as exc:
+        if exc.errno != errno.ENOENT:
+            raise
+        raise NotInstalledError(
+            f"parameter 'services' (line {svc.line}): field 'scheduler' is "
+            f"{svc.scheduler}, which this kernel does not have (no module "
+            f"ip_vs_{svc.scheduler})") from exc
+
+
 def _apply(ctx: Context, conn: ipvs.Connection, services: tuple[Virtual, ...],
            states: Mapping[str, Health], owned: set[ipvs.ServiceKey], *,
            adopt: bool, prune: bool = False) -> None:
@@ -311,7 +327,7 @@ def _apply(ctx: Context, conn: ipvs.Connection, services: tuple[Virtual, ...],
         want = svc.service()
         have = present.get(svc.key)
         if have is None:
-            conn.add_service(want)
+            _add_service(conn, svc, want)
             ctx.log.info("virtual service %s added (%s, %s)", svc.name, svc.scheduler,
                          svc.forward)
         else:
