@@ -87,8 +87,8 @@ def main() -> str:
     # Kept afterwards (its path on stderr): the guests' logs behind every figure.
     work = Path(tempfile.mkdtemp(prefix="hakit-bench-lvs-"))
     print(f"bench_lvs: guest logs in {work}", file=sys.stderr)
-    rounds = [_failover(kernel, work, n) for n in range(ROUNDS)]
     cost = _cost(kernel, work)
+    rounds = [_failover(kernel, work, n) for n in range(ROUNDS)]
     lines = ["## LVS director pair (ocf:hakit:lvs vs keepalived and ldirectord)", "",
              f"Debian {kernel.version} under QEMU TCG (1 vCPU), namespaces in one guest "
              "(tests/lvs/lab.py): client, two directors, two real servers and a sorry "

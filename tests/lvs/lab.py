@@ -429,5 +429,16 @@ ip netns exec d2 ipvsadm -D -t {VIP}:{PORT}
 step hr_monitor_service ./lvs d2 monitor {mon}
 step hr_stop ./lvs d2 stop
 ip netns exec d2 ipvsadm -Ln > hr_after_stop.txt
+
+# the sync link loses its carrier (a warning at every monitor), then disappears (rc 1)
+ip -n d1 link add sync0 type veth peer name sync1
+ip -n d1 link set sync0 up; ip -n d1 link set sync1 up
+step sl_start ./lvs d1 start OCF_RESKEY_sync_interface=sync0
+ip -n d1 link set sync1 down
+step sl_monitor_down ./lvs d1 monitor {mon} OCF_RESKEY_sync_interface=sync0
+ip -n d1 link del sync0
+step sl_monitor_gone ./lvs d1 monitor {mon} OCF_RESKEY_sync_interface=sync0
+step sl_stop ./lvs d1 stop OCF_RESKEY_sync_interface=sync0
+ip netns exec d1 ipvsadm -Ln --daemon > sl_daemons_after_stop.txt
 echo finished > finished
 """

@@ -166,3 +166,15 @@ def test_failure_action_remove_deletes_and_restores_the_entry(
     assert "198.18.0.12:80" in contract_guest.text("h_table_removed.txt")
     assert "198.18.0.11:80               Route   1" in contract_guest.text(
         "h_table_readded.txt")
+
+
+def test_a_sync_link_down_is_said_and_a_lost_one_fails(contract_guest: GuestRun) -> None:
+    """keepalived's users learn of a dead sync link when a failover resets everything."""
+    steps = contract_guest.steps
+    assert steps.rc("sl_start") == 0, steps.out("sl_start")
+    assert steps.rc("sl_monitor_down") == 0, steps.out("sl_monitor_down")
+    assert "sync interface sync0 is down" in steps.out("sl_monitor_down")
+    assert steps.rc("sl_monitor_gone") == 1
+    assert "sync interface sync0 no longer exists" in steps.reason("sl_monitor_gone")
+    assert steps.rc("sl_stop") == 0
+    assert contract_guest.text("sl_daemons_after_stop.txt").strip() == ""

@@ -445,6 +445,21 @@ def _learning_left(ctx: Context, directory: str) -> float:
     return warmup if age is None else max(0.0, warmup - age)
 
 
+def _check_sync_link(ctx: Context) -> None:
+    """Say loudly when the sync link is down: the daemons keep running, but no connection
+    state crosses it, and a failover would then reset every connection (keepalived's users
+    find this out only then).  An interface that is gone is a failure: its daemon is dead."""
+    name = ctx.params[SYNC_INTERFACE]
+    link = netlink.link_by_name(name, _timeout(ctx))
+    if link is None:
+        raise GenericError(f"the sync interface {name} no longer exists: connection state is "
+                           "not synced")
+    if not link.up:
+        ctx.log.warning("the sync interface %s is down (no carrier or not up): connection "
+                        "state does not reach the other director, so a failover now would "
+                        "reset established connections", name)
+
+
 # -- actions ---------------------------------------------------------------------------------
 
 
@@ -538,6 +553,7 @@ def monitor(ctx: Context) -> Optional[ExitCode]:
     with _connect(ctx, load=False) as conn:
         roles = _running(ctx, conn, services, directory)
         if not ctx.is_probe:
+            _check_sync_link(ctx)
             states = _health(ctx, services, directory)
             owned = _owned(directory) or set()
             _apply(ctx, conn, services, states, owned, adopt=True)
