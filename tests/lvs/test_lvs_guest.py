@@ -178,3 +178,12 @@ def test_a_sync_link_down_is_said_and_a_lost_one_fails(contract_guest: GuestRun)
     assert "sync interface sync0 no longer exists" in steps.reason("sl_monitor_gone")
     assert steps.rc("sl_stop") == 0
     assert contract_guest.text("sl_daemons_after_stop.txt").strip() == ""
+
+
+def test_a_lost_warmup_record_delays_promotion_once(contract_guest: GuestRun) -> None:
+    """Without its record a backup would never become promotable; it counts from now."""
+    steps = contract_guest.steps
+    assert steps.rc("rec_start") == 0 and steps.rc("rec_stop") == 0
+    assert steps.rc("rec_monitor") == 0 and steps.rc("rec_monitor_later") == 0
+    assert "not promotable yet" in steps.out("rec_monitor")
+    assert "not promotable yet" not in steps.out("rec_monitor_later")

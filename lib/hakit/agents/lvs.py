@@ -439,10 +439,14 @@ def _set_score(ctx: Context, directory: str, score: Optional[int]) -> None:
 
 
 def _learning_left(ctx: Context, directory: str) -> float:
-    """Seconds until this director's backup has listened for sync_warmup (0: ready)."""
+    """Seconds until this director's backup has listened for sync_warmup (0: ready).  A
+    backup daemon without a record (it outlived /run/hakit, or start found it running)
+    counts from now: never promotable would be worse than one warm-up too many."""
     age = lvssync.backup_age(directory)
-    warmup = ctx.params[SYNC_WARMUP]
-    return warmup if age is None else max(0.0, warmup - age)
+    if age is None:
+        lvssync.mark_backup_since(directory)
+        age = 0.0
+    return max(0.0, ctx.params[SYNC_WARMUP] - age)
 
 
 def _check_sync_link(ctx: Context) -> None:
