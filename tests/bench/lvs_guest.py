@@ -64,7 +64,7 @@ def monitor_vs_ldirectord(runs: int) -> dict[str, object]:
     _once(_ns("d1", lvs, "start"), {**env, "OCF_RESKEY_CRM_meta_interval": "0"})
     time.sleep(1.2)
     _once(_ns("d1", lvs, "promote"), env)
-    samples["hakit monitor (promoted, 3 TCP checks)"] = [
+    samples["hakit monitor (promoted, 2 TCP checks)"] = [
         _once(_ns("d1", lvs, "monitor"), env, (8,)) for _ in range(runs)]
     _once(_ns("d1", lvs, "stop"), env)
     conf = HERE / "ld.cf"

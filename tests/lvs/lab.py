@@ -284,32 +284,36 @@ def events(text: str) -> list[tuple[float, str, str]]:
     return found
 
 
-def first_after(log: list[tuple[float, str, str]], moment: float, gap: float = 1.0
-                ) -> float:
+def first_after(log: list[tuple[float, str, str]], moment: float, gap: float = 1.0,
+                until: float = float("inf")) -> float:
     """Seconds from ``moment`` to the end of the stream's outage after it: the first echo
     that follows a pause longer than ``gap`` (replies to lines sent before ``moment`` may
     still arrive: with direct routing they never pass the director).  0 when the stream did
-    not pause; inf when it never resumed."""
+    not pause; inf when it never resumed, or was lost before ``until`` without a pause."""
     echoes = [t for t, k, _ in log if k == "echo"]
     for before, after in zip(echoes, echoes[1:]):
         if after > moment and after - before > gap:
             return after - moment
+    if any(moment < t < until and k == "error" for t, k, _ in log):
+        return float("inf")
     return 0.0 if any(t > moment for t in echoes) else float("inf")
 
 
-def first_served_after(lines: str, moment: float) -> float:
+def first_served_after(lines: str, moment: float, steady: int = 3) -> float:
     """Seconds from ``moment`` to the first new connection served after the outage that
-    follows it (new_conns.py output): a connection accepted just after ``moment``, before
-    the director's link went down, does not count.  0 when no connection failed."""
-    outage = False
-    for t, name, _ in events(lines):
-        if t <= moment:
-            continue
-        if name in ("error", "?"):
-            outage = True
-        elif outage:
-            return t - moment
-    return 0.0 if not outage else float("inf")
+    follows it (new_conns.py output): the first success after a failure that the next
+    ``steady`` attempts confirm.  A connection accepted just after ``moment``, before the
+    director's link went down, does not count, nor does a lone success amid failures
+    (a SYN that left before the cut).  0 when no connection failed."""
+    after = [name not in ("error", "?") for t, name, _ in events(lines) if t > moment]
+    times = [t for t, _, _ in events(lines) if t > moment]
+    if all(after):
+        return 0.0
+    first_failure = after.index(False)
+    for i in range(first_failure, len(after)):
+        if all(after[i:i + steady + 1]) and len(after[i:i + steady + 1]) == steady + 1:
+            return times[i] - moment
+    return float("inf")
 
 
 def _conns(name: str, count: int) -> str:
