@@ -303,7 +303,7 @@ def _apply_dests(ctx: Context, conn: ipvs.Connection, svc: Virtual,
 def _add_service(conn: ipvs.Connection, svc: Virtual, want: ipvs.Service) -> None:
     """Add a service; a scheduler this kernel lacks is rc 5 naming the field (the kernel
     answers ENOENT when it cannot load ip_vs_NAME: 'twos' came with Linux 6.2)."""
-    import errno  # noqa: PLC0415 - already loaded by hakit.ipvs
+    import errno  # already loaded by hakit.ipvs
 
     try:
         conn.add_service(want)
