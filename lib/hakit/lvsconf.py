@@ -33,7 +33,8 @@ if TYPE_CHECKING:
 
 AF_INET = 2
 AF_INET6 = 10
-#: The schedulers Linux 6.1 ships (net/netfilter/ipvs/ip_vs_*.c), by their kernel names.
+#: The schedulers Linux ships (net/netfilter/ipvs/ip_vs_*.c), by their kernel names; a
+#: kernel without one (twos came with 6.2) makes start fail with rc 5 naming it.
 SCHEDULERS = ("rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf",
               "mh", "twos")
 #: Forwarding methods by name, with ipvsadm's and keepalived's spellings as aliases.

@@ -73,6 +73,7 @@ def mark_backup_since(directory: str, when: Optional[float] = None) -> None:
     """Record when this director's backup daemon began learning connections."""
     path = os.path.join(directory, BACKUP_SINCE)
     try:
+        os.makedirs(directory, mode=0o700, exist_ok=True)
         with open(f"{path}.tmp", "w") as handle:
             handle.write(f"{now() if when is None else when:.3f}\n")
         os.replace(f"{path}.tmp", path)

@@ -29,6 +29,17 @@ PORT = 80
 SERVICES = (f"virtual {VIP}:{PORT} scheduler=rr forward=dr; real 198.18.0.11:{PORT}; "
             f"real 198.18.0.12:{PORT}; sorry 198.18.0.13:{PORT}; "
             "check tcp timeout=1 rise=1 fall=1")
+#: Every forwarding method and the schedulers the issue names, TCP, UDP, a firewall mark,
+#: persistence and IPv6: what the kernel must accept as the parser reads it.
+KINDS = (f"virtual {VIP}:81 scheduler=wrr forward=nat; real 198.18.0.11:8081 weight=2; "
+         "real 198.18.0.12:8081; check none; "
+         f"virtual {VIP}:82 scheduler=lc forward=tun persistence=300; real 198.18.0.11:82; "
+         "check none; "
+         f"virtual {VIP}:83 protocol=udp scheduler=sh; real 198.18.0.11:83; check none; "
+         "virtual fwmark:7 scheduler=mh; real 198.18.0.11; real 198.18.0.12; check none; "
+         "virtual [fd00::10]:80 scheduler=wlc forward=dr; real [fd00::11]:80; check none; "
+         f"virtual {VIP}:84 scheduler=rr forward=gate; real 198.18.0.12:84 weight=0; "
+         "check none")
 #: The definition after a reload: r2 weighs 3, the sorry server is gone, a UDP service
 #: is added.
 RELOADED = (f"virtual {VIP}:{PORT} scheduler=wlc forward=dr; real 198.18.0.11:{PORT}; "
@@ -177,16 +188,25 @@ def stream_end(name: str) -> str:
 
 
 def new_conns(name: str) -> str:
-    """Open new connections every 100 ms until killed, logging to ``NAME.log``."""
+    """Open new connections every 100 ms until killed, logging to ``NAME.log``; returns
+    once the first is served (the interpreter's start-up under emulation takes seconds, and
+    must not be mistaken for an outage or hide one)."""
     return (f"ip netns exec c python3 $H/new_conns.py {VIP} {PORT} 0 0.1 0.3 > {name}.log "
-            f"2>&1 & echo $! > {name}.pid\n")
+            f"2>&1 & echo $! > {name}.pid\n"
+            f"for i in $(seq 100); do [ -s {name}.log ] && break; sleep 0.1; done\n")
 
 
 def failover_script(*, anchor: bool = True, probes: bool = False) -> str:
     """hakit's failover and failback with a long-lived connection, then (``anchor``) the
     same through keepalived.  ``probes`` adds new-connection loops (the benchmark's)."""
     wait_vip = ("wait_vip() { for i in $(seq 300); do ip -n $1 addr show dev eth0 | "
-                "grep -q 'inet 198.18.0.10/' && break; sleep 0.05; done; }\n")
+                "grep -q 'inet 198.18.0.10/' && break; sleep 0.05; done; }\n"
+                # Until stream NAME echoes after the moment in file T (TCP's retransmission
+                # backoff may hold it for twice the outage): a director that comes back
+                # while the connection is silent has nothing to learn yet.
+                "wait_flow() { for i in $(seq 900); do awk -v t=$(cat $2) "
+                "'$2==\"echo\" && $1>t {f=1} END {exit !f}' $1.log && break; sleep 0.1; "
+                "done; }\n")
     lines = [prelude(), wait_vip, """
 step d1_start ./lvs d1 start
 step d2_start ./lvs d2 start
@@ -202,7 +222,8 @@ step d2_promote ./lvs d2 promote
 up > hakit_promoted.t
 step d2_vip ./vip d2 start
 up > hakit_switched.t
-sleep 4
+wait_flow hakit hakit_switched.t
+sleep 2
 """]
     if probes:
         lines.append("kill $(cat hakit_new1.pid)\n")
@@ -235,7 +256,8 @@ ip netns exec d1 ipvsadm -Ln > d1_after_stop.txt
         if probes:
             lines.append(new_conns("keepalived_new1"))
         lines += ["up > keepalived_crash.t\n", crash("d1"), keepalived_kill("d1"),
-                  "wait_vip d2\nup > keepalived_switched.t\nsleep 4\n"]
+                  "wait_vip d2\nup > keepalived_switched.t\n",
+                  "wait_flow keepalived keepalived_switched.t\nsleep 2\n"]
         if probes:
             lines.append("kill $(cat keepalived_new1.pid)\n")
         # The failed director comes back; keepalived (higher priority, preempting) takes
@@ -262,24 +284,35 @@ def events(text: str) -> list[tuple[float, str, str]]:
     return found
 
 
-def first_after(log: list[tuple[float, str, str]], moment: float, gap: float = 1.0
-                ) -> float:
+def first_after(log: list[tuple[float, str, str]], moment: float, gap: float = 1.0,
+                until: float = float("inf")) -> float:
     """Seconds from ``moment`` to the end of the stream's outage after it: the first echo
     that follows a pause longer than ``gap`` (replies to lines sent before ``moment`` may
     still arrive: with direct routing they never pass the director).  0 when the stream did
-    not pause; inf when it never resumed."""
+    not pause; inf when it never resumed, or was lost before ``until`` without a pause."""
     echoes = [t for t, k, _ in log if k == "echo"]
     for before, after in zip(echoes, echoes[1:]):
         if after > moment and after - before > gap:
             return after - moment
+    if any(moment < t < until and k == "error" for t, k, _ in log):
+        return float("inf")
     return 0.0 if any(t > moment for t in echoes) else float("inf")
 
 
-def first_served_after(lines: str, moment: float) -> float:
-    """Seconds from ``moment`` to the first new connection served (new_conns.py output)."""
-    for t, name, _ in events(lines):
-        if t > moment and name not in ("error", "?"):
-            return t - moment
+def first_served_after(lines: str, moment: float, steady: int = 3) -> float:
+    """Seconds from ``moment`` to the first new connection served after the outage that
+    follows it (new_conns.py output): the first success after a failure that the next
+    ``steady`` attempts confirm.  A connection accepted just after ``moment``, before the
+    director's link went down, does not count, nor does a lone success amid failures
+    (a SYN that left before the cut).  0 when no connection failed."""
+    after = [name not in ("error", "?") for t, name, _ in events(lines) if t > moment]
+    times = [t for t, _, _ in events(lines) if t > moment]
+    if all(after):
+        return 0.0
+    first_failure = after.index(False)
+    for i in range(first_failure, len(after)):
+        if all(after[i:i + steady + 1]) and len(after[i:i + steady + 1]) == steady + 1:
+            return times[i] - moment
     return float("inf")
 
 
@@ -350,7 +383,13 @@ ip netns exec d1 ipvsadm -Ln > h_table_all_down.txt
 {_conns("h_all_down", 4)}serve r1; serve r2
 {_wait_served("r1")}{_wait_served("r2")}step h_mon_back ./lvs d1 monitor {mon}
 ip netns exec d1 ipvsadm -Ln > h_table_back.txt
-{_conns("h_back", 4)}step h_vip_stop ./vip d1 stop
+{_conns("h_back", 4)}kill_server r1
+step h_mon_remove ./lvs d1 monitor {mon} OCF_RESKEY_failure_action=remove
+ip netns exec d1 ipvsadm -Ln > h_table_removed.txt
+serve r1
+{_wait_served("r1")}step h_mon_readded ./lvs d1 monitor {mon} OCF_RESKEY_failure_action=remove
+ip netns exec d1 ipvsadm -Ln > h_table_readded.txt
+step h_vip_stop ./vip d1 stop
 step h_stop ./lvs d1 stop
 
 # exact ownership: another manager's services are never adopted or removed
@@ -364,6 +403,27 @@ step own_start_clean ./lvs d2 start
 step own_stop_clean ./lvs d2 stop
 ip netns exec d2 ipvsadm -Ln > own_after_clean_stop.txt
 
+# every forwarding method and scheduler as the kernel has them; NAT needs forwarding
+ip netns exec d1 sysctl -qw net.ipv4.ip_forward=1
+step kinds_start ./lvs d1 start OCF_RESKEY_services={shlex.quote(KINDS)}
+ip netns exec d1 ipvsadm -Ln > kinds_table.txt
+step kinds_monitor ./lvs d1 monitor {mon} OCF_RESKEY_services={shlex.quote(KINDS)}
+step kinds_stop ./lvs d1 stop OCF_RESKEY_services={shlex.quote(KINDS)}
+ip netns exec d1 ipvsadm -Ln > kinds_after_stop.txt
+ip netns exec d1 sysctl -qw net.ipv4.ip_forward=0
+
+# bad input where ip_vs exists: nothing is left behind
+step bad_iface ./lvs d1 start OCF_RESKEY_sync_interface=nosuch0
+step bad_sched ./lvs d1 start \\
+  OCF_RESKEY_services={shlex.quote(f"virtual {VIP}:80 scheduler=fastest; real 198.18.0.11:80")}
+step bad_twos ./lvs d1 start \\
+  OCF_RESKEY_services={shlex.quote(f"virtual {VIP}:85 scheduler=twos; real 198.18.0.11:85")}
+step bad_nat ./lvs d1 start \\
+  OCF_RESKEY_services={shlex.quote(f"virtual {VIP}:86 forward=nat; real 198.18.0.11:86")}
+step bad_stop ./lvs d1 stop
+ip netns exec d1 ipvsadm -Ln > bad_after_stop.txt
+ip netns exec d1 ipvsadm -Ln --daemon > bad_daemons_after_stop.txt
+
 # removed behind the agent's back: monitor fails with a reason
 step hr_start ./lvs d2 start
 ip netns exec d2 ipvsadm --stop-daemon backup
@@ -373,5 +433,24 @@ ip netns exec d2 ipvsadm -D -t {VIP}:{PORT}
 step hr_monitor_service ./lvs d2 monitor {mon}
 step hr_stop ./lvs d2 stop
 ip netns exec d2 ipvsadm -Ln > hr_after_stop.txt
+
+# the sync link loses its carrier (a warning at every monitor), then disappears (rc 1)
+ip -n d1 link add sync0 type veth peer name sync1
+ip -n d1 link set sync0 up; ip -n d1 link set sync1 up
+step sl_start ./lvs d1 start OCF_RESKEY_sync_interface=sync0
+ip -n d1 link set sync1 down
+step sl_monitor_down ./lvs d1 monitor {mon} OCF_RESKEY_sync_interface=sync0
+ip -n d1 link del sync0
+step sl_monitor_gone ./lvs d1 monitor {mon} OCF_RESKEY_sync_interface=sync0
+step sl_stop ./lvs d1 stop OCF_RESKEY_sync_interface=sync0
+ip netns exec d1 ipvsadm -Ln --daemon > sl_daemons_after_stop.txt
+
+# the warm-up record lost while the backup runs: learning counts from the next monitor
+step rec_start ./lvs d1 start
+rm -f /run/hakit/lvs/lvs@d1/backup-since
+step rec_monitor ./lvs d1 monitor {mon}
+sleep 3.5
+step rec_monitor_later ./lvs d1 monitor {mon}
+step rec_stop ./lvs d1 stop
 echo finished > finished
 """

@@ -29,7 +29,10 @@ def main() -> None:
     sent = received = 0
     try:
         sock = socket.create_connection((host, port), timeout=5)
-        sock.settimeout(30)  # a failover stalls the stream; TCP retransmits bridge it
+        # A failover stalls the stream and TCP's retransmissions bridge it; under emulation
+        # on a loaded host a switch has taken 40 s (two agent processes), and TCP's backoff
+        # doubles a stall, so only a silence far beyond that counts as a lost connection.
+        sock.settimeout(180)
         reader = sock.makefile("rb")
         hello = reader.readline().decode().split()
         log.write(f"{now():.3f} hello {hello[1] if len(hello) > 1 else '?'}\n")

@@ -120,3 +120,70 @@ def test_reload_applies_a_changed_definition(contract_guest: GuestRun) -> None:
     assert "198.18.0.12:80               Route   3" in table, table
     assert "198.18.0.13" not in table, table
     assert "198.18.0.10" not in contract_guest.text("rl_after_stop.txt")
+
+
+def test_every_forwarding_method_and_scheduler_reaches_the_kernel(
+        contract_guest: GuestRun) -> None:
+    """NAT, tunnel and direct routing; wrr, lc, sh, mh, wlc, rr; UDP, a firewall mark,
+    persistence and IPv6, as ipvsadm reads them back from the kernel."""
+    steps = contract_guest.steps
+    for name in ("kinds_start", "kinds_monitor", "kinds_stop"):
+        assert steps.rc(name) == 0, steps.out(name)
+    table = " ".join(contract_guest.text("kinds_table.txt").split())
+    for entry in ("TCP 198.18.0.10:81 wrr -> 198.18.0.11:8081 Masq 2 0 0 "
+                  "-> 198.18.0.12:8081 Masq 1",
+                  "TCP 198.18.0.10:82 lc persistent 300 -> 198.18.0.11:82 Tunnel 1",
+                  "TCP 198.18.0.10:84 rr -> 198.18.0.12:84 Route 0",
+                  "UDP 198.18.0.10:83 sh -> 198.18.0.11:83 Route 1",
+                  "TCP [fd00::10]:80 wlc -> [fd00::11]:80 Route 1",
+                  "FWM 7 mh -> 198.18.0.11:0 Route 1 0 0 -> 198.18.0.12:0 Route 1"):
+        assert entry in table, (entry, table)
+    left = contract_guest.text("kinds_after_stop.txt")
+    assert "198.18.0.10" not in left and "FWM" not in left and "fd00" not in left, left
+
+
+def test_bad_input_where_ip_vs_exists_leaves_nothing(contract_guest: GuestRun) -> None:
+    steps = contract_guest.steps
+    assert steps.rc("bad_iface") == 6
+    assert "sync_interface" in steps.reason("bad_iface")
+    assert "nosuch0" in steps.reason("bad_iface")
+    assert steps.rc("bad_sched") == 6 and "'scheduler'" in steps.reason("bad_sched")
+    # A scheduler the parser knows but this kernel (6.1) lacks: not installed, named.
+    assert steps.rc("bad_twos") == 5, steps.out("bad_twos")
+    assert "'scheduler'" in steps.reason("bad_twos") and "twos" in steps.reason("bad_twos")
+    assert steps.rc("bad_nat") == 2 and "forward=nat" in steps.reason("bad_nat")
+    assert steps.rc("bad_stop") == 0
+    assert "198.18.0.10" not in contract_guest.text("bad_after_stop.txt")
+    assert contract_guest.text("bad_daemons_after_stop.txt").strip() == ""
+
+
+def test_failure_action_remove_deletes_and_restores_the_entry(
+        contract_guest: GuestRun) -> None:
+    steps = contract_guest.steps
+    assert steps.rc("h_mon_remove") == 8, steps.out("h_mon_remove")
+    assert steps.rc("h_mon_readded") == 8, steps.out("h_mon_readded")
+    assert "198.18.0.11:80" not in contract_guest.text("h_table_removed.txt")
+    assert "198.18.0.12:80" in contract_guest.text("h_table_removed.txt")
+    assert "198.18.0.11:80               Route   1" in contract_guest.text(
+        "h_table_readded.txt")
+
+
+def test_a_sync_link_down_is_said_and_a_lost_one_fails(contract_guest: GuestRun) -> None:
+    """keepalived's users learn of a dead sync link when a failover resets everything."""
+    steps = contract_guest.steps
+    assert steps.rc("sl_start") == 0, steps.out("sl_start")
+    assert steps.rc("sl_monitor_down") == 0, steps.out("sl_monitor_down")
+    assert "sync interface sync0 is down" in steps.out("sl_monitor_down")
+    assert steps.rc("sl_monitor_gone") == 1
+    assert "sync interface sync0 no longer exists" in steps.reason("sl_monitor_gone")
+    assert steps.rc("sl_stop") == 0
+    assert contract_guest.text("sl_daemons_after_stop.txt").strip() == ""
+
+
+def test_a_lost_warmup_record_delays_promotion_once(contract_guest: GuestRun) -> None:
+    """Without its record a backup would never become promotable; it counts from now."""
+    steps = contract_guest.steps
+    assert steps.rc("rec_start") == 0 and steps.rc("rec_stop") == 0
+    assert steps.rc("rec_monitor") == 0 and steps.rc("rec_monitor_later") == 0
+    assert "not promotable yet" in steps.out("rec_monitor")
+    assert "not promotable yet" not in steps.out("rec_monitor_later")

@@ -300,6 +300,22 @@ def _apply_dests(ctx: Context, conn: ipvs.Connection, svc: Virtual,
                          endpoint(address, port))
 
 
+def _add_service(conn: ipvs.Connection, svc: Virtual, want: ipvs.Service) -> None:
+    """Add a service; a scheduler this kernel lacks is rc 5 naming the field (the kernel
+    answers ENOENT when it cannot load ip_vs_NAME: 'twos' came with Linux 6.2)."""
+    import errno  # already loaded by hakit.ipvs
+
+    try:
+        conn.add_service(want)
+    except ipvs.IpvsError as exc:
+        if exc.errno != errno.ENOENT:
+            raise
+        raise NotInstalledError(
+            f"parameter 'services' (line {svc.line}): field 'scheduler' is "
+            f"{svc.scheduler}, which this kernel does not have (no module "
+            f"ip_vs_{svc.scheduler})") from exc
+
+
 def _apply(ctx: Context, conn: ipvs.Connection, services: tuple[Virtual, ...],
            states: Mapping[str, Health], owned: set[ipvs.ServiceKey], *,
            adopt: bool, prune: bool = False) -> None:
@@ -311,7 +327,7 @@ def _apply(ctx: Context, conn: ipvs.Connection, services: tuple[Virtual, ...],
         want = svc.service()
         have = present.get(svc.key)
         if have is None:
-            conn.add_service(want)
+            _add_service(conn, svc, want)
             ctx.log.info("virtual service %s added (%s, %s)", svc.name, svc.scheduler,
                          svc.forward)
         else:
@@ -423,10 +439,29 @@ def _set_score(ctx: Context, directory: str, score: Optional[int]) -> None:
 
 
 def _learning_left(ctx: Context, directory: str) -> float:
-    """Seconds until this director's backup has listened for sync_warmup (0: ready)."""
+    """Seconds until this director's backup has listened for sync_warmup (0: ready).  A
+    backup daemon without a record (it outlived /run/hakit, or start found it running)
+    counts from now: never promotable would be worse than one warm-up too many."""
     age = lvssync.backup_age(directory)
-    warmup = ctx.params[SYNC_WARMUP]
-    return warmup if age is None else max(0.0, warmup - age)
+    if age is None:
+        lvssync.mark_backup_since(directory)
+        age = 0.0
+    return max(0.0, ctx.params[SYNC_WARMUP] - age)
+
+
+def _check_sync_link(ctx: Context) -> None:
+    """Say loudly when the sync link is down: the daemons keep running, but no connection
+    state crosses it, and a failover would then reset every connection (keepalived's users
+    find this out only then).  An interface that is gone is a failure: its daemon is dead."""
+    name = ctx.params[SYNC_INTERFACE]
+    link = netlink.link_by_name(name, _timeout(ctx))
+    if link is None:
+        raise GenericError(f"the sync interface {name} no longer exists: connection state is "
+                           "not synced")
+    if not link.up:
+        ctx.log.warning("the sync interface %s is down (no carrier or not up): connection "
+                        "state does not reach the other director, so a failover now would "
+                        "reset established connections", name)
 
 
 # -- actions ---------------------------------------------------------------------------------
@@ -522,6 +557,7 @@ def monitor(ctx: Context) -> Optional[ExitCode]:
     with _connect(ctx, load=False) as conn:
         roles = _running(ctx, conn, services, directory)
         if not ctx.is_probe:
+            _check_sync_link(ctx)
             states = _health(ctx, services, directory)
             owned = _owned(directory) or set()
             _apply(ctx, conn, services, states, owned, adopt=True)
