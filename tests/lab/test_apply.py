@@ -18,12 +18,12 @@ import pytest
 from lxml import etree
 
 from hakit.deadline import Deadline
-from hakit.lab import image, install, node
-from hakit.lab.cluster import Lab
-from hakit.lab.fencing import NoFencing
-from hakit.lab.layout import LabNode
-from hakit.lab.progress import Progress
-from hakit.lab.services import DEV_HAKIT, DEV_HAKIT_MARKER
+from lab import image, install, node
+from lab.cluster import Lab
+from lab.fencing import NoFencing
+from lab.layout import LabNode
+from lab.progress import Progress
+from lab.services import DEV_HAKIT, DEV_HAKIT_MARKER
 from tests.lab.conftest import FORM_BOUND, need_root, new_layout
 
 SNIPPET = ["/usr/bin/python3", "-m", "hakit.snippets"]

@@ -14,11 +14,11 @@ import pytest
 
 from hakit.deadline import Deadline
 from hakit.errors import HakitError
-from hakit.lab import network, node, procs
-from hakit.lab.cluster import Lab
-from hakit.lab.fencing import power_commands, power_env
-from hakit.lab.layout import BRIDGE_MAC
-from hakit.lab.status import ClusterState
+from lab import checkout, network, node, procs
+from lab.cluster import Lab
+from lab.fencing import power_commands, power_env
+from lab.layout import BRIDGE_MAC
+from lab.status import ClusterState
 from tests.lab.conftest import lab_processes
 
 pytestmark = pytest.mark.slow
@@ -33,7 +33,6 @@ DUMMY = ('<primitive id="dummy" class="ocf" provider="pacemaker" type="Dummy">'
 #: consensus detects a lost node in ~8 s; recovery then takes a few seconds more.
 FAILOVER_BOUND = 40.0
 REJOIN_BOUND = 40.0
-LIB = Path(__file__).resolve().parents[2] / "lib"
 
 
 def all_online(lab: Lab) -> ClusterState:
@@ -183,10 +182,10 @@ def test_partition_isolates_a_node_and_heal_reunites_the_cluster(dummy_lab: Lab)
 
 def test_cli_status_reads_the_running_lab(lab: Lab) -> None:
     res = subprocess.run(
-        [sys.executable, "-m", "hakit.lab", "--state-dir", str(lab.layout.state_dir),
+        [sys.executable, "-m", "lab", "--state-dir", str(lab.layout.state_dir),
          "status", "--json"],
         capture_output=True, text=True, check=True, timeout=60,
-        env={**os.environ, "PYTHONPATH": str(LIB)})
+        env={**os.environ, "PYTHONPATH": checkout.pythonpath()})
     state = json.loads(res.stdout)
     assert state["lab"] == {"n1": "on", "n2": "on", "n3": "on"}
     assert state["quorate"] is True

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from hakit.deadline import Deadline
 from hakit.errors import GenericError
-from hakit.lab import procs
+from lab import procs
 
 
 @given(comm=st.text(st.characters(blacklist_characters="\x00\n"), max_size=16),

@@ -1,7 +1,7 @@
 """The "nothing lost" client: appends numbered records through the VIP, logs the acknowledged.
 
-Run in the lab's hub namespace (``python3 -m hakit.lab.writer URL ACKED``), detached, and
-stopped by PID.  It asks the container's CGI (``hakit.lab.stack.APPEND_CGI``) to append
+Run in the lab's hub namespace (``python3 -m lab.writer URL ACKED``), detached, and
+stopped by PID.  It asks the container's CGI (``lab.stack.APPEND_CGI``) to append
 record 1, 2, 3, ... in sequence; a request that fails or times out is retried with the same
 number until it is acknowledged (``ok N``, sent only after the container's fsync), so a
 number may be stored twice but never skipped.  Each acknowledged number is appended to the
@@ -25,10 +25,10 @@ from typing import Callable, Optional
 
 from hakit.deadline import Deadline
 from hakit.errors import ActionTimeout
-from hakit.lab import procs
-from hakit.lab.fencing import power_env
-from hakit.lab.layout import LabLayout
 from hakit.runner import Runner
+from lab import procs
+from lab.fencing import power_env
+from lab.layout import LabLayout
 
 #: Per request: short, so a dead or frozen node costs little before the retry.
 REQUEST_TIMEOUT = 1.0
@@ -99,7 +99,7 @@ class WriterProcess:
     def start(self) -> procs.Proc:
         self.workdir.mkdir(parents=True, exist_ok=True)
         argv = [self.runner.require("ip"), "netns", "exec", self.layout.hub_netns,
-                "/usr/bin/python3", "-m", "hakit.lab.writer", self.url, str(self.acked_file)]
+                "/usr/bin/python3", "-m", "lab.writer", self.url, str(self.acked_file)]
         self.proc = procs.spawn_detached(argv, self.workdir / "writer.out", power_env())
         return self.proc
 
@@ -134,7 +134,7 @@ class WriterProcess:
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    p = argparse.ArgumentParser(prog="python3 -m hakit.lab.writer",
+    p = argparse.ArgumentParser(prog="python3 -m lab.writer",
                                 description="append numbered records through the VIP")
     p.add_argument("url", help="the append CGI, e.g. http://VIP/cgi-bin/append")
     p.add_argument("acked", type=Path, help="file to append each acknowledged number to")

@@ -13,9 +13,9 @@ from ipaddress import IPv4Address
 from typing import Optional
 
 from hakit.deadline import Deadline
-from hakit.lab import network
-from hakit.lab.layout import NODE_IF, LabLayout
 from hakit.runner import Runner
+from lab import network
+from lab.layout import NODE_IF, LabLayout
 
 #: The client, run by the system python3 in the hub (the host's busybox wget is not
 #: reliable here); prints the body, fails on any HTTP error.

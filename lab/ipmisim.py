@@ -1,6 +1,6 @@
 """OpenIPMI's ``ipmi_sim`` as the BMC of one machine: its files and its chassis program.
 
-One implementation for the lab's BMCs (``hakit.lab.bmc``, whose power changes crash and
+One implementation for the lab's BMCs (``lab.bmc``, whose power changes crash and
 boot a lab node) and the tests' simulator (``tests/harness/bmc.py``, which can also
 misbehave).  ipmi_sim runs the chassis program per request as ``PROG STATE 0x20 get
 power`` or ``PROG STATE 0x20 set power 0|1``; the program keeps the machine's state in

@@ -13,12 +13,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from hakit import ceph
-from hakit.lab import image, stack
-from hakit.lab.ceph import CephCluster
-from hakit.lab.layout import LabLayout, LabNode
+from lab import image, stack
+from lab.ceph import CephCluster
+from lab.layout import LabLayout, LabNode
 
 FENCE_USER = "hakitfence"
-#: Inside each node's /etc (the lab's /etc overlay, ``hakit.lab.image``).
+#: Inside each node's /etc (the lab's /etc overlay, ``lab.image``).
 FENCE_KEYRING = "/etc/ceph/hakit-lab-fence.keyring"
 DEVICE = "fence-ceph"  # hakit.snippets.cephfencing.CEPH_FENCE_DEVICE
 CAPS = ("mon", 'allow r, allow command "osd blocklist"', "osd", "allow r")

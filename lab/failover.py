@@ -12,7 +12,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 
-from hakit.lab.demo import Demo, Failover
+from lab.demo import Demo, Failover
 
 
 def parse_start_times(cib_status_xml: str, node: str,

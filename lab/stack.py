@@ -19,12 +19,12 @@ from ipaddress import IPv4Address, IPv4Interface
 from pathlib import Path
 
 from hakit.deadline import Deadline
-from hakit.lab.layout import LabLayout, LabNode
 from hakit.runner import Runner
+from lab.layout import LabLayout, LabNode
 
 HTTP_PORT = 80
 IMAGE_SIZE = "64M"
-#: The lab's Ceph client files, inside each node's /etc (see hakit.lab.image).
+#: The lab's Ceph client files, inside each node's /etc (see lab.image).
 CEPH_CONF = "/etc/ceph/hakit-lab.conf"
 CEPH_KEYRING = "/etc/ceph/hakit-lab.keyring"
 PASSWORD_SCRIPT = "/etc/hakit/bmc-password"  # noqa: S105 - a path, not a password

@@ -5,7 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 
-from hakit.lab.layout import LabNode
+from lab.layout import LabNode
 
 #: Without this, every controller waits the default 20 s for a DC before electing itself,
 #: so a fresh cluster takes ~23 s to form; a few seconds is plenty on one machine.

@@ -1,9 +1,9 @@
 """The lab's services beyond the bare cluster: Ceph, BMCs + fence_hakit, hakit installed.
 
-``LabServices`` is the lab's fencing hook (``hakit.lab.fencing.FencingHook``).  When the
+``LabServices`` is the lab's fencing hook (``lab.fencing.FencingHook``).  When the
 first node's namespace exists it starts the one-node Ceph cluster in the hub namespace,
-stages ``make install`` and writes the nodes' /etc files (``hakit.lab.image``); for every
-node it starts a BMC (``hakit.lab.bmc``); once the cluster has formed it loads one
+stages ``make install`` and writes the nodes' /etc files (``lab.image``); for every
+node it starts a BMC (``lab.bmc``); once the cluster has formed it loads one
 fence_hakit device per node from the snippets generator, which also sets
 ``stonith-enabled=true``.  (The seed CIB keeps fencing off until then: a DC with fencing
 on and no device yet would try, and fail, to fence a node still joining.)
@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING, Callable, Optional
 
 from hakit.deadline import Deadline
 from hakit.errors import GenericError
-from hakit.lab import bmc, cephfence, image, install, stack
-from hakit.lab.ceph import CephCluster, free_port
-from hakit.lab.fencing import power_commands, power_env
+from lab import bmc, cephfence, image, install, stack
+from lab.ceph import CephCluster, free_port
+from lab.fencing import power_commands, power_env
 
 if TYPE_CHECKING:
-    from hakit.lab.cluster import Lab
-    from hakit.lab.layout import LabLayout, LabNode
+    from lab.cluster import Lab
+    from lab.layout import LabLayout, LabNode
 
 #: How long the stonith devices may take to start once configured.
 DEVICES_TIMEOUT = 60.0
@@ -41,7 +41,7 @@ class LabServices:
                  ceph_fencing: bool = False) -> None:
         """``fencing_text``: crm text of other fence devices (``fence-NODE`` each, and
         ``stonith-enabled=true``) instead of the fence_hakit snippet.  ``ceph_fencing``:
-        fence_hakit_ceph as each node's second level (``hakit.lab.cephfence``), and the
+        fence_hakit_ceph as each node's second level (``lab.cephfence``), and the
         stack with requires=unfencing."""
         self.fencing_text = fencing_text
         self.ceph_fencing = ceph_fencing

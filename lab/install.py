@@ -13,18 +13,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
-import hakit
 from hakit.deadline import Deadline
 from hakit.errors import NotInstalledError
 from hakit.runner import Runner
+from lab import checkout
 
 #: Where ``make install`` puts agents, fence agents and the library (Debian paths).
 TARGETS = ("/usr/lib/ocf/resource.d", "/usr/sbin", "/usr/lib/python3/dist-packages")
 
 
 def checkout_root() -> Optional[Path]:
-    """The source checkout this hakit was imported from (it has the Makefile), if any."""
-    root = Path(hakit.__file__).resolve().parent.parent.parent
+    """The source checkout the lab runs from (it has the Makefile and agents/), if any."""
+    root = checkout.root()
     return root if (root / "Makefile").is_file() and (root / "agents").is_dir() else None
 
 

@@ -6,7 +6,7 @@ Each deploys the same container image, VIP, Ceph and BMCs; they differ only in a
   vip) with fence_hakit devices;
 - ``composite``: ``hakit-snippet stack --shape composite`` (one ocf:hakit:container) with
   fence_hakit devices;
-- ``anchors``: the ClusterLabs agents (``hakit.lab.anchors``) with fence_ipmilan devices.
+- ``anchors``: the ClusterLabs agents (``lab.anchors``) with fence_ipmilan devices.
 """
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Optional
 
 from hakit.deadline import Deadline
-from hakit.lab import anchors, stack
-from hakit.lab.services import snippet_env
+from lab import anchors, stack
+from lab.services import snippet_env
 
 if TYPE_CHECKING:
-    from hakit.lab.cluster import Lab
-    from hakit.lab.layout import LabLayout
+    from lab.cluster import Lab
+    from lab.layout import LabLayout
 
 
 @dataclass(frozen=True)

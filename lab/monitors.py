@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from typing import Optional
 
 from hakit.deadline import Deadline
-from hakit.lab import network, node, procs
 from hakit.runner import Runner
+from lab import network, node, procs
 
 OCF_ROOT = "/usr/lib/ocf"
 EXECD = "pacemaker-execd"

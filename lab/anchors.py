@@ -1,6 +1,6 @@
 """The lab's service configured with the ClusterLabs agents, as the benchmarks' anchor.
 
-Same image, VIP, Ceph and BMCs as the hakit stack (``hakit.lab.stack``), and the same ids
+Same image, VIP, Ceph and BMCs as the hakit stack (``lab.stack``), and the same ids
 (NAME-rbd, NAME-fs, NAME-lxc, NAME-vip in group NAME-stack), so that everything measuring
 the demo's stack measures this one too:
 
@@ -24,17 +24,6 @@ from __future__ import annotations
 
 from ipaddress import IPv4Interface
 
-from hakit.lab import bmc
-from hakit.lab.layout import LabLayout
-from hakit.lab.stack import (
-    CEPH_CONF,
-    CEPH_KEYRING,
-    CEPH_USER,
-    HEALTH_COMMAND,
-    PASSWORD_SCRIPT,
-    StackNames,
-    bmc_address,
-)
 from hakit.snippets import crm
 from hakit.snippets.inputs import Image
 from hakit.snippets.model import Config, Group, Item, Location, Primitive, Property
@@ -49,13 +38,24 @@ from hakit.snippets.stacks import (
     prefer,
     stack_group,
 )
+from lab import bmc
+from lab.layout import LabLayout
+from lab.stack import (
+    CEPH_CONF,
+    CEPH_KEYRING,
+    CEPH_USER,
+    HEALTH_COMMAND,
+    PASSWORD_SCRIPT,
+    StackNames,
+    bmc_address,
+)
 
 #: ipmi_sim answers RMCP+ with cipher suite 3 only when asked for it (see the docstring).
 IPMI_CIPHER = "3"
 
 
 def lab_spec(names: StackNames, shape: str = "group") -> StackSpec:
-    """The lab's service as ``hakit.lab.stack.stack_snippet_argv`` describes it."""
+    """The lab's service as ``lab.stack.stack_snippet_argv`` describes it."""
     return StackSpec(name=names.container, image=Image(names.pool, names.image),
                      ip=IPv4Interface(names.vip), health_command=HEALTH_COMMAND,
                      ceph_user=CEPH_USER, cephconf=CEPH_CONF, keyring=CEPH_KEYRING,

@@ -22,8 +22,8 @@ from typing import Optional
 
 from hakit.deadline import Deadline
 from hakit.errors import GenericError
-from hakit.lab import ipmisim, procs
 from hakit.runner import SYSTEM_PATH
+from lab import ipmisim, procs
 
 IPMI_PORT = 623
 USERNAME = "hakit"

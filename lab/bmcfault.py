@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING
 
 from hakit.deadline import Deadline
 from hakit.errors import GenericError
-from hakit.lab import bmc, procs
-from hakit.lab.services import start_bmc
+from lab import bmc, procs
+from lab.services import start_bmc
 
 if TYPE_CHECKING:
-    from hakit.lab.cluster import Lab
+    from lab.cluster import Lab
 
 #: Bound for killing a simulator.
 KILL_TIMEOUT = 10.0

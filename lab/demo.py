@@ -1,4 +1,4 @@
-"""``python3 -m hakit.lab demo``: the product's main job, shown on the lab.
+"""``python3 -m lab demo``: the product's main job, shown on the lab.
 
 Brings up the lab with its services (Ceph in the hub, a BMC per node, fence_hakit devices),
 puts a busybox container on an RBD image, runs it as rbd(fuse) -> fs -> lxc -> vip from the
@@ -20,12 +20,12 @@ from typing import Callable, Optional
 
 from hakit.deadline import Deadline
 from hakit.errors import ActionTimeout, GenericError, HakitError
-from hakit.lab import bmc, hub, stack
-from hakit.lab.cluster import Lab
-from hakit.lab.configs import StackConfig
-from hakit.lab.pagewatch import PageWatch, outage
-from hakit.lab.services import LabServices, load, snippet_env
-from hakit.lab.status import ClusterState
+from lab import bmc, hub, stack
+from lab.cluster import Lab
+from lab.configs import StackConfig
+from lab.pagewatch import PageWatch, outage
+from lab.services import LabServices, load, snippet_env
+from lab.status import ClusterState
 
 #: Bounds for the demo's waits.
 STACK_TIMEOUT = 120.0
@@ -49,9 +49,9 @@ class Failover:
     fencer_history: list[dict[str, str]] = field(default_factory=list)
     rejoined: Optional[float] = None
     #: Pacemaker's exec-time of each stack resource's start on the new node, in seconds
-    #: (read by ``hakit.lab.failover.crash_timed``)
+    #: (read by ``lab.failover.crash_timed``)
     starts: dict[str, float] = field(default_factory=dict)
-    #: With the BMC dead too (``hakit.lab.deadbmc``): the level that fenced the node, and
+    #: With the BMC dead too (``lab.deadbmc``): the level that fenced the node, and
     #: when the rejoined node's Ceph blocklist entry was gone again (unfencing)
     level: Optional[str] = None
     unfenced: Optional[float] = None
@@ -82,7 +82,7 @@ class Demo:
     """The demo on one lab (a ``Lab`` built with ``LabServices``)."""
 
     def __init__(self, lab: Lab, config: Optional[StackConfig] = None) -> None:
-        """``config``: deploy that configuration of the service (``hakit.lab.configs``)
+        """``config``: deploy that configuration of the service (``lab.configs``)
         instead of the snippet's group."""
         self.lab = lab
         self.names = stack.stack_names(lab.layout)
@@ -253,7 +253,7 @@ class Demo:
     def run(self, move: bool = False,
             failover: Optional[Callable[[Demo, str], Failover]] = None) -> DemoResult:
         """Up, deploy, fetch the page, (move,) then break the stack's node: a crash
-        with ``crash_and_recover``, or ``failover(demo, node)`` (``hakit.lab.deadbmc``)."""
+        with ``crash_and_recover``, or ``failover(demo, node)`` (``lab.deadbmc``)."""
         lab = self.lab
         lab.up()
         first = self.deploy()

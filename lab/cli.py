@@ -1,4 +1,4 @@
-"""The lab's command line: ``python3 -m hakit.lab [options] COMMAND``."""
+"""The lab's command line: ``python3 -m lab [options] COMMAND``."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from hakit.errors import HakitError
-from hakit.lab import bmcfault, deadbmc, hub, stack
-from hakit.lab.cluster import Lab
-from hakit.lab.demo import Demo, stack_state, summary
-from hakit.lab.layout import (
+from lab import bmcfault, deadbmc, hub, stack
+from lab.cluster import Lab
+from lab.demo import Demo, stack_state, summary
+from lab.layout import (
     DEFAULT_NAME,
     DEFAULT_STATE_DIR,
     DEFAULT_SUBNET,
@@ -23,13 +23,13 @@ from hakit.lab.layout import (
     layout_from_manifest,
     make_layout,
 )
-from hakit.lab.progress import Progress
-from hakit.lab.services import LabServices
-from hakit.lab.status import ClusterState, VipView, render, render_vip
+from lab.progress import Progress
+from lab.services import LabServices
+from lab.status import ClusterState, VipView, render, render_vip
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python3 -m hakit.lab",
+    p = argparse.ArgumentParser(prog="python3 -m lab",
                                 description="A three-node Pacemaker cluster in namespaces.")
     p.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR,
                    help=f"where the lab keeps everything (default {DEFAULT_STATE_DIR})")
@@ -119,7 +119,7 @@ def _demo(args: argparse.Namespace, progress: Progress) -> int:
             progress.note("tearing the lab down")
             lab.down()
         elif ok:
-            print(f"the lab is still up: python3 -m hakit.lab --state-dir {args.state_dir} "
+            print(f"the lab is still up: python3 -m lab --state-dir {args.state_dir} "
                   "status | down")
     return 0
 

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Optional
 
 from hakit.deadline import Deadline
-from hakit.lab.layout import BRIDGE, BRIDGE_MAC, NODE_IF, LabLayout, LabNode
 from hakit.runner import Runner
+from lab.layout import BRIDGE, BRIDGE_MAC, NODE_IF, LabLayout, LabNode
 
 NETNS_DIR = Path("/run/netns")
 

@@ -15,9 +15,9 @@ from pathlib import Path
 
 from hakit import ext4sb
 from hakit.deadline import Deadline
-from hakit.lab.ceph import CephCluster
-from hakit.lab.writer import parse_numbers
 from hakit.runner import Runner
+from lab.ceph import CephCluster
+from lab.writer import parse_numbers
 
 EXPORT_TIMEOUT = 120.0
 FSCK_TIMEOUT = 120.0

@@ -11,15 +11,15 @@ from typing import Callable, Optional
 
 from hakit.deadline import Deadline
 from hakit.errors import ActionTimeout, GenericError, HakitError
-from hakit.lab import leftovers, network, node, procs
-from hakit.lab.config import DC_DEADTIME, corosync_conf, seed_cib
-from hakit.lab.fencing import FencingHook, NoFencing
-from hakit.lab.layout import LabLayout, LabNode
-from hakit.lab.progress import Progress
-from hakit.lab.services import undo_dev_hakit
-from hakit.lab.stack import stack_names
-from hakit.lab.status import ClusterState, parse_crm_mon
 from hakit.runner import Completed, Runner
+from lab import leftovers, network, node, procs
+from lab.config import DC_DEADTIME, corosync_conf, seed_cib
+from lab.fencing import FencingHook, NoFencing
+from lab.layout import LabLayout, LabNode
+from lab.progress import Progress
+from lab.services import undo_dev_hakit
+from lab.stack import stack_names
+from lab.status import ClusterState, parse_crm_mon
 
 #: Bounds for the lab's waits; a healthy cluster forms in well under 10 s.
 FORM_TIMEOUT = 60.0
@@ -36,7 +36,7 @@ class Lab:
         self.layout = layout
         self.progress = progress or Progress()
         self.fencing: FencingHook = fencing or NoFencing()
-        self.runner = Runner(log or logging.getLogger("hakit.lab"))
+        self.runner = Runner(log or logging.getLogger("hakit-lab"))
 
     # -- bringing up -------------------------------------------------------------------
 

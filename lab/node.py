@@ -19,9 +19,9 @@ from typing import Optional
 from hakit import mountinfo
 from hakit.deadline import Deadline
 from hakit.errors import GenericError, NotInstalledError
-from hakit.lab import image, network, procs
-from hakit.lab.layout import NODE_BINDS, PACEMAKER_SUBDIRS, LabNode
 from hakit.runner import SYSTEM_PATH, Completed, Runner
+from lab import image, network, procs
+from lab.layout import NODE_BINDS, PACEMAKER_SUBDIRS, LabNode
 
 HOLDER, COROSYNC, PACEMAKERD = "holder", "corosync", "pacemakerd"
 DAEMONS = (HOLDER, COROSYNC, PACEMAKERD)
@@ -121,7 +121,7 @@ def mount_private(runner: Runner, deadline: Deadline, node: LabNode,
     """Bind the node's directories, set its hostname, and give it its own /run and /dev/shm.
 
     The bind mounts come first: the default state directory is under /run, which the
-    node's tmpfs /run then hides.  A lab with an image (``hakit.lab.image``) mounts it
+    node's tmpfs /run then hides.  A lab with an image (``lab.image``) mounts it
     before everything else: the /etc overlay must lie under the /etc/corosync bind.
     """
     for argv in image.node_mounts(node.dir.parent.parent):

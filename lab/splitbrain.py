@@ -27,10 +27,10 @@ from typing import Callable, Optional, TextIO
 from hakit import ceph, mountinfo
 from hakit.deadline import Deadline
 from hakit.errors import ActionTimeout, HakitError
-from hakit.lab import node, procs
-from hakit.lab.fencing import power_env
-from hakit.lab.layout import LabLayout, layout_from_manifest
 from hakit.runner import Runner
+from lab import node, procs
+from lab.fencing import power_env
+from lab.layout import LabLayout, layout_from_manifest
 
 INTERVAL = 0.15
 #: A sampler left behind by a failed test stops by itself after this long.
@@ -168,7 +168,7 @@ class Sampler:
         """Start it and wait for its first successful sample."""
         self.out.parent.mkdir(parents=True, exist_ok=True)
         argv = [self.runner.require("ip"), "netns", "exec", self.layout.hub_netns,
-                "/usr/bin/python3", "-m", "hakit.lab.splitbrain",
+                "/usr/bin/python3", "-m", "lab.splitbrain",
                 "--state-dir", str(self.layout.state_dir), "--user", self.access.user,
                 "--conf", self.access.cephconf or "", "--keyring", self.access.keyring or "",
                 "--pool", self.spec.pool, "--image", self.spec.image,
@@ -197,7 +197,7 @@ class Sampler:
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    p = argparse.ArgumentParser(prog="python3 -m hakit.lab.splitbrain",
+    p = argparse.ArgumentParser(prog="python3 -m lab.splitbrain",
                                 description="sample mounts and RBD lock owners of a lab")
     p.add_argument("--state-dir", type=Path, required=True)
     p.add_argument("--user", default="admin")

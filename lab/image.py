@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hakit.lab.install import overlay_mount, overlay_mounts
+from lab.install import overlay_mount, overlay_mounts
 
 IMAGE = "image"
 #: Directories every node gets its own empty tmpfs over (they must exist on the host).

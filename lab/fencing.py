@@ -11,15 +11,14 @@ cluster has formed.  ``NoFencing`` is what the lab uses until then.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-import hakit
 from hakit.runner import SYSTEM_PATH
+from lab import checkout
 
 if TYPE_CHECKING:
-    from hakit.lab.cluster import Lab
-    from hakit.lab.layout import LabNode
+    from lab.cluster import Lab
+    from lab.layout import LabNode
 
 #: How long a simulated BMC waits between power-on and booting the node.
 POWER_ON_DELAY = 8.0
@@ -32,14 +31,14 @@ def power_commands(lab: Lab, node: str,
     Power-on boots only after ``delay``; the simulator starts it detached so that its
     answer to the fencer does not wait for the boot.  Run both with ``power_env()``.
     """
-    base = [sys.executable, "-m", "hakit.lab", "--state-dir", str(lab.layout.state_dir)]
+    base = [sys.executable, "-m", "lab", "--state-dir", str(lab.layout.state_dir)]
     return [*base, "crash", node], [*base, "boot", node, "--delay", f"{delay:g}"]
 
 
 def power_env() -> dict[str, str]:
-    """The environment for ``power_commands``: system PATH, and this hakit on PYTHONPATH."""
-    return {"PATH": SYSTEM_PATH, "LC_ALL": "C",
-            "PYTHONPATH": str(Path(hakit.__file__).resolve().parent.parent)}
+    """The environment for ``power_commands``: system PATH, and the checkout's hakit and lab
+    on PYTHONPATH."""
+    return {"PATH": SYSTEM_PATH, "LC_ALL": "C", "PYTHONPATH": checkout.pythonpath()}
 
 
 class FencingHook(Protocol):

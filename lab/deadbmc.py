@@ -1,6 +1,6 @@
 """A node lost together with its BMC: fenced at level 2, the Ceph blocklist, then let back.
 
-For a lab brought up with ``LabServices(ceph_fencing=True)`` (``hakit.lab.cephfence``):
+For a lab brought up with ``LabServices(ceph_fencing=True)`` (``lab.cephfence``):
 ``crash`` kills the node's BMC and then the node, times the failover like the BMC demo
 (``Demo.crash_and_recover``) and names the level that fenced it: the BMC cannot have, so
 the node's address must be on the Ceph blocklist.  ``rejoin`` is the repair: the BMC
@@ -15,10 +15,10 @@ from typing import Callable, Optional
 
 from hakit.deadline import Deadline
 from hakit.errors import GenericError
-from hakit.lab import bmc, bmcfault, cephfence
-from hakit.lab.ceph import CephCluster
-from hakit.lab.cluster import Lab
-from hakit.lab.demo import REJOIN_TIMEOUT, Demo, Failover
+from lab import bmc, bmcfault, cephfence
+from lab.ceph import CephCluster
+from lab.cluster import Lab
+from lab.demo import REJOIN_TIMEOUT, Demo, Failover
 
 LEVEL_BMC = "level 1, its BMC (fence_hakit)"
 LEVEL_CEPH = "level 2, the Ceph blocklist (fence_hakit_ceph)"
