@@ -15,6 +15,7 @@ command that started it; the lab's ``down`` kills every process in the hub names
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from ipaddress import IPv4Interface
 from pathlib import Path
@@ -26,7 +27,23 @@ from hakit.runner import SYSTEM_PATH
 from lab import ipmisim, procs
 
 IPMI_PORT = 623
+#: How long a simulated BMC waits between power-on and booting the node: an instant
+#: power-on lets the fenced node rejoin before the fencer has reported its result, and the
+#: node is then fenced for good.
+POWER_ON_DELAY = 8.0
 USERNAME = "hakit"
+
+
+def power_commands(state_dir: Path, node: str,
+                   delay: float = POWER_ON_DELAY) -> tuple[list[str], list[str]]:
+    """The argv a node's BMC simulator runs for power-off and for power-on.
+
+    Power-off is the lab's ``crash`` (every process of the node killed); power-on is its
+    ``boot`` after ``delay``, which the simulator starts detached so that its answer to the
+    fencer does not wait for the boot.  Run both with ``lab.checkout.child_env()``.
+    """
+    base = [sys.executable, "-m", "lab", "--state-dir", str(state_dir)]
+    return [*base, "crash", node], [*base, "boot", node, "--delay", f"{delay:g}"]
 
 
 @dataclass(frozen=True)

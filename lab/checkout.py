@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hakit.runner import SYSTEM_PATH
+
 
 def root() -> Path:
     """The checkout this lab was imported from (it holds the Makefile, agents/ and lib/)."""
@@ -18,3 +20,9 @@ def root() -> Path:
 def pythonpath() -> str:
     """PYTHONPATH for a child: the checkout's library, then the lab package itself."""
     return f"{root() / 'lib'}:{root()}"
+
+
+def child_env() -> dict[str, str]:
+    """The environment of a Python process the lab starts (BMC power commands, the writer,
+    the split-brain sampler): the system PATH, and the checkout's hakit and lab."""
+    return {"PATH": SYSTEM_PATH, "LC_ALL": "C", "PYTHONPATH": pythonpath()}

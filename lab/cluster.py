@@ -7,17 +7,15 @@ import logging
 import os
 import shutil
 from collections.abc import Sequence
-from typing import Callable, Optional
+from typing import Callable, Optional, Protocol
 
 from hakit.deadline import Deadline
 from hakit.errors import ActionTimeout, GenericError, HakitError
 from hakit.runner import Completed, Runner
-from lab import leftovers, network, node, procs
+from lab import image, leftovers, network, node, procs
 from lab.config import DC_DEADTIME, corosync_conf, seed_cib
-from lab.fencing import FencingHook, NoFencing
 from lab.layout import LabLayout, LabNode
 from lab.progress import Progress
-from lab.services import undo_dev_hakit
 from lab.stack import stack_names
 from lab.status import ClusterState, parse_crm_mon
 
@@ -25,6 +23,42 @@ from lab.status import ClusterState, parse_crm_mon
 FORM_TIMEOUT = 60.0
 COROSYNC_READY_TIMEOUT = 15.0
 STEP_TIMEOUT = 30.0
+
+
+class FencingHook(Protocol):
+    """What a lab fencing setup provides; every method is called by ``Lab``.
+
+    A simulated BMC per node (``lab.bmc``) crashes the node on power-off and boots it on
+    power-on after ``bmc.POWER_ON_DELAY``; ``lab.services.LabServices`` is the full setup
+    (Ceph, BMCs, fence_hakit devices), ``NoFencing`` the bare cluster's."""
+
+    def cluster_properties(self) -> dict[str, str]:
+        """Cluster options seeded into the CIB (stonith-enabled and friends)."""
+
+    def node_created(self, lab: Lab, node: LabNode) -> None:
+        """The node's namespaces exist: start its BMC (reachable over the hub bridge)."""
+
+    def cluster_formed(self, lab: Lab) -> None:
+        """The cluster is quorate with a DC: create the stonith resources."""
+
+    def teardown(self, lab: Lab) -> None:
+        """``down`` is running: stop the BMCs (by PID) and remove what they made."""
+
+
+class NoFencing:
+    """No fencing devices: stonith disabled, so a lost node's resources simply move."""
+
+    def cluster_properties(self) -> dict[str, str]:
+        return {"stonith-enabled": "false"}
+
+    def node_created(self, lab: Lab, node: LabNode) -> None:
+        """Nothing to start."""
+
+    def cluster_formed(self, lab: Lab) -> None:
+        """Nothing to configure."""
+
+    def teardown(self, lab: Lab) -> None:
+        """Nothing to stop."""
 
 
 class Lab:
@@ -56,10 +90,10 @@ class Lab:
             lay.manifest.write_text(lay.to_json())
             self._write_node_files()
         with step(f"hub namespace {lay.hub_netns}, bridge, {lay.hub_address}"):
-            network.build_hub(self.runner, self._dl(), lay)
+            network.build_hub(self.runner, self.step_deadline(), lay)
         for n in lay.nodes:
             with step(f"node {n.name}: namespace {n.netns}, {n.address}"):
-                network.attach_node(self.runner, self._dl(), lay, n)
+                network.attach_node(self.runner, self.step_deadline(), lay, n)
             self.fencing.node_created(self, n)
         for n in lay.nodes:
             self._boot_os(n)
@@ -86,7 +120,7 @@ class Lab:
         lay = self.layout
         key = os.urandom(256)  # what corosync-keygen writes, without a subprocess
         conf = corosync_conf(f"{lay.name}-lab", lay.nodes).encode()
-        empty = self.runner.run(["cibadmin", "--empty"], self._dl()).stdout
+        empty = self.runner.run(["cibadmin", "--empty"], self.step_deadline()).stdout
         props = {"dc-deadtime": DC_DEADTIME, **self.fencing.cluster_properties()}
         cib = seed_cib(empty, props).encode()
         for n in lay.nodes:
@@ -99,8 +133,8 @@ class Lab:
     def _boot_os(self, n: LabNode) -> procs.Proc:
         """The node's holder and private mounts: the machine is on, no cluster yet."""
         with self.progress.step(f"node {n.name}: holder and private mounts"):
-            holder = node.start_holder(self.runner, self._dl(), n)
-            node.mount_private(self.runner, self._dl(), n, holder)
+            holder = node.start_holder(self.runner, self.step_deadline(), n)
+            node.mount_private(self.runner, self.step_deadline(), n, holder)
         return holder
 
     def _holder(self, n: LabNode) -> procs.Proc:
@@ -172,7 +206,7 @@ class Lab:
 
     def power_states(self) -> dict[str, str]:
         """Each node's state as the lab sees it: off, on, hung or partitioned."""
-        dl = self._dl()
+        dl = self.step_deadline()
         hub_up = network.netns_exists(self.layout.hub_netns)
         states = {}
         for n in self.layout.nodes:
@@ -223,21 +257,21 @@ class Lab:
         """Kill every process in the node's namespaces (power loss); returns how many."""
         n = self.layout.node(name)
         with self.progress.step(f"crash {name}: kill every process in its namespaces"):
-            killed = node.power_off(self.runner, self._dl(), n)
-            network.unplug(self.runner, self._dl(), n)
+            killed = node.power_off(self.runner, self.step_deadline(), n)
+            network.unplug(self.runner, self.step_deadline(), n)
             return killed
 
     def hang(self, name: str) -> int:
         """Freeze every process on the node (SIGSTOP); returns how many."""
         n = self.layout.node(name)
         with self.progress.step(f"hang {name}: stop every process in its namespaces"):
-            return node.freeze(self.runner, self._dl(), n)
+            return node.freeze(self.runner, self.step_deadline(), n)
 
     def resume(self, name: str) -> int:
         """Let a hung node carry on (SIGCONT every process); returns how many."""
         n = self.layout.node(name)
         with self.progress.step(f"resume {name}: continue every process in its namespaces"):
-            return node.thaw(self.runner, self._dl(), n)
+            return node.thaw(self.runner, self.step_deadline(), n)
 
     def boot(self, name: str) -> None:
         """Power a node back on: holder, mounts, corosync, pacemakerd (it rejoins by itself)."""
@@ -247,9 +281,9 @@ class Lab:
         # The lab's partition is a fault of the node's link; a power cycle ends it, so
         # the fenced node can rejoin (otherwise it would boot into the same isolation).
         if network.netns_exists(self.layout.hub_netns) and network.is_partitioned(
-                self.runner, self._dl(), self.layout, n):
-            network.heal(self.runner, self._dl(), self.layout, n)
-        network.plug(self.runner, self._dl(), n)
+                self.runner, self.step_deadline(), self.layout, n):
+            network.heal(self.runner, self.step_deadline(), self.layout, n)
+        network.plug(self.runner, self.step_deadline(), n)
         self._boot_os(n)
         with self.progress.step(f"node {name}: corosync"):
             self._start_corosync(n)
@@ -260,11 +294,12 @@ class Lab:
     def partition(self, name: str) -> None:
         """Cut the node's link to the hub bridge."""
         with self.progress.step(f"partition {name}: its port leaves the bridge"):
-            network.partition(self.runner, self._dl(), self.layout, self.layout.node(name))
+            network.partition(self.runner, self.step_deadline(), self.layout,
+                              self.layout.node(name))
 
     def heal(self, name: Optional[str] = None) -> None:
         """Reconnect one node, or every partitioned node."""
-        dl = self._dl()
+        dl = self.step_deadline()
         targets = [self.layout.node(name)] if name else list(self.layout.nodes)
         for n in targets:
             if network.is_partitioned(self.runner, dl, self.layout, n):
@@ -289,22 +324,22 @@ class Lab:
             for n in lay.nodes:
                 holder = node.holder_of(n)
                 if holder is not None:
-                    node.abort_fuse(self.runner, self._dl(), holder)
+                    node.abort_fuse(self.runner, self.step_deadline(), holder)
         with step(f"hub {lay.hub_netns}: BMCs, Ceph, pending power-ons"):
             self._kill_netns(lay.hub_netns)
         for n in lay.nodes:
             with step(f"node {n.name}: stop every process"):
-                node.power_off(self.runner, self._dl(), n)
+                node.power_off(self.runner, self.step_deadline(), n)
         with step("namespaces"):
             for name in self._netns_names():
                 self._kill_netns(name)
-                network.delete_netns(self.runner, self._dl(), name)
+                network.delete_netns(self.runner, self.step_deadline(), name)
         names = stack_names(lay)
         with step(f"loop devices of pool {names.pool}, cgroups of container "
                   f"{names.container}"):
-            leftovers.detach_loop_devices(self.runner, self._dl(), names.pool)
+            leftovers.detach_loop_devices(self.runner, self.step_deadline(), names.pool)
             leftovers.remove_container_cgroups(names.container)
-            undo_dev_hakit(lay.state_dir)
+            image.undo_dev_hakit(lay.state_dir)
         with step(f"state directory {lay.state_dir}"):
             # Only a directory this lab made (it holds the manifest) is removed wholesale.
             if lay.manifest.exists():
@@ -316,14 +351,15 @@ class Lab:
     def _kill_netns(self, name: str) -> None:
         if not network.netns_exists(name):
             return
-        for pid in network.netns_pids(self.runner, self._dl(), name):
+        for pid in network.netns_pids(self.runner, self.step_deadline(), name):
             proc = procs.identify(pid)
             if proc is not None:
-                procs.kill_all([proc], self._dl(), f"stopping {pid} in {name}")
+                procs.kill_all([proc], self.step_deadline(), f"stopping {pid} in {name}")
 
     def _netns_names(self) -> list[str]:
         return [n.netns for n in self.layout.nodes] + [self.layout.hub_netns]
 
     @staticmethod
-    def _dl() -> Deadline:
+    def step_deadline() -> Deadline:
+        """The deadline of one step of bringing up or taking down (``STEP_TIMEOUT``)."""
         return Deadline(STEP_TIMEOUT)

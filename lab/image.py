@@ -22,6 +22,10 @@ from lab.install import overlay_mount, overlay_mounts
 IMAGE = "image"
 #: Directories every node gets its own empty tmpfs over (they must exist on the host).
 PRIVATE_DIRS = ("/var/lib/lxc", "/dev/hakit")
+#: The mount point of each node's private /dev/hakit: an empty directory in the host's
+#: devtmpfs, made by the lab when missing and removed again by ``down``.
+DEV_HAKIT = Path("/dev/hakit")
+DEV_HAKIT_MARKER = "made-dev-hakit"  # in the state dir: down removes /dev/hakit if empty
 
 
 def image_dir(state_dir: Path) -> Path:
@@ -48,3 +52,19 @@ def node_mounts(state_dir: Path) -> list[list[str]]:
     for target in PRIVATE_DIRS:
         cmds.append(["mount", "-t", "tmpfs", "-o", "mode=0755,nosuid", "tmpfs", target])
     return cmds
+
+
+def make_dev_hakit(state_dir: Path) -> None:
+    """Make /dev/hakit if it is missing, and remember (in the state dir) that this lab did."""
+    if not DEV_HAKIT.exists():
+        DEV_HAKIT.mkdir(mode=0o755)
+        (state_dir / DEV_HAKIT_MARKER).touch()
+
+
+def undo_dev_hakit(state_dir: Path) -> None:
+    """Remove /dev/hakit if this lab made it and it is empty."""
+    if (state_dir / DEV_HAKIT_MARKER).exists():
+        try:
+            DEV_HAKIT.rmdir()
+        except OSError:
+            pass

@@ -1,6 +1,6 @@
 """The lab's services beyond the bare cluster: Ceph, BMCs + fence_hakit, hakit installed.
 
-``LabServices`` is the lab's fencing hook (``lab.fencing.FencingHook``).  When the
+``LabServices`` is the lab's fencing hook (``lab.cluster.FencingHook``).  When the
 first node's namespace exists it starts the one-node Ceph cluster in the hub namespace,
 stages ``make install`` and writes the nodes' /etc files (``lab.image``); for every
 node it starts a BMC (``lab.bmc``); once the cluster has formed it loads one
@@ -19,9 +19,8 @@ from typing import TYPE_CHECKING, Callable, Optional
 
 from hakit.deadline import Deadline
 from hakit.errors import GenericError
-from lab import bmc, cephfence, image, install, stack
+from lab import bmc, cephfence, checkout, image, install, stack
 from lab.ceph import CephCluster, free_port
-from lab.fencing import power_commands, power_env
 
 if TYPE_CHECKING:
     from lab.cluster import Lab
@@ -30,8 +29,6 @@ if TYPE_CHECKING:
 #: How long the stonith devices may take to start once configured.
 DEVICES_TIMEOUT = 60.0
 CEPH_TIMEOUT = 90.0
-DEV_HAKIT = Path("/dev/hakit")
-DEV_HAKIT_MARKER = "made-dev-hakit"  # in the state dir: down removes /dev/hakit if empty
 
 
 class LabServices:
@@ -67,11 +64,7 @@ class LabServices:
         with step("hakit staged (make install DESTDIR) for every node's private mounts"):
             install.stage(lab.runner, Deadline(120), image.stage_dir(lay.state_dir))
             self._write_etc(lab)
-            if not DEV_HAKIT.exists():
-                # The mount point of each node's private /dev/hakit (an empty directory in
-                # the host's devtmpfs); removed again by down.
-                DEV_HAKIT.mkdir(mode=0o755)
-                (lay.state_dir / DEV_HAKIT_MARKER).touch()
+            image.make_dev_hakit(lay.state_dir)
         self._ceph_thread = threading.Thread(target=self._start_ceph, args=(lab,),
                                              name="lab-ceph", daemon=True)
         self._ceph_thread.start()
@@ -144,7 +137,7 @@ class LabServices:
             argv = stack.fencing_snippet_argv(sys.executable, lay)
             if self.ceph_fencing:
                 argv += cephfence.snippet_args(lay)
-            text = (lab.runner.run(argv, lab._dl(), env=snippet_env()).stdout
+            text = (lab.runner.run(argv, lab.step_deadline(), env=snippet_env()).stdout
                     if self.fencing_text is None else self.fencing_text(lay))
             load(lab, lay.nodes[0].name, text)
             devices = [f"fence-{n.name}" for n in lay.nodes]
@@ -165,17 +158,17 @@ def start_bmc(lab: Lab, node: LabNode) -> None:
     with lab.progress.step(f"BMC of {node.name}: ipmi_sim on {address.ip}:623 "
                            f"in {lay.hub_netns}"):
         lab.runner.run(["ip", "-n", lay.hub_netns, "addr", "replace", str(address),
-                        "dev", "br0"], lab._dl())
+                        "dev", "br0"], lab.step_deadline())
         sim = bmc.LabBmc(bmc.bmc_dir(lay.state_dir, node.name), address)
         bmc.record_address(sim)
-        off, on = power_commands(lab, node.name)
+        off, on = bmc.power_commands(lay.state_dir, node.name)
         password = (lay.state_dir / "bmcs" / "password").read_text()
-        sim.start(lay.hub_netns, password, off=off, on=on, env=power_env(),
-                  deadline=lab._dl())
+        sim.start(lay.hub_netns, password, off=off, on=on, env=checkout.child_env(),
+                  deadline=lab.step_deadline())
 
 
 def snippet_env() -> dict[str, str]:
-    return {"PYTHONPATH": power_env()["PYTHONPATH"]}
+    return {"PYTHONPATH": checkout.pythonpath()}
 
 
 def load(lab: Lab, node: str, crm_text: str) -> None:
@@ -189,14 +182,5 @@ def load(lab: Lab, node: str, crm_text: str) -> None:
             raise GenericError(f"crm configure load failed: {res.stderr.strip()[-400:]}")
     finally:
         lab.run_on(node, ["rm", "-f", path], check=False)
-
-
-def undo_dev_hakit(state_dir: Path) -> None:
-    """Remove /dev/hakit if this lab made it and it is empty."""
-    if (state_dir / DEV_HAKIT_MARKER).exists():
-        try:
-            DEV_HAKIT.rmdir()
-        except OSError:
-            pass
 
 

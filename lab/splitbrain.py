@@ -28,8 +28,7 @@ from hakit import ceph, mountinfo
 from hakit.deadline import Deadline
 from hakit.errors import ActionTimeout, HakitError
 from hakit.runner import Runner
-from lab import node, procs
-from lab.fencing import power_env
+from lab import checkout, node, procs
 from lab.layout import LabLayout, layout_from_manifest
 
 INTERVAL = 0.15
@@ -173,7 +172,8 @@ class Sampler:
                 "--conf", self.access.cephconf or "", "--keyring", self.access.keyring or "",
                 "--pool", self.spec.pool, "--image", self.spec.image,
                 "--directory", self.directory, "--out", str(self.out)]
-        self.proc = procs.spawn_detached(argv, self.out.with_suffix(".stderr"), power_env())
+        self.proc = procs.spawn_detached(argv, self.out.with_suffix(".stderr"),
+                                         checkout.child_env())
 
         def first() -> Optional[bool]:
             if self.proc is None or not procs.is_alive(self.proc):

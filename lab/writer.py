@@ -26,8 +26,7 @@ from typing import Callable, Optional
 from hakit.deadline import Deadline
 from hakit.errors import ActionTimeout
 from hakit.runner import Runner
-from lab import procs
-from lab.fencing import power_env
+from lab import checkout, procs
 from lab.layout import LabLayout
 
 #: Per request: short, so a dead or frozen node costs little before the retry.
@@ -100,7 +99,7 @@ class WriterProcess:
         self.workdir.mkdir(parents=True, exist_ok=True)
         argv = [self.runner.require("ip"), "netns", "exec", self.layout.hub_netns,
                 "/usr/bin/python3", "-m", "lab.writer", self.url, str(self.acked_file)]
-        self.proc = procs.spawn_detached(argv, self.workdir / "writer.out", power_env())
+        self.proc = procs.spawn_detached(argv, self.workdir / "writer.out", checkout.child_env())
         return self.proc
 
     def stop(self) -> None:

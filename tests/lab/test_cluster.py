@@ -14,9 +14,8 @@ import pytest
 
 from hakit.deadline import Deadline
 from hakit.errors import HakitError
-from lab import checkout, network, node, procs
+from lab import bmc, checkout, network, node, procs
 from lab.cluster import Lab
-from lab.fencing import power_commands, power_env
 from lab.layout import BRIDGE_MAC
 from lab.status import ClusterState
 from tests.lab.conftest import lab_processes
@@ -118,10 +117,10 @@ def test_crash_moves_the_resource_and_the_node_rejoins_after_boot(dummy_lab: Lab
         lambda s: victim not in s.online and s.where("dummy") not in (None, victim),
         FAILOVER_BOUND, "waiting for dummy to restart elsewhere")
     assert moved.quorate
-    # Power on as a BMC simulator will (fencing.power_commands), with a short delay.
-    _off, on = power_commands(lab, victim, delay=1.5)
+    # Power on as a BMC simulator will (bmc.power_commands), with a short delay.
+    _off, on = bmc.power_commands(lab.layout.state_dir, victim, delay=1.5)
     began = time.monotonic()
-    subprocess.run(on, env=power_env(), check=True, capture_output=True, timeout=60)
+    subprocess.run(on, env=checkout.child_env(), check=True, capture_output=True, timeout=60)
     assert time.monotonic() - began >= 1.5
     state = all_online(lab)
     assert victim in state.online
