@@ -23,7 +23,7 @@ from typing import Optional
 
 from hakit.deadline import Deadline
 from hakit.errors import GenericError
-from hakit.runner import SYSTEM_PATH
+from hakit.runner import SYSTEM_PATH, Runner
 from lab import ipmisim, procs
 
 IPMI_PORT = 623
@@ -65,15 +65,15 @@ class LabBmc:
     def pidfile(self) -> Path:
         return self.workdir / "ipmi_sim.pid"
 
-    def start(self, hub_netns: str, password: str, *, off: list[str], on: list[str],
-              env: dict[str, str], deadline: Deadline) -> procs.Proc:
+    def start(self, runner: Runner, hub_netns: str, password: str, *, off: list[str],
+              on: list[str], env: dict[str, str], deadline: Deadline) -> procs.Proc:
         """Write the simulator's files and start it detached in ``hub_netns``."""
         d = self.workdir
         # Power-off completes before the BMC answers; power-on is not waited for.
         argv = ipmisim.prepare(d, d, host=str(self.address.ip), port=IPMI_PORT,
                                username=USERNAME, password=password, power_on=True,
                                config={"off": off, "on": on, "detach_on": True, "env": env})
-        proc = procs.spawn_detached(["/usr/bin/ip", "netns", "exec", hub_netns, *argv],
+        proc = procs.spawn_detached(runner, ["/usr/bin/ip", "netns", "exec", hub_netns, *argv],
                                     d / "ipmi_sim.out", {"PATH": SYSTEM_PATH})
         procs.write_pidfile(self.pidfile, proc)
 

@@ -11,17 +11,20 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import shutil
 import signal
 import socket
-import subprocess
 import tempfile
-import time
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Callable, Optional
+
+from hakit.deadline import Deadline
+from hakit.errors import ActionTimeout
+from hakit.runner import Completed, Runner
 
 CEPH_BIN = Path("/usr/bin")
 
@@ -35,12 +38,15 @@ _FREE_PORT = ("import socket,sys;a=sys.argv[1];"
               "s.bind((a,0));print(s.getsockname()[1])")
 
 
+def _runner() -> Runner:
+    return Runner(logging.getLogger("hakit-lab.ceph"))
+
+
 def free_port(address: str, netns: Optional[str] = None) -> int:
     """A TCP port free on ``address`` right now (the kernel picks it), in ``netns`` if given."""
     if netns:
-        out = subprocess.run(["/usr/bin/ip", "netns", "exec", netns, "/usr/bin/python3", "-c",
-                              _FREE_PORT, address], capture_output=True, text=True,
-                             timeout=30, check=True).stdout
+        out = _runner().run(["/usr/bin/ip", "netns", "exec", netns, "/usr/bin/python3", "-c",
+                             _FREE_PORT, address], Deadline(30)).stdout
         return int(out.strip())
     family = socket.AF_INET6 if ":" in address else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as sock:
@@ -69,6 +75,7 @@ class CephCluster:
         self.mon_port = mon_port
         self._pidfiles: list[Path] = []
         self.started_pids: list[int] = []  # every daemon started, for checks after stop
+        self._runner = _runner()
 
     # ----- paths ---------------------------------------------------------------------
     @property
@@ -88,15 +95,16 @@ class CephCluster:
     def start(self, timeout: float = 60.0) -> CephCluster:
         """Bring the cluster up; on any failure stop what started and re-raise."""
         self.dir = Path(tempfile.mkdtemp(prefix="hakit-ceph-", dir=self._base))
-        end = time.monotonic() + timeout
+        deadline = Deadline(timeout)
         try:
             self._write_conf()
             self._make_mon()
             self._start_daemon("ceph-mon", ["-i", "a"], "mon.a")
-            self._wait(lambda: self.ceph_json("mon", "stat") is not None, end, "mon quorum")
+            self._wait(lambda: self.ceph_json("mon", "stat") is not None, deadline,
+                       "mon quorum")
             self._make_mgr()
             self._make_osd()
-            self._wait(self._osd_up, end, "osd.0 up")
+            self._wait(self._osd_up, deadline, "osd.0 up")
         except BaseException:
             self.stop()
             raise
@@ -112,9 +120,7 @@ class CephCluster:
                 continue
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
-            end = time.monotonic() + 5
-            while time.monotonic() < end and self._alive(pid):
-                time.sleep(0.02)
+            self._wait_gone(pid, Deadline(5))
             if self._alive(pid):
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
@@ -135,16 +141,16 @@ class CephCluster:
         return list(argv)
 
     def run(self, argv: Sequence[str], *, timeout: float = 30.0,
-            stdin: Optional[str] = None, check: bool = True) -> subprocess.CompletedProcess[str]:
-        """Run a Ceph tool (``argv[0]`` a name in /usr/bin) against this cluster as admin."""
+            stdin: Optional[str] = None, check: bool = True) -> Completed:
+        """Run a Ceph tool (``argv[0]`` a name in /usr/bin) against this cluster as admin,
+        through the shared runner; ActionTimeout when it outlives ``timeout``."""
         full = [str(CEPH_BIN / argv[0]), *argv[1:]]
         if argv[0] in ("ceph", "rbd", "rados"):
             full[1:1] = ["-c", str(self.conf), "--id", "admin",
                          "--keyring", str(self.admin_keyring)]
         if argv[0] == "ceph":
             full[1:1] = ["--connect-timeout", "10"]
-        proc = subprocess.run(self._wrap(full), capture_output=True, text=True,
-                              timeout=timeout, input=stdin, check=False)
+        proc = self._runner.run(self._wrap(full), Deadline(timeout), stdin=stdin, check=False)
         if check and proc.returncode != 0:
             raise CephError(f"{' '.join(full)} exited {proc.returncode}: {proc.stderr.strip()}")
         return proc
@@ -278,11 +284,12 @@ client mount timeout = 30
         self._pidfiles.append(pidfile)
         # The daemons fork into the background and write their pidfile themselves.
         self.run([program, "-c", str(self.conf), *args], timeout=30)
-        end = time.monotonic() + 10
-        while (pid := self._read_pid(pidfile)) is None:
-            if time.monotonic() > end:
-                raise CephError(f"{name} wrote no pidfile")
-            time.sleep(0.02)
+        try:
+            pid = Deadline(10).poll(lambda: self._read_pid(pidfile),
+                                    f"waiting for {name}'s pidfile", interval=0.02,
+                                    max_interval=0.2)
+        except ActionTimeout as exc:
+            raise CephError(f"{name} wrote no pidfile") from exc
         self.started_pids.append(pid)
 
     def _osd_up(self) -> bool:
@@ -291,11 +298,19 @@ client mount timeout = 30
             o.get("osd") == 0 and o.get("up") == 1 for o in dump.get("osds", []))
 
     @staticmethod
-    def _wait(probe: Callable[[], bool], end: float, what: str) -> None:
-        while not probe():
-            if time.monotonic() > end:
-                raise CephError(f"timed out waiting for {what}")
-            time.sleep(0.1)
+    def _wait(probe: Callable[[], bool], deadline: Deadline, what: str) -> None:
+        try:
+            deadline.poll(lambda: True if probe() else None, f"waiting for {what}",
+                          interval=0.1, max_interval=0.1)
+        except ActionTimeout as exc:
+            raise CephError(f"timed out waiting for {what}") from exc
+
+    @classmethod
+    def _wait_gone(cls, pid: int, deadline: Deadline) -> None:
+        """Poll until ``pid`` is gone or ``deadline`` passes (the caller then kills it)."""
+        with contextlib.suppress(ActionTimeout):
+            deadline.poll(lambda: None if cls._alive(pid) else True, f"waiting for {pid} to stop",
+                          interval=0.02, max_interval=0.2)
 
     @staticmethod
     def _read_pid(pidfile: Path) -> Optional[int]:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from dataclasses import asdict
 from ipaddress import IPv4Network
 from pathlib import Path
 from typing import Callable, Optional
 
+from hakit.deadline import Deadline
 from hakit.errors import HakitError
 from lab import bmcfault, deadbmc, hub, stack
 from lab.cluster import Lab
@@ -150,7 +150,10 @@ def main(argv: Optional[list[str]] = None) -> int:
         elif args.command in _NODE_FAULTS:
             _NODE_FAULTS[args.command](lab, args.node)
         elif args.command == "boot":
-            time.sleep(max(0.0, args.delay))
+            # The BMC's power-on delay (lab.bmc.POWER_ON_DELAY): the deliberate wait of a
+            # machine that is only now powering up.
+            delay = max(0.0, args.delay)
+            Deadline(delay).sleep(delay)
             lab.boot(args.node)
         elif args.command == "heal":
             lab.heal(args.node)

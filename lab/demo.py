@@ -96,7 +96,7 @@ class Demo:
         """The hub's page watcher (started on first use; ``down`` removes it with the hub)."""
         if self._watch is None:
             lay = self.lab.layout
-            self._watch = PageWatch(lay.hub_netns, self.names.url(),
+            self._watch = PageWatch(self.lab.runner, lay.hub_netns, self.names.url(),
                                     lay.state_dir / "pagewatch.out").start()
         return self._watch
 

@@ -89,7 +89,7 @@ def start_holder(runner: Runner, deadline: Deadline, node: LabNode) -> procs.Pro
     argv = [runner.require("ip"), "netns", "exec", node.netns,
             runner.require("unshare"), "--mount", "--uts", "--propagation", "private",
             "--", runner.require("sleep"), "infinity"]
-    proc = procs.spawn_detached(argv, node.dir / "holder.out", {"PATH": SYSTEM_PATH})
+    proc = procs.spawn_detached(runner, argv, node.dir / "holder.out", {"PATH": SYSTEM_PATH})
     procs.write_pidfile(node.pidfile(HOLDER), proc)
     own_uts = os.readlink("/proc/self/ns/uts")
 
@@ -151,7 +151,7 @@ def start_daemon(runner: Runner, node: LabNode, holder: procs.Proc, what: str,
     full = exec_argv(holder, [runner.require(argv[0]), *argv[1:]])
     full[0] = runner.require(full[0])
     child_env = {"PATH": SYSTEM_PATH, "LC_ALL": "C", **(env or {})}
-    proc = procs.spawn_detached(full, node.dir / f"{what}.out", child_env)
+    proc = procs.spawn_detached(runner, full, node.dir / f"{what}.out", child_env)
     procs.write_pidfile(node.pidfile(what), proc)
     return proc
 

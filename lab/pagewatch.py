@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Optional
 
 from hakit.deadline import Deadline
+from hakit.runner import Runner
 from lab import procs
 
 #: Each request gets this long; a VIP nobody answers for costs a whole timeout.
@@ -81,7 +82,8 @@ def outage(events: list[tuple[float, bool]], since: float) -> Optional[tuple[flo
 class PageWatch:
     """The watcher process for one URL, its output in ``output``."""
 
-    def __init__(self, hub_netns: str, url: str, output: Path) -> None:
+    def __init__(self, runner: Runner, hub_netns: str, url: str, output: Path) -> None:
+        self.runner = runner
         self.hub_netns = hub_netns
         self.url = url
         self.output = output
@@ -90,7 +92,7 @@ class PageWatch:
     def start(self) -> PageWatch:
         argv = ["ip", "netns", "exec", self.hub_netns, "/usr/bin/python3", "-I", "-S", "-c",
                 SCRIPT, self.url, str(REQUEST_TIMEOUT), str(INTERVAL)]
-        self.proc = procs.spawn_detached(argv, self.output, dict(os.environ))
+        self.proc = procs.spawn_detached(self.runner, argv, self.output, dict(os.environ))
         return self
 
     def events(self) -> list[tuple[float, bool]]:

@@ -1,5 +1,8 @@
 """Processes the lab starts: detached launch, pidfiles with start times, kill by PID.
 
+Every process is started by the shared runner (``hakit.runner.Runner.spawn``); what the lab
+adds is the detaching, so a daemon outlives the command that started it.
+
 A PID alone can be reused after its process dies, so every pidfile also records the
 process's start time (``/proc/PID/stat`` field 22) and nothing is signalled unless both match.
 """
@@ -8,7 +11,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +18,8 @@ from typing import Optional
 
 from hakit import procstat
 from hakit.deadline import Deadline
-from hakit.errors import ActionTimeout, GenericError
+from hakit.errors import ActionTimeout, GenericError, HakitError
+from hakit.runner import Runner
 
 
 @dataclass(frozen=True)
@@ -60,12 +63,14 @@ def read_pidfile(path: Path) -> Optional[Proc]:
         return None
 
 
-def spawn_detached(argv: Sequence[str], output: Path, env: Mapping[str, str]) -> Proc:
-    """Start ``argv`` in its own session, not a child of this process, and return it.
+def spawn_detached(runner: Runner, argv: Sequence[str], output: Path,
+                   env: Mapping[str, str]) -> Proc:
+    """Start ``argv`` with ``runner`` in its own session, not a child of this process.
 
-    An intermediate child (double fork) starts the program with setsid and exits at once,
-    so the program outlives this command and is reaped by init rather than left a zombie
-    of a long-lived caller such as a test run.
+    An intermediate child (double fork) has the runner start the program (its own session,
+    stdout and stderr appended to ``output``, working directory /) and exits at once, so
+    the program outlives this command and is reaped by init rather than left a zombie of a
+    long-lived caller such as a test run.
     """
     read_end, write_end = os.pipe()
     middle = os.fork()
@@ -73,12 +78,12 @@ def spawn_detached(argv: Sequence[str], output: Path, env: Mapping[str, str]) ->
         code = 1
         try:
             os.close(read_end)
-            with open(output, "ab") as out:
-                child = subprocess.Popen(
-                    list(argv), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                    env=dict(env), cwd="/", start_new_session=True, close_fds=True)
-            os.write(write_end, str(child.pid).encode())
+            pid = runner.spawn(argv, env=env, output=str(output), cwd="/")
+            os.write(write_end, str(pid).encode())
             code = 0
+        except HakitError as exc:  # not installed, cannot run: told in the output file
+            with open(output, "a", encoding="utf-8") as out:
+                out.write(f"{exc.reason}\n")
         finally:  # never return into the caller's code from the intermediate child
             os._exit(code)
     os.close(write_end)

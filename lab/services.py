@@ -163,7 +163,7 @@ def start_bmc(lab: Lab, node: LabNode) -> None:
         bmc.record_address(sim)
         off, on = bmc.power_commands(lay.state_dir, node.name)
         password = (lay.state_dir / "bmcs" / "password").read_text()
-        sim.start(lay.hub_netns, password, off=off, on=on, env=checkout.child_env(),
+        sim.start(lab.runner, lay.hub_netns, password, off=off, on=on, env=checkout.child_env(),
                   deadline=lab.step_deadline())
 
 

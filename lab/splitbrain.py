@@ -131,18 +131,18 @@ def run(layout: LabLayout, access: ceph.Access, spec: ceph.ImageSpec, directory:
     end = Deadline(lifetime)
     with open(out, "a", encoding="utf-8") as log:
         while keep_going() and not end.expired():
-            started = time.monotonic()
+            next_sample = end.within(interval)  # one sample per interval, whatever it took
             try:
                 with ceph.connect(access, Deadline(10)) as cluster:
                     while keep_going() and not end.expired():
-                        started = time.monotonic()
+                        next_sample = end.within(interval)
                         _write(log, Sample(time.time(), mounted_on(layout, directory),
                                            tuple(cluster.lock_owners(spec))))
-                        time.sleep(max(0.0, interval - (time.monotonic() - started)))
+                        next_sample.sleep(interval)
             except HakitError as exc:  # Ceph slow or a client timeout: note it, reconnect
                 _write(log, Sample(time.time(), mounted_on(layout, directory), (),
                                    exc.reason))
-                time.sleep(max(0.0, interval - (time.monotonic() - started)))
+                next_sample.sleep(interval)
 
 
 def _write(log: TextIO, sample: Sample) -> None:
@@ -172,7 +172,7 @@ class Sampler:
                 "--conf", self.access.cephconf or "", "--keyring", self.access.keyring or "",
                 "--pool", self.spec.pool, "--image", self.spec.image,
                 "--directory", self.directory, "--out", str(self.out)]
-        self.proc = procs.spawn_detached(argv, self.out.with_suffix(".stderr"),
+        self.proc = procs.spawn_detached(self.runner, argv, self.out.with_suffix(".stderr"),
                                          checkout.child_env())
 
         def first() -> Optional[bool]:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterable
@@ -77,7 +76,7 @@ def run(base_url: str, acked: Path, *, first: int = 1, pause: float = PAUSE,
                 log.write(f"{number}\n")
                 log.flush()  # the test reads the file while this runs
                 number += 1
-            time.sleep(pause)
+            Deadline(pause).sleep(pause)
     return number
 
 
@@ -99,7 +98,8 @@ class WriterProcess:
         self.workdir.mkdir(parents=True, exist_ok=True)
         argv = [self.runner.require("ip"), "netns", "exec", self.layout.hub_netns,
                 "/usr/bin/python3", "-m", "lab.writer", self.url, str(self.acked_file)]
-        self.proc = procs.spawn_detached(argv, self.workdir / "writer.out", checkout.child_env())
+        self.proc = procs.spawn_detached(self.runner, argv, self.workdir / "writer.out",
+                                         checkout.child_env())
         return self.proc
 
     def stop(self) -> None:

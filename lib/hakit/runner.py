@@ -171,6 +171,7 @@ class Runner:
         *,
         env: Optional[Mapping[str, str]] = None,
         output: Optional[str] = None,
+        cwd: Optional[str] = None,
     ) -> int:
         """Start a daemon that outlives the action and return its PID (not waited for).
 
@@ -192,7 +193,7 @@ class Runner:
                 full, stdin=subprocess.DEVNULL,
                 stdout=sink if sink else subprocess.DEVNULL,
                 stderr=subprocess.STDOUT if sink else subprocess.DEVNULL,
-                env=child_env, start_new_session=True, close_fds=True,
+                env=child_env, cwd=cwd, start_new_session=True, close_fds=True,
             )
         except OSError as exc:
             raise GenericError(f"cannot run {shown}: {exc.strerror}") from exc
