@@ -23,7 +23,7 @@ from typing import Optional
 
 from hakit.deadline import Deadline
 from hakit.errors import GenericError
-from hakit.runner import SYSTEM_PATH, Runner
+from hakit.os.runner import SYSTEM_PATH, Runner
 from lab import ipmisim, procs
 
 IPMI_PORT = 623

@@ -24,7 +24,7 @@ from typing import Callable, Optional
 
 from hakit.deadline import Deadline
 from hakit.errors import ActionTimeout
-from hakit.runner import Completed, Runner
+from hakit.os.runner import Completed, Runner
 
 CEPH_BIN = Path("/usr/bin")
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hakit import ceph
+from hakit.os import ceph
 from lab import image, stack
 from lab.ceph import CephCluster
 from lab.layout import LabLayout, LabNode

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hakit.runner import SYSTEM_PATH
+from hakit.os.runner import SYSTEM_PATH
 
 
 def root() -> Path:

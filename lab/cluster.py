@@ -11,7 +11,7 @@ from typing import Callable, Optional, Protocol
 
 from hakit.deadline import Deadline
 from hakit.errors import ActionTimeout, GenericError, HakitError
-from hakit.runner import Completed, Runner
+from hakit.os.runner import Completed, Runner
 from lab import image, leftovers, network, node, procs
 from lab.config import DC_DEADTIME, corosync_conf, seed_cib
 from lab.layout import LabLayout, LabNode

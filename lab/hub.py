@@ -13,7 +13,7 @@ from ipaddress import IPv4Address
 from typing import Optional
 
 from hakit.deadline import Deadline
-from hakit.runner import Runner
+from hakit.os.runner import Runner
 from lab import network
 from lab.layout import NODE_IF, LabLayout
 

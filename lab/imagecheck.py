@@ -13,9 +13,9 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from hakit import ext4sb
 from hakit.deadline import Deadline
-from hakit.runner import Runner
+from hakit.formats import ext4sb
+from hakit.os.runner import Runner
 from lab.ceph import CephCluster
 from lab.writer import parse_numbers
 

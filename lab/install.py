@@ -15,7 +15,7 @@ from typing import Optional
 
 from hakit.deadline import Deadline
 from hakit.errors import NotInstalledError
-from hakit.runner import Runner
+from hakit.os.runner import Runner
 from lab import checkout
 
 #: Where ``make install`` puts agents, fence agents and the library (Debian paths).

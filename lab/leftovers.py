@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 
 from hakit.deadline import Deadline
-from hakit.runner import Runner
+from hakit.os.runner import Runner
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 #: The state directory of ocf:hakit:rbd's fuse mappings (the back file lives below it).

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from hakit.deadline import Deadline
-from hakit.runner import Runner
+from hakit.os.runner import Runner
 from lab import network, node, procs
 
 OCF_ROOT = "/usr/lib/ocf"

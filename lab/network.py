@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Optional
 
 from hakit.deadline import Deadline
-from hakit.runner import Runner
+from hakit.os.runner import Runner
 from lab.layout import BRIDGE, BRIDGE_MAC, NODE_IF, LabLayout, LabNode
 
 NETNS_DIR = Path("/run/netns")

@@ -16,10 +16,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Optional
 
-from hakit import mountinfo
 from hakit.deadline import Deadline
 from hakit.errors import GenericError, NotInstalledError
-from hakit.runner import SYSTEM_PATH, Completed, Runner
+from hakit.os import mountinfo
+from hakit.os.runner import SYSTEM_PATH, Completed, Runner
 from lab import image, network, procs
 from lab.layout import NODE_BINDS, PACEMAKER_SUBDIRS, LabNode
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Optional
 
 from hakit.deadline import Deadline
-from hakit.runner import Runner
+from hakit.os.runner import Runner
 from lab import procs
 
 #: Each request gets this long; a VIP nobody answers for costs a whole timeout.

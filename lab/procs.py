@@ -1,6 +1,6 @@
 """Processes the lab starts: detached launch, pidfiles with start times, kill by PID.
 
-Every process is started by the shared runner (``hakit.runner.Runner.spawn``); what the lab
+Every process is started by the shared runner (``hakit.os.runner.Runner.spawn``); what the lab
 adds is the detaching, so a daemon outlives the command that started it.
 
 A PID alone can be reused after its process dies, so every pidfile also records the
@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from hakit import procstat
 from hakit.deadline import Deadline
 from hakit.errors import ActionTimeout, GenericError, HakitError
-from hakit.runner import Runner
+from hakit.formats import procstat
+from hakit.os.runner import Runner
 
 
 @dataclass(frozen=True)

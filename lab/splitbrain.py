@@ -4,9 +4,9 @@ A sampler runs detached in the hub namespace (where Ceph is) during a failover a
 one JSON line about every ``interval`` seconds, looking from outside every node:
 
 - ``mounted``: the nodes whose mount namespace (their holder's ``/proc/PID/mountinfo``,
-  read with ``hakit.mountinfo``) has a filesystem on the container's directory;
+  read with ``hakit.os.mountinfo``) has a filesystem on the container's directory;
 - ``owners``: the client addresses holding the image's exclusive lock (librbd's
-  ``lock_get_owners`` through ``hakit.ceph``).
+  ``lock_get_owners`` through ``hakit.os.ceph``).
 
 ``violations`` is the verdict: no sample may show two nodes with it mounted, or two lock
 owners.  A frozen (hung) node still counts as mounting it until its power is cut, which is
@@ -24,10 +24,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Optional, TextIO
 
-from hakit import ceph, mountinfo
 from hakit.deadline import Deadline
 from hakit.errors import ActionTimeout, HakitError
-from hakit.runner import Runner
+from hakit.os import ceph, mountinfo
+from hakit.os.runner import Runner
 from lab import checkout, node, procs
 from lab.layout import LabLayout, layout_from_manifest
 

@@ -19,7 +19,7 @@ from ipaddress import IPv4Address, IPv4Interface
 from pathlib import Path
 
 from hakit.deadline import Deadline
-from hakit.runner import Runner
+from hakit.os.runner import Runner
 from lab.layout import LabLayout, LabNode
 
 HTTP_PORT = 80

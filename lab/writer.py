@@ -24,7 +24,7 @@ from typing import Callable, Optional
 
 from hakit.deadline import Deadline
 from hakit.errors import ActionTimeout
-from hakit.runner import Runner
+from hakit.os.runner import Runner
 from lab import checkout, procs
 from lab.layout import LabLayout
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Optional
 
 from hakit.deadline import Deadline
-from hakit.runner import SYSTEM_PATH
+from hakit.os.runner import SYSTEM_PATH
 from lab import node
 from lab.cluster import Lab
 from lab.configs import CONFIGURATIONS, StackConfig

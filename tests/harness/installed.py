@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from hakit.deadline import Deadline
-from hakit.runner import Runner
+from hakit.os.runner import Runner
 from lab.install import TARGETS, stage
 
 __all__ = ["TARGETS", "StagedInstall"]

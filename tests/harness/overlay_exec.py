@@ -20,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "lib"))
 
-from hakit.runner import SYSTEM_PATH
+from hakit.os.runner import SYSTEM_PATH
 from lab.install import overlay_mounts
 
 

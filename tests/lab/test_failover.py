@@ -26,7 +26,7 @@ from typing import Callable, Optional
 
 import pytest
 
-from hakit import ceph
+from hakit.os import ceph
 from lab import bmc, cli, hub, imagecheck, splitbrain, stack
 from lab.ceph import CephCluster
 from lab.cluster import Lab

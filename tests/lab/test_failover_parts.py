@@ -18,9 +18,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hakit import mountinfo
 from hakit.deadline import Deadline
-from hakit.runner import Runner
+from hakit.os import mountinfo
+from hakit.os.runner import Runner
 from lab import hub, imagecheck, network, splitbrain, stack, writer
 from lab.status import VipView, render_vip
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from hakit.deadline import Deadline
 from hakit.errors import GenericError
-from hakit.runner import Runner
+from hakit.os.runner import Runner
 from lab import procs
 
 

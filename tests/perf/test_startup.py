@@ -26,7 +26,7 @@ HEAVY = frozenset({
 })
 
 
-#: The python3-lxc package's wrapper (``lxc``, which imports subprocess): hakit.containers
+#: The python3-lxc package's wrapper (``lxc``, which imports subprocess): hakit.os.containers
 #: uses its C extension ``_lxc`` alone.
 LXC_WRAPPER = frozenset({"lxc"})
 #: The fence agents (installed in sbin/, kept next to the OCF agents in the tree).

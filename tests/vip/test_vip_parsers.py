@@ -10,9 +10,9 @@ import struct
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hakit import announce, netlink
 from hakit.agents.vip import AGENT, Lifetime, PrefixOrNetmask
 from hakit.ocf.dispatch import run
+from hakit.os import announce, netlink
 from tests.harness.ocf import agent_env, run_agent
 from tests.vip.conftest import VIP_AGENT
 

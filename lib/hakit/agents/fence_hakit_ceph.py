@@ -84,9 +84,9 @@ def list_nodes(ctx: FenceContext) -> list[tuple[str, str]]:
 @contextlib.contextmanager
 def connect(ctx: FenceContext) -> Iterator[PowerDevice]:
     """A Ceph client for this action, presenting the target node's blocklist entries."""
-    from hakit.ceph import Access  # noqa: PLC0415 - start-up cost
-    from hakit.ceph import connect as ceph_connect  # noqa: PLC0415
     from hakit.fence.ceph_blocklist import BlocklistDevice  # noqa: PLC0415
+    from hakit.os.ceph import Access  # noqa: PLC0415 - start-up cost
+    from hakit.os.ceph import connect as ceph_connect  # noqa: PLC0415
 
     params = ctx.params
     # monitor checks the device, which is the cluster (monitors, blocklist, OSD maps):

@@ -12,7 +12,7 @@ import sys
 
 from hakit import shown
 from hakit.ocf.lazylog import debug_enabled
-from hakit.runner import mask
+from hakit.os.runner import mask
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

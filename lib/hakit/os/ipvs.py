@@ -1,7 +1,7 @@
 """The IPVS boundary: the kernel's virtual-server table and sync daemons over generic netlink.
 
 The kernel's ``IPVS`` generic netlink family (include/uapi/linux/ip_vs.h) is spoken here on a
-stdlib ``AF_NETLINK`` socket with ``struct``, as ``hakit.netlink`` does for rtnetlink:
+stdlib ``AF_NETLINK`` socket with ``struct``, as ``hakit.os.netlink`` does for rtnetlink:
 Debian's pyroute2 (0.7.2) has no IPVS module, a hand-declared pyroute2 message set would cost
 its import (about 110 ms of CPU) on every monitor, and ``ipvsadm`` offers only text output
 to parse.  This module alone talks to the family, turns errno into ``hakit.errors`` and
@@ -20,7 +20,7 @@ import os
 import struct
 
 from hakit.errors import GenericError, NotInstalledError
-from hakit.netlink import parse_attributes, split_messages
+from hakit.os.netlink import parse_attributes, split_messages
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

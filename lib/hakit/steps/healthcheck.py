@@ -25,8 +25,8 @@ if TYPE_CHECKING:
     from typing import Callable, Optional, Union
 
     from hakit.deadline import Deadline
-    from hakit.lvsconf import Check
-    from hakit.runner import Runner
+    from hakit.os.runner import Runner
+    from hakit.steps.lvsconf import Check
 
     IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
 

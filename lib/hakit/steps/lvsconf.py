@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import ipaddress
 
-from hakit.ipvs import FORWARD_METHODS, IP_VS_SVC_F_PERSISTENT, PROTOCOLS, Service, ServiceKey
 from hakit.lean import frozen
 from hakit.ocf.params import Duration
+from hakit.os.ipvs import FORWARD_METHODS, IP_VS_SVC_F_PERSISTENT, PROTOCOLS, Service, ServiceKey
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -110,7 +110,7 @@ class Virtual:
                           self.port, self.fwmark)
 
     def service(self) -> Service:
-        """The kernel's view of this service (as ``hakit.ipvs`` adds it)."""
+        """The kernel's view of this service (as ``hakit.os.ipvs`` adds it)."""
         netmask = 0xFFFFFFFF if self.family == AF_INET else 128
         return Service(self.key, self.scheduler,
                        IP_VS_SVC_F_PERSISTENT if self.persistence else 0,

@@ -13,13 +13,13 @@ import contextlib
 import os
 from pathlib import Path
 
-from hakit import mountinfo
-from hakit.ceph import Access, ImageSpec
 from hakit.deadline import Deadline
 from hakit.errors import ActionTimeout, GenericError
 from hakit.lean import frozen
 from hakit.ocf.agent import Context
-from hakit.runner import CommandFailed
+from hakit.os import mountinfo
+from hakit.os.ceph import Access, ImageSpec
+from hakit.os.runner import CommandFailed
 
 TYPE_CHECKING = False  # typing's, without importing typing (start-up cost: BENCHMARKS.md)
 if TYPE_CHECKING:

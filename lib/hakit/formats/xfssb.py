@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import struct
 
-from hakit.ext4sb import uuid_text
+from hakit.formats.ext4sb import uuid_text
 from hakit.lean import frozen
 
 SUPERBLOCK_SIZE = 512

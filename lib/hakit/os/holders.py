@@ -16,7 +16,7 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from typing import Optional
 
-from hakit import procstat
+from hakit.formats import procstat
 
 #: /proc/PID/maps: ``start-end perms offset MAJ:MIN inode path`` (hex numbers).
 _MAPS_LINE = re.compile(r"([0-9a-f]+)-([0-9a-f]+) \S+ [0-9a-f]+ ([0-9a-f]+):([0-9a-f]+) (\d+)")

@@ -15,8 +15,8 @@ from __future__ import annotations
 import os
 
 from hakit.errors import GenericError
-from hakit.healthcheck import now
-from hakit.ipvs import STATE_BACKUP, STATE_MASTER, Connection, Daemon
+from hakit.os.ipvs import STATE_BACKUP, STATE_MASTER, Connection, Daemon
+from hakit.steps.healthcheck import now
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

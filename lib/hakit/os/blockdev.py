@@ -14,7 +14,7 @@ import stat
 
 from hakit import shown
 from hakit.errors import ArgsError, GenericError
-from hakit.ext4sb import (
+from hakit.formats.ext4sb import (
     SUPERBLOCK_OFFSET,
     SUPERBLOCK_SIZE,
     MmpBlock,
@@ -29,8 +29,8 @@ if TYPE_CHECKING:
     from typing import Optional
 
     from hakit.deadline import Deadline
-    from hakit.runner import Runner
-    from hakit.xfssb import XfsSuperblock
+    from hakit.formats.xfssb import XfsSuperblock
+    from hakit.os.runner import Runner
 
 _ALIGN = 4096  # O_DIRECT needs buffers, offsets and sizes aligned to the logical block size
 
@@ -219,7 +219,7 @@ def read_superblock(path: str) -> Superblock:
 def read_xfs_superblock(path: str) -> XfsSuperblock:
     """The XFS superblock of ``path``, read from the device; GenericError when unreadable
     or not XFS."""
-    from hakit import xfssb  # noqa: PLC0415 - start-up cost: only XFS needs it
+    from hakit.formats import xfssb  # noqa: PLC0415 - start-up cost: only XFS needs it
 
     raw = read_direct(path, 0, xfssb.SUPERBLOCK_SIZE)
     try:

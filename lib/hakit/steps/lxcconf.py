@@ -5,7 +5,7 @@ Nothing here touches the system; the agent and its tests feed these text.
 
 from __future__ import annotations
 
-from hakit import procstat
+from hakit.formats import procstat
 from hakit.ocf.params import Name, ParamType
 
 # Every action is a new process and parses every parameter: re and shlex are imported only
@@ -137,7 +137,8 @@ class CommandLine(ParamType[tuple[str, ...]]):
 
 
 def stat_starttime(stat: str) -> Optional[int]:
-    """The start time from ``/proc/PID/stat`` text (``hakit.procstat``), None when malformed."""
+    """The start time from ``/proc/PID/stat`` text (``hakit.formats.procstat``), None when
+    malformed."""
     try:
         return procstat.parse(stat)[1]
     except ValueError:
