@@ -9,6 +9,8 @@ secrets masked) on the first line it has to write.  Importing ``logging`` costs 
 
 from __future__ import annotations
 
+from hakit.ocf.environment import debug_enabled
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import logging
@@ -80,11 +82,6 @@ class LazyLogger(_LoggerType):
 
     def __setattr__(self, name: str, value: object) -> None:
         setattr(self._logger(), name, value)
-
-
-def debug_enabled(ha_env: Mapping[str, str]) -> bool:
-    """HA_debug as ocf-shellfuncs reads it: debug lines also go to stderr and HA_LOGFILE."""
-    return ha_env.get("HA_debug", "0") not in ("", "0", "false", "no")
 
 
 def _debug_written(ha_env: Mapping[str, str]) -> bool:

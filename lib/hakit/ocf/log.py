@@ -11,7 +11,7 @@ import logging.handlers
 import sys
 
 from hakit import shown
-from hakit.ocf.lazylog import debug_enabled
+from hakit.ocf.environment import debug_enabled
 from hakit.os.runner import mask
 
 TYPE_CHECKING = False
