@@ -46,7 +46,7 @@ endif
 help:
 	@echo "make demo       bring up the lab cluster and show a failover"
 	@echo "make test       install what is missing, then lint and run every test"
-	@echo "make lint       ruff + mypy --strict"
+	@echo "make lint       ruff + mypy --strict (lib and lab)"
 	@echo "make bench      benchmarks against the ClusterLabs agents (BENCHMARKS.md)"
 	@echo "make install    agents, fence agents and the library (DESTDIR, PREFIX, OCF_ROOT)"
 	@echo "make deb        the Debian package, build/deb/hakit_VERSION_all.deb (lintian-checked)"
@@ -73,8 +73,8 @@ $(STAMPS)/sushy:
 	@mkdir -p $(STAMPS) && touch $@
 
 lint: deps
-	$(VENV)/bin/ruff check lib agents tests
-	$(VENV)/bin/mypy --strict lib
+	$(VENV)/bin/ruff check lib agents tests lab
+	$(VENV)/bin/mypy --strict lib lab
 
 # Debian's kernel for the QEMU guests (krbd, nbd, IPVS), downloaded once into .cache/vm.
 vmkernel: deps
@@ -87,9 +87,10 @@ bench: deps vmkernel
 	@if ls tests/bench/bench_*.py >/dev/null 2>&1; then PYTHONPATH=$(CURDIR)/lib $(VPY) -m tests.bench $(ONLY); \
 	else echo "make bench: no benchmarks yet"; fi
 
-# The demo tears its lab down at the end (also after a failure or Ctrl-C).
+# The lab (lab/) runs from the checkout and is never installed.  The demo tears its lab
+# down at the end (also after a failure or Ctrl-C).
 demo: deps
-	PYTHONPATH=$(CURDIR)/lib $(SYSTEM_PYTHON) -m hakit.lab demo
+	PYTHONPATH=$(CURDIR)/lib:$(CURDIR) $(SYSTEM_PYTHON) -m lab demo
 
 install: install-agents
 	install -d $(DESTDIR)$(PYTHON_SITELIB)

@@ -5,7 +5,7 @@ The lab has the fencing snippet's ``--ceph`` set-up (``LabServices(ceph_fencing=
 level 1 fence_hakit against each node's BMC (tried once: ``pcmk_reboot_retries=1``),
 level 2 fence_hakit_ceph.  Each run crashes the stack's node twice, alternating which
 kind comes first: with its BMC alive (fenced at level 1, powered on again by the BMC) and
-with its BMC dead too (``hakit.lab.deadbmc``: level 1 times out, level 2 fences; then the
+with its BMC dead too (``lab.deadbmc``: level 1 times out, level 2 fences; then the
 BMC is repaired and the node booted and unfenced).  Each crash is timed from the crash to
 detection, the fencer's report and the page served again (``Demo.crash_and_recover``).
 
@@ -22,12 +22,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Optional
 
-from hakit.lab import deadbmc
-from hakit.lab.cluster import Lab
-from hakit.lab.demo import Demo, Failover, stack_state
-from hakit.lab.layout import make_layout
-from hakit.lab.progress import Progress
-from hakit.lab.services import LabServices
+from lab import deadbmc
+from lab.cluster import Lab
+from lab.demo import Demo, Failover, stack_state
+from lab.layout import make_layout
+from lab.progress import Progress
+from lab.services import LabServices
 
 RUNS = int(os.environ.get("HAKIT_BENCH_CEPH_LEVEL_RUNS", "3"))
 

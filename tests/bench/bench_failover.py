@@ -1,6 +1,6 @@
 """Failover side by side: the hakit group, the hakit composite and the ClusterLabs agents.
 
-Each run builds one fresh lab per configuration (``hakit.lab.configs``: same image, VIP,
+Each run builds one fresh lab per configuration (``lab.configs``: same image, VIP,
 Ceph and BMCs; only the agents and fence devices differ), in turn, so that load drifts
 hit all three alike.  In each lab: deploy, fetch the page, a planned move (page polled
 from the hub), on the first run every monitor measured on the running stack, then a
@@ -26,22 +26,22 @@ from pathlib import Path
 from typing import Optional
 
 from hakit.deadline import Deadline
-from hakit.lab import node
-from hakit.lab.cluster import Lab
-from hakit.lab.configs import CONFIGURATIONS, StackConfig
-from hakit.lab.demo import Demo, Failover
-from hakit.lab.failover import crash_timed
-from hakit.lab.layout import make_layout
-from hakit.lab.monitors import (
+from hakit.os.runner import SYSTEM_PATH
+from lab import node
+from lab.cluster import Lab
+from lab.configs import CONFIGURATIONS, StackConfig
+from lab.demo import Demo, Failover
+from lab.failover import crash_timed
+from lab.layout import make_layout
+from lab.monitors import (
     MonitorOp,
     execd_environment,
     monitor_argv,
     monitor_env,
     parse_monitors,
 )
-from hakit.lab.progress import Progress
-from hakit.lab.services import LabServices
-from hakit.runner import SYSTEM_PATH
+from lab.progress import Progress
+from lab.services import LabServices
 from tests.bench.common import Stats, cgroup_release_kept, measure
 
 RUNS = int(os.environ.get("HAKIT_BENCH_FAILOVER_RUNS", "3"))

@@ -13,10 +13,10 @@ import time
 from pathlib import Path
 from typing import Callable, Optional
 
-from hakit.lab.cluster import Lab
-from hakit.lab.layout import make_layout
-from hakit.lab.progress import Progress
-from hakit.lab.status import ClusterState
+from lab.cluster import Lab
+from lab.layout import make_layout
+from lab.progress import Progress
+from lab.status import ClusterState
 
 RUNS = int(os.environ.get("HAKIT_BENCH_LAB_RUNS", "3"))
 POLL = 0.05  # crm_mon poll interval while timing a transition

@@ -7,10 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from hakit import netns
 from hakit.agents import container
 from hakit.errors import ConfigError, ParamError
 from hakit.ocf.params import parse_values
+from hakit.os import netns
 from tests.harness.netns import NetnsPool
 
 

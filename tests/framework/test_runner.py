@@ -11,7 +11,7 @@ import pytest
 
 from hakit.deadline import Deadline
 from hakit.errors import ActionTimeout, NotInstalledError
-from hakit.runner import CommandFailed, Runner
+from hakit.os.runner import CommandFailed, Runner
 
 
 def _runner(secrets: list[str] | None = None) -> tuple[Runner, list[str]]:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from hakit import mountinfo
+from hakit.os import mountinfo
 from tests.harness.loopdev import LoopPool
 from tests.harness.ocf import AGENTS, LIB
 

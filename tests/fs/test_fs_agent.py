@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from hakit import blockdev, ext4sb, holders, mountinfo
+from hakit.formats import ext4sb
+from hakit.os import blockdev, holders, mountinfo
 from tests.fs.conftest import FS_AGENT, Ext4
 from tests.harness.ocf import Result, agent_env, run_agent
 
@@ -310,7 +311,7 @@ def test_mmp_refuses_filesystem_being_updated_by_another_node(ext4: Ext4) -> Non
     # Another node's kmmpd: rewrite the MMP sequence while the agent watches it.
     writer = ext4.spawn([PY, "-c", textwrap.dedent(f"""
         import os, struct, time
-        from hakit.ext4sb import crc32c_raw
+        from hakit.formats.ext4sb import crc32c_raw
         fd = os.open({device!r}, os.O_RDWR)
         offset = {sb.mmp_block * sb.block_size}
         block = bytearray(os.pread(fd, 1024, offset))

@@ -10,7 +10,8 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from hakit import blockdev, ext4sb, holders, mountinfo, mounting
+from hakit.formats import ext4sb
+from hakit.os import blockdev, holders, mountinfo, mounting
 from tests.fs.conftest import mkfs
 from tests.harness.loopdev import LoopPool
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from hakit import blockdev
+from hakit.os import blockdev
 from tests.fs.conftest import Ext4, mkfs
 from tests.fs.test_fs_agent import agent, mounted
 

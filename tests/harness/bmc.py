@@ -1,6 +1,6 @@
 """A real IPMI BMC for tests: OpenIPMI's ``ipmi_sim`` with a scripted chassis.
 
-The files and the chassis program are ``hakit.lab.ipmisim``'s, the same the lab's BMCs
+The files and the chassis program are ``lab.ipmisim``'s, the same the lab's BMCs
 use; this class starts ipmi_sim on a free UDP port, stops it by PID, and lets tests read
 and set the power and make the BMC misbehave:
 
@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Optional
 
-from hakit.lab import ipmisim
+from lab import ipmisim
 
 IPMI_SIM = ipmisim.IPMI_SIM
 

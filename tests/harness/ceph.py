@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from hakit.lab.ceph import CephCluster, CephError, free_port
+from lab.ceph import CephCluster, CephError, free_port
 
 __all__ = ["CephCluster", "CephEnv", "CephError", "free_port"]
 

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from hakit.deadline import Deadline
-from hakit.lab.install import TARGETS, stage
-from hakit.runner import Runner
+from hakit.os.runner import Runner
+from lab.install import TARGETS, stage
 
 __all__ = ["TARGETS", "StagedInstall"]
 

@@ -3,7 +3,7 @@
 Usage: unshare --mount --propagation private -- /usr/bin/python3 overlay_exec.py
        STAGE -- COMMAND [ARGS...]
 
-The overlays are ``hakit.lab.install``'s (read-only, the staged files over the host's), the
+The overlays are ``lab.install``'s (read-only, the staged files over the host's), the
 same the lab's nodes get. Only ever run under ``unshare --mount``: they vanish with the
 namespace, so the host's /usr/lib/ocf or /usr/sbin are never changed.
 """
@@ -16,10 +16,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+# The checkout's library and its lab package (which is never installed).
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "lib"))
 
-from hakit.lab.install import overlay_mounts
-from hakit.runner import SYSTEM_PATH
+from hakit.os.runner import SYSTEM_PATH
+from lab.install import overlay_mounts
 
 
 def main(argv: list[str]) -> int:

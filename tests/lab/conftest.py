@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from hakit.lab import network, procs
-from hakit.lab.cluster import Lab
-from hakit.lab.layout import LabLayout, make_layout
-from hakit.lab.progress import Progress
+from lab import network, procs
+from lab.cluster import Lab
+from lab.layout import LabLayout, make_layout
+from lab.progress import Progress
 
 #: A cluster that has not formed by then is broken, not slow.
 FORM_BOUND = 30.0

@@ -10,12 +10,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from lxml import etree
 
-from hakit.lab import anchors, configs
-from hakit.lab.failover import parse_start_times
-from hakit.lab.layout import make_layout
-from hakit.lab.monitors import duration_ms, monitor_env, parse_environ, parse_monitors
-from hakit.lab.stack import stack_names
 from hakit.snippets.stacks import stack_group
+from lab import anchors, configs
+from lab.failover import parse_start_times
+from lab.layout import make_layout
+from lab.monitors import duration_ms, monitor_env, parse_environ, parse_monitors
+from lab.stack import stack_names
 from tests.harness.installed import StagedInstall
 from tests.snippets.cluster import AgentLayer, empty_cib, load_crm, verify
 

@@ -18,12 +18,10 @@ import pytest
 from lxml import etree
 
 from hakit.deadline import Deadline
-from hakit.lab import image, install, node
-from hakit.lab.cluster import Lab
-from hakit.lab.fencing import NoFencing
-from hakit.lab.layout import LabNode
-from hakit.lab.progress import Progress
-from hakit.lab.services import DEV_HAKIT, DEV_HAKIT_MARKER
+from lab import image, install, node
+from lab.cluster import Lab, NoFencing
+from lab.layout import LabNode
+from lab.progress import Progress
 from tests.lab.conftest import FORM_BOUND, need_root, new_layout
 
 SNIPPET = ["/usr/bin/python3", "-m", "hakit.snippets"]
@@ -44,9 +42,7 @@ class StagedHakit(NoFencing):
             return
         state = lab.layout.state_dir
         install.stage(lab.runner, Deadline(120), image.stage_dir(state))
-        if not DEV_HAKIT.exists():  # each node's private /dev/hakit mounts over it
-            DEV_HAKIT.mkdir(mode=0o755)
-            (state / DEV_HAKIT_MARKER).touch()
+        image.make_dev_hakit(state)  # each node's private /dev/hakit mounts over it
         self._staged = True
 
 

@@ -26,13 +26,13 @@ from typing import Optional
 import pytest
 
 from hakit.errors import ActionTimeout
-from hakit.lab import bmc, cephfence, deadbmc, imagecheck, stack
-from hakit.lab.cluster import Lab
-from hakit.lab.demo import Demo, Failover, fenced_since, stack_state
-from hakit.lab.layout import make_layout
-from hakit.lab.progress import Progress
-from hakit.lab.services import LabServices
-from hakit.lab.writer import WriterProcess, missing
+from lab import bmc, cephfence, deadbmc, imagecheck, stack
+from lab.cluster import Lab
+from lab.demo import Demo, Failover, fenced_since, stack_state
+from lab.layout import make_layout
+from lab.progress import Progress
+from lab.services import LabServices
+from lab.writer import WriterProcess, missing
 from tests.lab.conftest import lab_processes, need_root
 from tests.lab.test_failover import (
     RESUME_TIMEOUT,

@@ -14,11 +14,10 @@ import pytest
 
 from hakit.deadline import Deadline
 from hakit.errors import HakitError
-from hakit.lab import network, node, procs
-from hakit.lab.cluster import Lab
-from hakit.lab.fencing import power_commands, power_env
-from hakit.lab.layout import BRIDGE_MAC
-from hakit.lab.status import ClusterState
+from lab import bmc, checkout, network, node, procs
+from lab.cluster import Lab
+from lab.layout import BRIDGE_MAC
+from lab.status import ClusterState
 from tests.lab.conftest import lab_processes
 
 pytestmark = pytest.mark.slow
@@ -33,7 +32,6 @@ DUMMY = ('<primitive id="dummy" class="ocf" provider="pacemaker" type="Dummy">'
 #: consensus detects a lost node in ~8 s; recovery then takes a few seconds more.
 FAILOVER_BOUND = 40.0
 REJOIN_BOUND = 40.0
-LIB = Path(__file__).resolve().parents[2] / "lib"
 
 
 def all_online(lab: Lab) -> ClusterState:
@@ -119,10 +117,10 @@ def test_crash_moves_the_resource_and_the_node_rejoins_after_boot(dummy_lab: Lab
         lambda s: victim not in s.online and s.where("dummy") not in (None, victim),
         FAILOVER_BOUND, "waiting for dummy to restart elsewhere")
     assert moved.quorate
-    # Power on as a BMC simulator will (fencing.power_commands), with a short delay.
-    _off, on = power_commands(lab, victim, delay=1.5)
+    # Power on as a BMC simulator will (bmc.power_commands), with a short delay.
+    _off, on = bmc.power_commands(lab.layout.state_dir, victim, delay=1.5)
     began = time.monotonic()
-    subprocess.run(on, env=power_env(), check=True, capture_output=True, timeout=60)
+    subprocess.run(on, env=checkout.child_env(), check=True, capture_output=True, timeout=60)
     assert time.monotonic() - began >= 1.5
     state = all_online(lab)
     assert victim in state.online
@@ -183,10 +181,10 @@ def test_partition_isolates_a_node_and_heal_reunites_the_cluster(dummy_lab: Lab)
 
 def test_cli_status_reads_the_running_lab(lab: Lab) -> None:
     res = subprocess.run(
-        [sys.executable, "-m", "hakit.lab", "--state-dir", str(lab.layout.state_dir),
+        [sys.executable, "-m", "lab", "--state-dir", str(lab.layout.state_dir),
          "status", "--json"],
         capture_output=True, text=True, check=True, timeout=60,
-        env={**os.environ, "PYTHONPATH": str(LIB)})
+        env={**os.environ, "PYTHONPATH": checkout.pythonpath()})
     state = json.loads(res.stdout)
     assert state["lab"] == {"n1": "on", "n2": "on", "n3": "on"}
     assert state["quorate"] is True

@@ -9,10 +9,10 @@ import time
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hakit.lab import cephfence, deadbmc
-from hakit.lab.cli import _parser
-from hakit.lab.demo import DemoResult, Failover, fenced_since, summary
-from hakit.lab.layout import make_layout
+from lab import cephfence, deadbmc
+from lab.cli import _parser
+from lab.demo import DemoResult, Failover, fenced_since, summary
+from lab.layout import make_layout
 
 T0 = calendar.timegm((2026, 12, 4, 4, 15, 30, 0, 0, 0))
 

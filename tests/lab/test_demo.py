@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from hakit.lab import bmc, image, leftovers, node
-from hakit.lab.cluster import Lab
-from hakit.lab.demo import Demo, parse_fence_history, summary
-from hakit.lab.layout import make_layout
-from hakit.lab.progress import Progress
-from hakit.lab.services import LabServices
-from hakit.lab.stack import stack_names, stack_snippet_argv
+from lab import bmc, image, leftovers, node
+from lab.cluster import Lab
+from lab.demo import Demo, parse_fence_history, summary
+from lab.layout import make_layout
+from lab.progress import Progress
+from lab.services import LabServices
+from lab.stack import stack_names, stack_snippet_argv
 from tests.lab.conftest import lab_processes, need_root
 
 pytestmark = pytest.mark.slow

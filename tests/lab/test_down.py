@@ -10,20 +10,19 @@ from pathlib import Path
 import pytest
 
 from hakit.errors import ActionTimeout, GenericError
-from hakit.lab.cluster import Lab
-from hakit.lab.network import netns_exists
-from hakit.lab.progress import Progress
+from lab import checkout
+from lab.cluster import Lab
+from lab.network import netns_exists
+from lab.progress import Progress
 from tests.lab.conftest import FORM_BOUND, lab_processes, leftovers, need_root, new_layout
 
 pytestmark = pytest.mark.slow
 
-LIB = Path(__file__).resolve().parents[2] / "lib"
-
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "hakit.lab", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "lab", *args], capture_output=True,
                           check=False, text=True, timeout=FORM_BOUND + 30,
-                          env={**os.environ, "PYTHONPATH": str(LIB)})
+                          env={**os.environ, "PYTHONPATH": checkout.pythonpath()})
 
 
 def test_cli_up_then_down_leaves_nothing(tmp_path: Path) -> None:

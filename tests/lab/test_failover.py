@@ -4,11 +4,11 @@ and there is never a split brain.
 One lab (Ceph, BMCs, fence_hakit, the stack rbd(fuse) -> fs -> lxc -> vip) is shared by the
 module, in order: a planned move, a node crash, a hung node (SIGSTOP) and a network
 partition of the stack's node; then ``status`` and a clean stop.  A writer in the hub appends
-numbered records through the VIP the whole time (``hakit.lab.writer``).  After every
+numbered records through the VIP the whole time (``lab.writer``).  After every
 failover: the page is served through the VIP from the node crm_mon names (not the victim),
 every acknowledged record is served back, a crash-consistent snapshot of the image replays
 to a filesystem ``e2fsck -fn`` finds clean and that holds every record acknowledged before
-it; during each failover a sampler (``hakit.lab.splitbrain``) saw at most one node with the
+it; during each failover a sampler (``lab.splitbrain``) saw at most one node with the
 filesystem mounted and at most one lock owner, and the old owner was blocklisted whenever
 its lock was broken rather than released.
 """
@@ -26,15 +26,15 @@ from typing import Callable, Optional
 
 import pytest
 
-from hakit import ceph
-from hakit.lab import bmc, cli, hub, imagecheck, splitbrain, stack
-from hakit.lab.ceph import CephCluster
-from hakit.lab.cluster import Lab
-from hakit.lab.demo import Demo, stack_state
-from hakit.lab.layout import make_layout
-from hakit.lab.progress import Progress
-from hakit.lab.services import LabServices
-from hakit.lab.writer import WriterProcess, missing, parse_numbers
+from hakit.os import ceph
+from lab import bmc, cli, hub, imagecheck, splitbrain, stack
+from lab.ceph import CephCluster
+from lab.cluster import Lab
+from lab.demo import Demo, stack_state
+from lab.layout import make_layout
+from lab.progress import Progress
+from lab.services import LabServices
+from lab.writer import WriterProcess, missing, parse_numbers
 from tests.lab.conftest import lab_processes, need_root
 
 pytestmark = pytest.mark.slow

@@ -18,11 +18,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hakit import mountinfo
 from hakit.deadline import Deadline
-from hakit.lab import hub, imagecheck, network, splitbrain, stack, writer
-from hakit.lab.status import VipView, render_vip
-from hakit.runner import Runner
+from hakit.os import mountinfo
+from hakit.os.runner import Runner
+from lab import hub, imagecheck, network, splitbrain, stack, writer
+from lab.status import VipView, render_vip
 
 numbers = st.lists(st.integers(min_value=0, max_value=10**9), max_size=50)
 nodes = st.sampled_from(["n1", "n2", "n3"])

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hakit.lab.config import corosync_conf, seed_cib
-from hakit.lab.layout import LAB_RANGE, make_layout
+from lab.config import corosync_conf, seed_cib
+from lab.layout import LAB_RANGE, make_layout
 
 EMPTY_CIB = """<cib crm_feature_set="3.16.1" validate-with="pacemaker-3.9" epoch="1"
  num_updates="0" admin_epoch="0"><configuration><crm_config/><nodes/><resources/>

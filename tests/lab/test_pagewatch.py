@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hakit.lab.pagewatch import outage, parse
+from lab.pagewatch import outage, parse
 
 
 def test_parse_skips_what_is_not_a_change_line() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -11,7 +12,8 @@ from hypothesis import strategies as st
 
 from hakit.deadline import Deadline
 from hakit.errors import GenericError
-from hakit.lab import procs
+from hakit.os.runner import Runner
+from lab import procs
 
 
 @given(comm=st.text(st.characters(blacklist_characters="\x00\n"), max_size=16),
@@ -43,10 +45,14 @@ def test_pidfile_round_trip_and_garbage(tmp_path: Path) -> None:
     assert procs.read_pidfile(path) is None
 
 
+RUNNER = Runner(logging.getLogger("tests.lab.procs"))
+
+
 def test_spawn_detached_is_not_our_child_and_is_killed_by_identity(tmp_path: Path) -> None:
     out = tmp_path / "sleep.out"
-    proc = procs.spawn_detached(["/bin/sleep", "60"], out, {"PATH": "/usr/bin:/bin"})
+    proc = procs.spawn_detached(RUNNER, ["/bin/sleep", "60"], out, {"PATH": "/usr/bin:/bin"})
     try:
+        assert os.readlink(f"/proc/{proc.pid}/cwd") == "/"  # holds no directory busy
         assert procs.is_alive(proc)
         stat = Path(f"/proc/{proc.pid}/stat").read_text()
         assert int(stat.rsplit(")", 1)[1].split()[1]) != os.getpid()  # reparented
@@ -61,4 +67,5 @@ def test_spawn_detached_is_not_our_child_and_is_killed_by_identity(tmp_path: Pat
 
 def test_spawn_detached_reports_a_program_that_cannot_start(tmp_path: Path) -> None:
     with pytest.raises(GenericError, match="cannot start"):
-        procs.spawn_detached(["/nonexistent/prog"], tmp_path / "x.out", {})
+        procs.spawn_detached(RUNNER, ["/nonexistent/prog"], tmp_path / "x.out", {})
+    assert "is not installed" in (tmp_path / "x.out").read_text()

@@ -16,14 +16,14 @@ from collections.abc import Iterator
 import pytest
 from lxml import etree
 
-from hakit.lab import configs
-from hakit.lab.cluster import Lab
-from hakit.lab.configs import StackConfig
-from hakit.lab.demo import Demo, stack_state
-from hakit.lab.layout import make_layout
-from hakit.lab.progress import Progress
-from hakit.lab.services import LabServices
-from hakit.lab.stack import StackNames
+from lab import configs
+from lab.cluster import Lab
+from lab.configs import StackConfig
+from lab.demo import Demo, stack_state
+from lab.layout import make_layout
+from lab.progress import Progress
+from lab.services import LabServices
+from lab.stack import StackNames
 from tests.lab.conftest import lab_processes, need_root
 
 pytestmark = pytest.mark.slow

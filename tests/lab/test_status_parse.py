@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hakit.lab.status import ClusterState, NodeState, ResourceState, parse_crm_mon, render
+from lab.status import ClusterState, NodeState, ResourceState, parse_crm_mon, render
 
 # Trimmed from a real `crm_mon --one-shot --output-as=xml` of the lab (Pacemaker 2.1.5).
 SAMPLE = """<pacemaker-result api-version="2.25" request="crm_mon -1 --output-as=xml">

@@ -19,12 +19,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hakit import healthcheck, ipvs, lvsconf
 from hakit.agents.lvs import AGENT, desired_dests
 from hakit.deadline import Deadline
-from hakit.lvsconf import Check, ConfigSyntaxError, Real, Virtual
 from hakit.ocf.dispatch import run
-from hakit.runner import Runner
+from hakit.os import ipvs
+from hakit.os.runner import Runner
+from hakit.steps import healthcheck, lvsconf
+from hakit.steps.lvsconf import Check, ConfigSyntaxError, Real, Virtual
 from tests.harness.ocf import agent_env
 
 v4 = st.builds(ipaddress.IPv4Address, st.integers(1, 2**32 - 1)).filter(

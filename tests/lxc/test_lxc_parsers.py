@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hakit.lxcconf import (
+from hakit.steps.lxcconf import (
     CommandLine,
     excerpt,
     is_layered,
@@ -17,7 +17,7 @@ from hakit.lxcconf import (
     rootfs_source,
     stat_starttime,
 )
-from hakit.startmarker import StartMarker, marker_name, parse_record
+from hakit.steps.startmarker import StartMarker, marker_name, parse_record
 
 PATHS = st.lists(st.text("abcxyz-_.0123", min_size=1, max_size=8), min_size=1,
                  max_size=5).map(lambda parts: "/" + "/".join(parts))

@@ -21,6 +21,7 @@ from lxml import etree
 
 from tests.harness.ocf import ROOT
 from tests.harness.throwaway_root import ThrowawayRoot
+from tests.package.nolab import lab_code
 
 AGENTS = sorted(p.name for p in (ROOT / "agents").iterdir() if not p.name.startswith("."))
 OCF_AGENTS = [a for a in AGENTS if not a.startswith("fence_")]
@@ -132,7 +133,7 @@ def test_depends_names_runtime_packages_only(deb: Path) -> None:
     # but a node installs the cluster stack on its own terms
 
 
-def test_layout(deb: Path) -> None:
+def test_layout(deb: Path, tmp_path: Path) -> None:
     entries = _contents(deb)
     for agent in OCF_AGENTS:
         assert entries[f"/usr/lib/ocf/resource.d/hakit/{agent}"].startswith("-rwxr-xr-x")
@@ -149,6 +150,9 @@ def test_layout(deb: Path) -> None:
     assert "/usr/share/doc/hakit/admin-guide.md.gz" in entries
     # Neither the lab nor any test, nor build debris.
     assert not [p for p in entries if p.startswith(f"{site}/lab")]
+    subprocess.run(["dpkg-deb", "-x", str(deb), str(tmp_path / "tree")], check=True,
+                   timeout=60)
+    assert lab_code(tmp_path / "tree") == []
     assert not [p for p in entries if "/tests/" in p or "/test_" in p]
     assert not [p for p in entries if p.endswith((".pyc", ".gitkeep")) or "__pycache__" in p]
 

@@ -19,8 +19,8 @@ from hakit.deadline import Deadline
 from hakit.ocf.agent import Context
 from hakit.ocf.environment import OcfEnvironment
 from hakit.ocf.params import parse_values
-from hakit.rbd_map import Layout
-from hakit.runner import CommandFailed, Completed, Runner
+from hakit.os.runner import CommandFailed, Completed, Runner
+from hakit.steps.rbd_map import Layout
 from tests.harness.ceph import CephEnv
 
 

@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hakit.agents.rbd import parse_gone_nodes, parse_lock_holder
-from hakit.ceph import ImageSpec, monmap_needs_msgr2, parse_blocklist
-from hakit.rbd_map import (
+from hakit.os.ceph import ImageSpec, monmap_needs_msgr2, parse_blocklist
+from hakit.steps.rbd_map import (
     find_device,
     kernel_map_options,
     krbd_devices,

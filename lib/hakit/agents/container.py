@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 
-from hakit import netns
 from hakit.agents import fs, lxc, rbd, vip
 from hakit.errors import (
     ArgsError,
@@ -23,7 +22,8 @@ from hakit.errors import (
 )
 from hakit.ocf.agent import Action, Agent, Context, always
 from hakit.ocf.params import AbsolutePath, Address, Name, Param, Values
-from hakit.rbd_map import Layout
+from hakit.os import netns
+from hakit.steps.rbd_map import Layout
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time
 if TYPE_CHECKING:

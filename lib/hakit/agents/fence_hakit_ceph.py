@@ -84,9 +84,9 @@ def list_nodes(ctx: FenceContext) -> list[tuple[str, str]]:
 @contextlib.contextmanager
 def connect(ctx: FenceContext) -> Iterator[PowerDevice]:
     """A Ceph client for this action, presenting the target node's blocklist entries."""
-    from hakit.ceph import Access
-    from hakit.ceph import connect as ceph_connect
     from hakit.fence.ceph_blocklist import BlocklistDevice
+    from hakit.os.ceph import Access
+    from hakit.os.ceph import connect as ceph_connect
 
     params = ctx.params
     # monitor checks the device, which is the cluster (monitors, blocklist, OSD maps):

@@ -14,8 +14,6 @@ import errno
 import os
 import time
 
-from hakit import blockdev, mountinfo, mounting
-from hakit.blockdev import Device, DeviceSpec
 from hakit.errors import (
     ActionTimeout,
     ArgsError,
@@ -26,8 +24,7 @@ from hakit.errors import (
     NotRunningError,
     ParamError,
 )
-from hakit.ext4sb import Superblock
-from hakit.mounting import MountOptions
+from hakit.formats.ext4sb import Superblock
 from hakit.ocf.agent import Action, Agent, Context
 from hakit.ocf.params import (
     AbsolutePath,
@@ -40,6 +37,9 @@ from hakit.ocf.params import (
     Signal,
     Values,
 )
+from hakit.os import blockdev, mountinfo, mounting
+from hakit.os.blockdev import Device, DeviceSpec
+from hakit.os.mounting import MountOptions
 
 TYPE_CHECKING = False  # typing's, without importing typing (start-up cost: BENCHMARKS.md)
 if TYPE_CHECKING:
@@ -500,7 +500,7 @@ def _unmount_all(tree: list[mountinfo.MountEntry]) -> list[mountinfo.MountEntry]
 def _signal_holders(ctx: Context, tree: list[mountinfo.MountEntry],
                     sig: signal.Signals) -> list[str]:
     """Send ``sig`` to every process holding a mount of ``tree``; describe them."""
-    from hakit import holders  # only stop needs it
+    from hakit.os import holders  # only stop needs it
 
     mounts = [(os.makedev(e.major, e.minor), e.mount_id) for e in tree]
     # force_unmount=true also counts references through other mounts of our own

@@ -11,16 +11,15 @@ becomes promotable (its promotion score is set) only once its backup has listene
 Real servers are health-checked by each instance's recurring monitor (TCP, HTTP(S),
 command; interval, timeout, rise, fall), in parallel and bounded by the monitor's deadline.
 
-The library does the work: ``hakit.lvsconf`` (the service definition, pure),
-``hakit.ipvs`` (the kernel's table and sync daemons over generic netlink),
-``hakit.healthcheck`` (probes and rise/fall state) and ``hakit.lvssync`` (daemon roles).
+The library does the work: ``hakit.steps.lvsconf`` (the service definition, pure),
+``hakit.os.ipvs`` (the kernel's table and sync daemons over generic netlink),
+``hakit.steps.healthcheck`` (probes and rise/fall state) and ``hakit.steps.lvssync`` (daemon roles).
 """
 
 from __future__ import annotations
 
 import os
 
-from hakit import healthcheck, ipvs, lvssync, netlink, netns
 from hakit.agents.vip import InterfaceName
 from hakit.errors import (
     ArgsError,
@@ -30,17 +29,19 @@ from hakit.errors import (
     NotRunningError,
     ParamError,
 )
-from hakit.lvsconf import ConfigSyntaxError, Virtual, endpoint, parse
 from hakit.ocf.agent import Action, Agent, Context
 from hakit.ocf.params import AbsolutePath, Duration, Integer, Name, Param, ParamType, Select, Values
+from hakit.os import ipvs, netlink, netns
+from hakit.steps import healthcheck, lvssync
+from hakit.steps.lvsconf import ConfigSyntaxError, Virtual, endpoint, parse
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
     from typing import Optional
 
-    from hakit.healthcheck import Health
     from hakit.ocf.params import IPAddress
+    from hakit.steps.healthcheck import Health
 
 #: Where each resource keeps what it created and what it learned (/run: gone at reboot,
 #: as is the kernel's IPVS table).
@@ -50,7 +51,7 @@ PROMOTION_SCORE = 100
 
 
 class ServicesText(ParamType[tuple[Virtual, ...]]):
-    """The service definition (hakit.lvsconf), lines separated by newlines or ``;``."""
+    """The service definition (hakit.steps.lvsconf), lines separated by newlines or ``;``."""
 
     def parse(self, raw: str) -> tuple[Virtual, ...]:
         try:
@@ -303,7 +304,7 @@ def _apply_dests(ctx: Context, conn: ipvs.Connection, svc: Virtual,
 def _add_service(conn: ipvs.Connection, svc: Virtual, want: ipvs.Service) -> None:
     """Add a service; a scheduler this kernel lacks is rc 5 naming the field (the kernel
     answers ENOENT when it cannot load ip_vs_NAME: 'twos' came with Linux 6.2)."""
-    import errno  # already loaded by hakit.ipvs
+    import errno  # already loaded by hakit.os.ipvs
 
     try:
         conn.add_service(want)

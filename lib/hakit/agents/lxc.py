@@ -1,8 +1,8 @@
 """ocf:hakit:lxc — start, stop and monitor an LXC container whose rootfs is on shared storage.
 
-State, shutdown and kill use python3-lxc (``hakit.containers``); starting uses ``lxc-start``
+State, shutdown and kill use python3-lxc (``hakit.os.containers``); starting uses ``lxc-start``
 and the health check ``lxc-attach``, both through the runner so the action's deadline bounds
-them.  A start marker (``hakit.startmarker``) tells a container that died on its own (rc 1)
+them.  A start marker (``hakit.steps.startmarker``) tells a container that died on its own (rc 1)
 from one the cluster stopped (rc 7).
 """
 
@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import os
 
-from hakit import containers, procstat
-from hakit.containers import Container
 from hakit.deadline import Deadline
 from hakit.errors import (
     ActionTimeout,
@@ -23,7 +21,13 @@ from hakit.errors import (
     NotInstalledError,
     NotRunningError,
 )
-from hakit.lxcconf import (
+from hakit.formats import procstat
+from hakit.ocf.agent import Action, Agent, Context
+from hakit.ocf.params import AbsolutePath, Duration, Param, Select, Signal
+from hakit.os import containers
+from hakit.os.containers import Container
+from hakit.os.runner import CommandFailed
+from hakit.steps.lxcconf import (
     CommandLine,
     ContainerName,
     excerpt,
@@ -31,10 +35,7 @@ from hakit.lxcconf import (
     log_errors,
     rootfs_source,
 )
-from hakit.ocf.agent import Action, Agent, Context
-from hakit.ocf.params import AbsolutePath, Duration, Param, Select, Signal
-from hakit.runner import CommandFailed
-from hakit.startmarker import StartMarker
+from hakit.steps.startmarker import StartMarker
 
 # A monitor is a new process every few seconds: what only stop needs (signal, contextlib)
 # is imported where it is used (start-up cost: see docs/developing.md).

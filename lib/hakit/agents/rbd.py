@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import os
 
-from hakit import ceph
-from hakit.ceph import Access, ImageSpec
 from hakit.errors import ArgsError, ConfigError, GenericError, NotRunningError, ParamError
 from hakit.ocf.agent import Action, Agent, Context, always
 from hakit.ocf.params import (
@@ -24,7 +22,9 @@ from hakit.ocf.params import (
     String,
     Values,
 )
-from hakit.rbd_map import (
+from hakit.os import ceph
+from hakit.os.ceph import Access, ImageSpec
+from hakit.steps.rbd_map import (
     MS_MODES,
     FuseMapper,
     KernelMapper,

@@ -14,7 +14,7 @@ import _socket
 import ipaddress
 import time
 
-from hakit import netlink, netns, shown
+from hakit import shown
 from hakit.errors import (
     ActionTimeout,
     ArgsError,
@@ -36,6 +36,7 @@ from hakit.ocf.params import (
     String,
     Values,
 )
+from hakit.os import netlink, netns
 
 # typing and the announcement code (start only) stay out of monitor's imports.
 TYPE_CHECKING = False
@@ -43,9 +44,9 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Optional
 
-    from hakit import announce
     from hakit.deadline import Deadline
     from hakit.ocf.params import IPAddress
+    from hakit.os import announce
 
 #: IFA_CACHEINFO's "forever", what ``preferred_lft=forever`` stands for.
 FOREVER = 0xFFFFFFFF
@@ -288,7 +289,7 @@ def _announce(ctx: Context, link: netlink.Link, count: int) -> None:
     address = ctx.params[IP]
     if count <= 0 or len(link.mac) != 6:
         return  # no Ethernet address: no ARP/NDP neighbours to tell
-    from hakit import announce
+    from hakit.os import announce
 
     def send() -> None:
         # Best effort, as IPaddr2's send_arp: the address is configured either way, and
@@ -312,7 +313,7 @@ def _dad_timeout(ctx: Context) -> float:
 
 def _add_ipv4(ctx: Context, target: Target, address: ipaddress.IPv4Address,
               early: Optional[EarlyProbe] = None) -> None:
-    from hakit import announce
+    from hakit.os import announce
 
     link = target.link
     if ctx.params[DAD] and len(link.mac) != 6:
@@ -333,7 +334,7 @@ def _add_ipv4(ctx: Context, target: Target, address: ipaddress.IPv4Address,
 def _arp_probe(ctx: Context, link: netlink.Link, address: ipaddress.IPv4Address
                ) -> Optional[bytes]:
     """ARP-probe for ``address`` on ``link``: the MAC of a host that has it, or None."""
-    from hakit import announce
+    from hakit.os import announce
 
     return announce.arp_probe(link.name, link.mac, address, _dad_timeout(ctx), ctx.deadline)
 
@@ -347,7 +348,7 @@ def _add(ctx: Context, target: Target, *, label: str = "", nodad: bool = False) 
 
 
 def _add_ipv6(ctx: Context, target: Target, address: ipaddress.IPv6Address) -> None:
-    from hakit import announce
+    from hakit.os import announce
 
     link = target.link
     if not ctx.params[DAD]:

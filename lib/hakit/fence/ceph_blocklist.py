@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import logging
 
-from hakit.ceph import Cluster
 from hakit.deadline import Deadline
 from hakit.errors import ArgsError, UnimplementedError
 from hakit.fence.device import PowerState
 from hakit.fence.errors import StateUnchanged
 from hakit.fence.nodemap import host_entity
+from hakit.os.ceph import Cluster
 
 
 class BlocklistDevice:

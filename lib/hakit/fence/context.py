@@ -9,7 +9,7 @@ from typing import TextIO
 
 from hakit.deadline import Deadline
 from hakit.ocf.params import Values
-from hakit.runner import Runner
+from hakit.os.runner import Runner
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from hakit.fence.context import FenceContext
 from hakit.fence.log import close, make_logger
 from hakit.fence.options import ACTION, DEBUG_FILE, QUIET, VERBOSE, Option
 from hakit.ocf.params import parse_values
-from hakit.runner import Runner, mask
+from hakit.os.runner import Runner, mask
 
 #: More than any real configuration; junk beyond it is refused, not read forever.
 STDIN_LIMIT = 64 * 1024

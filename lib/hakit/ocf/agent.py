@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from hakit.errors import ExitCode
     from hakit.ocf.environment import OcfEnvironment
     from hakit.ocf.params import Param, Values
-    from hakit.runner import Runner
+    from hakit.os.runner import Runner
 
 
 @frozen

@@ -29,7 +29,7 @@ from hakit.ocf.agent import Context
 from hakit.ocf.environment import OcfEnvironment
 from hakit.ocf.lazylog import LazyLogger
 from hakit.ocf.params import parse_values
-from hakit.runner import Runner, mask
+from hakit.os.runner import Runner, mask
 
 # Every action is a new process: what only some actions need (metadata's xml.etree,
 # traceback, logging) is imported where it is used (start-up cost: see BENCHMARKS.md).

@@ -19,7 +19,8 @@ import sys
 import time
 
 from hakit import shown
-from hakit.runner import mask
+from hakit.ocf.environment import debug_enabled
+from hakit.os.runner import mask
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -54,7 +55,7 @@ def clean(message: str, secrets: Sequence[str], level: int) -> str:
 class LazyLogger(_LoggerType):
     """The run's logger, with the level methods of a ``logging.Logger`` (``msg % args``,
     ``exc_info``); type checkers see a ``logging.Logger`` subclass, so it goes wherever
-    one is expected (``hakit.runner`` takes either).
+    one is expected (``hakit.os.runner`` takes either).
 
     ``tag`` is shown in every line (``hakit-vip(web-ip)``); ``secrets`` is shared, what
     is added to it later is masked too.
@@ -179,11 +180,6 @@ def _traceback(exc_info: Any) -> str:
         exc_info = sys.exc_info() if exc_info is True else (
             type(exc_info), exc_info, exc_info.__traceback__)
     return "".join(traceback.format_exception(*exc_info)).rstrip("\n")
-
-
-def debug_enabled(ha_env: Mapping[str, str]) -> bool:
-    """HA_debug as ocf-shellfuncs reads it: debug lines also go to stderr and HA_LOGFILE."""
-    return ha_env.get("HA_debug", "0") not in ("", "0", "false", "no")
 
 
 def _debug_written(ha_env: Mapping[str, str]) -> bool:

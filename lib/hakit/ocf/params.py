@@ -181,11 +181,11 @@ class Interface(ParamType["IPInterface"]):
 
 
 class MonitorAddresses(ParamType[str]):
-    """Ceph monitor addresses (``hakit.monhost``): an IPv4 address only as a full dotted
+    """Ceph monitor addresses (``hakit.formats.monhost``): an IPv4 address only as a full dotted
     quad, since getaddrinfo would read ``1.5`` as 1.0.0.5."""
 
     def parse(self, raw: str) -> str:
-        from hakit import monhost  # only agents given mon_host
+        from hakit.formats import monhost  # only agents given mon_host
 
         return monhost.parse(raw)
 

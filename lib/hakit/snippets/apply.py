@@ -16,7 +16,7 @@ The steps an admin would take by hand with pcs, in order, stopping at the first 
 7. ``pcs cluster cib-push NEW diff-against=ORIGINAL``: only the difference (the status
    section is the same in both files, so the patch holds configuration changes only).
 
-Every program runs through ``hakit.runner`` (argv lists, timeouts); failures are raised as
+Every program runs through ``hakit.os.runner`` (argv lists, timeouts); failures are raised as
 ``ApplyRefused`` for the CLI to print (the one place that turns them into an exit status).
 """
 
@@ -34,7 +34,7 @@ from typing import Callable, TextIO
 
 from hakit.deadline import Deadline
 from hakit.errors import GenericError, HakitError
-from hakit.runner import Completed, Runner
+from hakit.os.runner import Completed, Runner
 from hakit.snippets import pcs
 from hakit.snippets.model import Config
 

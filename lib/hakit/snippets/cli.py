@@ -275,7 +275,7 @@ def _build(parser: _Parser, args: argparse.Namespace) -> Config:
 
 
 def _lvs(parser: _Parser, args: argparse.Namespace) -> Config:
-    from hakit import lvsconf  # only this command checks a definition
+    from hakit.steps import lvsconf  # only this command checks a definition
 
     if len(args.directors) != 2:
         parser.error("argument --directors: give exactly two director nodes")
