@@ -11,7 +11,6 @@ from typing import Optional
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hakit.os import announce, netlink
 from hakit.agents.vip import AGENT, Lifetime, Netmask, PrefixOrNetmask
 from hakit.ocf.dispatch import run
 from hakit.os import announce, netlink
