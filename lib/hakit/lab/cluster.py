@@ -25,6 +25,9 @@ from hakit.runner import Completed, Runner
 FORM_TIMEOUT = 60.0
 COROSYNC_READY_TIMEOUT = 15.0
 STEP_TIMEOUT = 30.0
+#: The most containers a scaled lab has (hakit.lab.scale.MAX_COUNT): down removes their
+#: cgroups by name.
+SCALE_MAX = 99
 
 
 class Lab:
@@ -300,10 +303,10 @@ class Lab:
                 self._kill_netns(name)
                 network.delete_netns(self.runner, self._dl(), name)
         names = stack_names(lay)
-        with step(f"loop devices of pool {names.pool}, cgroups of container "
-                  f"{names.container}"):
+        with step(f"loop devices of pool {names.pool}, cgroups of the lab's containers "
+                  f"({names.container}, {lay.name}-cNN)"):
             leftovers.detach_loop_devices(self.runner, self._dl(), names.pool)
-            leftovers.remove_container_cgroups(names.container)
+            leftovers.remove_cgroups_of(leftovers.lab_containers(lay.name, SCALE_MAX))
             undo_dev_hakit(lay.state_dir)
         with step(f"state directory {lay.state_dir}"):
             # Only a directory this lab made (it holds the manifest) is removed wholesale.

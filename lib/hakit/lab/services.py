@@ -38,13 +38,15 @@ class LabServices:
     """Ceph in the hub, a BMC per node, hakit on every node, fence_hakit devices."""
 
     def __init__(self, fencing_text: Optional[Callable[[LabLayout], str]] = None, *,
-                 ceph_fencing: bool = False) -> None:
+                 ceph_fencing: bool = False, osd_bytes: int = 1 << 30) -> None:
         """``fencing_text``: crm text of other fence devices (``fence-NODE`` each, and
         ``stonith-enabled=true``) instead of the fence_hakit snippet.  ``ceph_fencing``:
         fence_hakit_ceph as each node's second level (``hakit.lab.cephfence``), and the
-        stack with requires=unfencing."""
+        stack with requires=unfencing.  ``osd_bytes``: the memstore OSD's size (the
+        scaled lab's images need more than the default)."""
         self.fencing_text = fencing_text
         self.ceph_fencing = ceph_fencing
+        self.osd_bytes = osd_bytes
         self.ceph: Optional[CephCluster] = None
         self._ceph_thread: Optional[threading.Thread] = None
         self._ceph_error: Optional[BaseException] = None
@@ -63,7 +65,8 @@ class LabServices:
         lay, step = lab.layout, lab.progress.step
         port = free_port(str(lay.hub_address.ip), lay.hub_netns)
         self.ceph = CephCluster(address=str(lay.hub_address.ip), netns=lay.hub_netns,
-                                base=lay.state_dir, mon_port=port)
+                                base=lay.state_dir, mon_port=port,
+                                osd_bytes=self.osd_bytes)
         with step("hakit staged (make install DESTDIR) for every node's private mounts"):
             install.stage(lab.runner, Deadline(120), image.stage_dir(lay.state_dir))
             self._write_etc(lab)
@@ -178,13 +181,13 @@ def snippet_env() -> dict[str, str]:
     return {"PYTHONPATH": power_env()["PYTHONPATH"]}
 
 
-def load(lab: Lab, node: str, crm_text: str) -> None:
+def load(lab: Lab, node: str, crm_text: str, timeout: float = 60.0) -> None:
     """``crm configure load update`` of ``crm_text`` on ``node`` (through a file in its /run)."""
     path = f"/run/hakit-lab-{secrets.token_hex(4)}.crm"
     lab.run_on(node, ["tee", path], stdin=crm_text)
     try:
         res = lab.run_on(node, ["crm", "configure", "load", "update", path], check=False,
-                         timeout=60)
+                         timeout=timeout)
         if not res.ok:
             raise GenericError(f"crm configure load failed: {res.stderr.strip()[-400:]}")
     finally:
