@@ -158,8 +158,9 @@ def main(argv: Optional[list[str]] = None) -> int:
         elif args.command == "down":
             lab.down()
         elif args.command == "scale":
-            return scaledeploy.run(lambda services: Lab(make_layout(
-                args.name, args.state_dir, args.subnet), progress, services), args)
+            return scaledeploy.run(lambda services, totem: Lab(make_layout(
+                args.name, args.state_dir, args.subnet), progress, services,
+                totem=totem), args)
         else:  # demo
             return _demo(args, progress)
     except (HakitError, KeyError, ValueError, OSError) as exc:

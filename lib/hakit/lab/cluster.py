@@ -6,7 +6,7 @@ import contextlib
 import logging
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Callable, Optional
 
 from hakit.deadline import Deadline
@@ -35,8 +35,11 @@ class Lab:
 
     def __init__(self, layout: LabLayout, progress: Optional[Progress] = None,
                  fencing: Optional[FencingHook] = None,
-                 log: Optional[logging.Logger] = None) -> None:
+                 log: Optional[logging.Logger] = None,
+                 totem: Optional[Mapping[str, str]] = None) -> None:
+        """``totem``: corosync totem options (e.g. ``token``) beyond the defaults."""
         self.layout = layout
+        self.totem = dict(totem or {})
         self.progress = progress or Progress()
         self.fencing: FencingHook = fencing or NoFencing()
         self.runner = Runner(log or logging.getLogger("hakit.lab"))
@@ -88,7 +91,7 @@ class Lab:
     def _write_node_files(self) -> None:
         lay = self.layout
         key = os.urandom(256)  # what corosync-keygen writes, without a subprocess
-        conf = corosync_conf(f"{lay.name}-lab", lay.nodes).encode()
+        conf = corosync_conf(f"{lay.name}-lab", lay.nodes, self.totem).encode()
         empty = self.runner.run(["cibadmin", "--empty"], self._dl()).stdout
         props = {"dc-deadtime": DC_DEADTIME, **self.fencing.cluster_properties()}
         cib = seed_cib(empty, props).encode()

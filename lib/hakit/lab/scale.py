@@ -227,6 +227,11 @@ def stacks_text(layout: LabLayout, all_names: Sequence[stack.StackNames], shape:
     return "".join(parts)
 
 
+def cluster_text() -> str:
+    """``hakit-snippet cluster``: the cluster options recommended for many containers."""
+    return _snippet(["cluster"])
+
+
 def placement_text(layout: LabLayout, all_names: Sequence[stack.StackNames]) -> str:
     """``hakit-snippet placement --spread`` over every container."""
     return _snippet(["placement", "--nodes", ",".join(n.name for n in layout.nodes),

@@ -78,11 +78,11 @@ class _Sampler(threading.Thread):
     def __init__(self) -> None:
         super().__init__(name="lab-load", daemon=True)
         self.peak = LoadPeak()
-        self._stop = threading.Event()
+        self._halt = threading.Event()
 
     def run(self) -> None:
         last = _cpu_times()
-        while not self._stop.wait(SAMPLE_INTERVAL):
+        while not self._halt.wait(SAMPLE_INTERVAL):
             now = _cpu_times()
             total, idle = now[0] - last[0], now[1] - last[1]
             if total > 0:
@@ -92,7 +92,7 @@ class _Sampler(threading.Thread):
             self.peak.running = max(self.peak.running, _procs_running())
 
     def stop(self) -> LoadPeak:
-        self._stop.set()
+        self._halt.set()
         self.join(2.0)
         return self.peak
 
@@ -191,9 +191,13 @@ def _poll(scaled: ScaleLab, result: ScaleFailover, survivors: Sequence[str], *,
             result.detected = now
             note(f"{result.victim} lost: seen offline {now:.2f}s after the crash")
         for name, node in scaled.placement(state).items():
-            if (name in result.containers and name not in result.started
-                    and node is not None and node != result.victim):
-                result.started[name], result.where[name] = now, node
+            # On the victim only once it was fenced: a container it ran shows as started
+            # there until the loss is noticed; after the fencing, it was started anew (the
+            # fenced node rejoined before the container was started elsewhere).
+            elsewhere = node is not None and (node != result.victim
+                                              or result.fencer_done is not None)
+            if name in result.containers and name not in result.started and elsewhere:
+                result.started[name], result.where[name] = now, node or "?"
     if result.fencer_done is None and result.detected is not None:
         res = lab.run_on(survivors[0], ["stonith_admin", "--history", result.victim,
                                         "--verbose", "--output-as=xml"], check=False)
