@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from hakit.errors import HakitError
-from hakit.lab import bmcfault, deadbmc, hub, scaledeploy, stack
+from hakit.lab import bmcfault, deadbmc, hub, scaledeploy, soak, stack
 from hakit.lab.cluster import Lab
 from hakit.lab.demo import Demo, stack_state, summary
 from hakit.lab.layout import (
@@ -65,6 +65,7 @@ def _parser() -> argparse.ArgumentParser:
                            "crash takes the node's BMC with it: fenced through the Ceph "
                            "blocklist, then the BMC repaired, the node booted and unfenced")
     scaledeploy.add_parser(sub)
+    soak.add_parser(sub)
     return p
 
 
@@ -161,12 +162,15 @@ def main(argv: Optional[list[str]] = None) -> int:
             return scaledeploy.run(lambda services, totem: Lab(make_layout(
                 args.name, args.state_dir, args.subnet), progress, services,
                 totem=totem), args)
+        elif args.command == "soak":
+            return soak.run(lambda services: Lab(make_layout(
+                args.name, args.state_dir, args.subnet), progress, services), args)
         else:  # demo
             return _demo(args, progress)
     except (HakitError, KeyError, ValueError, OSError) as exc:
         reason = exc.reason if isinstance(exc, HakitError) else str(exc).strip("'\"")
         print(f"hakit-lab: error: {reason}", file=sys.stderr)
-        if args.command in ("up", "demo", "scale"):
+        if args.command in ("up", "demo", "scale", "soak"):
             print("hakit-lab: run 'down' to remove what was made", file=sys.stderr)
         return 1
     return 0
