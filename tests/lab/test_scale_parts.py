@@ -152,3 +152,12 @@ def test_soak_end_check_names_bad_resources() -> None:
       <resource id="c" role="Started" managed="false" failed="true" blocked="false"/>
     </resources></crm_mon>"""
     assert soak.bad_resources(xml) == ["b: Stopped", "c: failed, unmanaged"]
+
+
+def test_soak_sees_the_fail_count_of_a_killed_container() -> None:
+    xml = """<pacemaker-result><node_history><node name="n1">
+      <resource_history id="x-c01-stack" migration-threshold="3" fail-count="1"/>
+      <resource_history id="x-c02-stack" migration-threshold="3"/>
+    </node></node_history></pacemaker-result>"""
+    assert soak.failed_once(xml, "x-c01-stack")
+    assert not soak.failed_once(xml, "x-c02-stack")

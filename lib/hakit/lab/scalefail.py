@@ -6,7 +6,7 @@ elsewhere (crm_mon) and when each one's page answers through its VIP again (a wa
 the hub, ``hakit.lab.multiwatch``).  Meanwhile the machine's load is sampled: the 1-minute
 load average and the number of runnable tasks (``procs_running`` in /proc/stat; the nodes
 share the kernel, so this is every survivor's load together, plus whatever else runs on
-the machine).  Afterwards the survivors' Pacemaker logs give each start's queueing and
+the machine).  Afterwards the nodes' Pacemaker logs give each start's queueing and
 execution (``hakit.lab.startlog``).
 """
 
@@ -166,8 +166,10 @@ def crash_timed(scaled: ScaleLab, victim: Optional[str] = None) -> ScaleFailover
         result.load = sampler.stop()
         if watcher is not None:
             procs.kill_all([watcher], Deadline(10), "stopping the page watcher")
+    # Every node's log, the victim's too: once fenced and rebooted it may start some of
+    # them itself (its log file is on its state directory, which outlives the crash).
     result.starts = startlog.starts_since(
-        [lab.layout.node(s).dir / "log-pacemaker" / "pacemaker.log" for s in survivors],
+        [n.dir / "log-pacemaker" / "pacemaker.log" for n in lab.layout.nodes],
         wall0, [scaled.resources_of(c) for c in result.containers])
     return result
 

@@ -89,6 +89,13 @@ def plan(faults: int, seed: int) -> list[str]:
     return [KINDS[i] if i < len(KINDS) else rng.choice(KINDS) for i in range(faults)]
 
 
+def failed_once(crm_mon_xml: str, resource: str) -> bool:
+    """Whether ``crm_mon --include=failcounts`` shows a fail count for ``resource`` (pure)."""
+    root = ET.fromstring(crm_mon_xml)  # noqa: S314 - a local Pacemaker tool's output
+    return any(h.get("id") == resource and h.get("fail-count", "0") not in ("0", "")
+               for h in root.iter("resource_history"))
+
+
 def bad_resources(crm_mon_xml: str) -> list[str]:
     """Resources that are not started, or failed, blocked or unmanaged (pure)."""
     root = ET.fromstring(crm_mon_xml)  # noqa: S314 - a local Pacemaker tool's output
@@ -199,7 +206,7 @@ class Soak:
         res = self.lab.run_on(self.lab.layout.nodes[0].name,
                               ["crm_mon", "--one-shot", "--output-as=xml",
                                "--include=failcounts"], check=False)
-        return res.ok and f'resource="{fault.target}-stack"' in res.stdout
+        return res.ok and failed_once(res.stdout, f"{fault.target}-stack")
 
     # -- the end -----------------------------------------------------------------------
 
