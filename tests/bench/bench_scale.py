@@ -8,6 +8,8 @@ Scenarios, each on a fresh lab (taken down in ``finally``), in this order:
   every node is measured for a few minutes with the N stacks running (``hakit.lab.cpuuse``:
   the agents' CPU is pacemaker-execd's reaped children's);
 - ``group``: N containers as the group of primitives, monitor CPU only;
+- ``hakit10`` and ``anchors``: 10 containers as ocf:hakit:container, and as the ClusterLabs
+  agents' group (hakit rbd, Filesystem, lxc, IPaddr2), monitor CPU only;
 - ``single``: one container at corosync's default timings, crashed;
 - ``fast``: one container with the fast corosync profile (token 1000 ms, consensus
   1200 ms), crashed.
@@ -47,6 +49,7 @@ SCENARIOS = [s for s in os.environ.get("HAKIT_BENCH_SCALE_SCENARIOS",
                                        "defaults,recommended,group,single,fast").split(",")
              if s]
 MONITOR_S = float(os.environ.get("HAKIT_BENCH_SCALE_MONITOR_S", "180"))
+MONITOR_ONLY = ("group", "hakit10", "anchors")
 WRITE = os.environ.get("HAKIT_BENCH_SCALE_WRITE", "1") == "1"
 ROOT = Path(__file__).resolve().parents[2]
 PLOT = ROOT / "docs" / "img" / "scale-failover.png"
@@ -72,8 +75,8 @@ class Outcome:
 
 
 def run_scenario(base: Path, scenario: str) -> Outcome:
-    count = 1 if scenario in ("single", "fast") else COUNT
-    shape = "group" if scenario == "group" else "composite"
+    count = {"single": 1, "fast": 1, "hakit10": 10, "anchors": 10}.get(scenario, COUNT)
+    shape = {"group": "group", "anchors": "anchors"}.get(scenario, "composite")
     name = f"s{secrets.token_hex(2)}"
     lab = Lab(make_layout(name, base / name), Progress(sys.stderr), services_for(count),
               totem=FAST_TOTEM if scenario == "fast" else None)
@@ -84,10 +87,10 @@ def run_scenario(base: Path, scenario: str) -> Outcome:
     try:
         lab.up()
         out.deployed = scaled.deploy()
-        if scenario in ("recommended", "group"):
+        if scenario in MONITOR_ONLY or scenario == "recommended":
             time.sleep(30)  # the starts' first monitors done
             out.cpu_s, out.cpu = cpuuse.measure(lab, MONITOR_S)
-        if scenario != "group":
+        if scenario not in MONITOR_ONLY:
             out.failover = scalefail.crash_timed(scaled)
             for line in scalefail.report(out.failover):
                 sys.stderr.write(line + "\n")

@@ -41,7 +41,10 @@ if TYPE_CHECKING:
     from hakit.lab.cluster import Lab
     from hakit.lab.layout import LabLayout
 
-SHAPES = ("composite", "group")
+#: composite: one ocf:hakit:container each; group: hakit's rbd, fs, lxc, vip; anchors: the
+#: ClusterLabs agents (hakit rbd, Filesystem, lxc, IPaddr2; ``hakit.lab.anchors``), for the
+#: monitor cost side by side.
+SHAPES = ("composite", "group", "anchors")
 #: VIPs are .101 to .199 (.100 is the demo's; the BMCs start at .201).
 MAX_COUNT = 99
 #: Container i's httpd listens on PORT_BASE + i: containers share their node's network
@@ -218,6 +221,10 @@ def stacks_text(layout: LabLayout, all_names: Sequence[stack.StackNames], shape:
     """Every container's ``hakit-snippet stack`` (pure apart from the generator)."""
     where = spread(layout, all_names)
     parts = []
+    if shape == "anchors":
+        from hakit.lab import anchors  # noqa: PLC0415 - only this shape needs it
+
+        return "".join(anchors.anchor_stack_text(n, where[n.container]) for n in all_names)
     for names in all_names:
         argv = stack.stack_snippet_argv(sys.executable, names, layout, where[names.container])
         argv = [*argv[3:], "--shape", shape]  # past "python -m hakit.snippets"

@@ -186,8 +186,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--count", type=int, default=6, help=f"containers, 1-{scale.MAX_COUNT} "
                    "(default 6)")
     p.add_argument("--shape", choices=scale.SHAPES, default="composite",
-                   help="one ocf:hakit:container per container (default) or the group of "
-                        "rbd, fs, lxc, vip")
+                   help="one ocf:hakit:container per container (default), the group of "
+                        "rbd, fs, lxc, vip, or the ClusterLabs agents' group (anchors)")
     p.add_argument("--cache-dir", type=Path, default=scale.DEFAULT_CACHE,
                    help=f"where built images are kept (default {scale.DEFAULT_CACHE})")
     p.add_argument("--keep", action="store_true",
