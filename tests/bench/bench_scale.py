@@ -41,7 +41,13 @@ from hakit.lab import cpuuse, scale, scalefail, startlog
 from hakit.lab.cluster import Lab
 from hakit.lab.layout import make_layout
 from hakit.lab.progress import Progress
-from hakit.lab.scaledeploy import FAST_TOTEM, Deployed, ScaleLab, services_for
+from hakit.lab.scaledeploy import (
+    CRASH_POWER_ON_DELAY,
+    FAST_TOTEM,
+    Deployed,
+    ScaleLab,
+    services_for,
+)
 from tests.bench.common import cgroup_release_kept
 
 COUNT = int(os.environ.get("HAKIT_BENCH_SCALE_COUNT", "70"))
@@ -78,7 +84,8 @@ def run_scenario(base: Path, scenario: str) -> Outcome:
     count = {"single": 1, "fast": 1, "hakit10": 10, "anchors": 10}.get(scenario, COUNT)
     shape = {"group": "group", "anchors": "anchors"}.get(scenario, "composite")
     name = f"s{secrets.token_hex(2)}"
-    lab = Lab(make_layout(name, base / name), Progress(sys.stderr), services_for(count),
+    lab = Lab(make_layout(name, base / name), Progress(sys.stderr),
+              services_for(count, power_on_delay=CRASH_POWER_ON_DELAY),
               totem=FAST_TOTEM if scenario == "fast" else None)
     scaled = ScaleLab(lab, scale.Scale(count, shape), recommended=scenario != "defaults")
     out = Outcome(scenario, count, shape)

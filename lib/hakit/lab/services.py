@@ -21,7 +21,7 @@ from hakit.deadline import Deadline
 from hakit.errors import GenericError
 from hakit.lab import bmc, cephfence, image, install, stack
 from hakit.lab.ceph import CephCluster, free_port
-from hakit.lab.fencing import power_commands, power_env
+from hakit.lab.fencing import POWER_ON_DELAY, power_commands, power_env
 
 if TYPE_CHECKING:
     from hakit.lab.cluster import Lab
@@ -38,15 +38,18 @@ class LabServices:
     """Ceph in the hub, a BMC per node, hakit on every node, fence_hakit devices."""
 
     def __init__(self, fencing_text: Optional[Callable[[LabLayout], str]] = None, *,
-                 ceph_fencing: bool = False, osd_bytes: int = 1 << 30) -> None:
+                 ceph_fencing: bool = False, osd_bytes: int = 1 << 30,
+                 power_on_delay: float = POWER_ON_DELAY) -> None:
         """``fencing_text``: crm text of other fence devices (``fence-NODE`` each, and
         ``stonith-enabled=true``) instead of the fence_hakit snippet.  ``ceph_fencing``:
         fence_hakit_ceph as each node's second level (``hakit.lab.cephfence``), and the
         stack with requires=unfencing.  ``osd_bytes``: the memstore OSD's size (the
-        scaled lab's images need more than the default)."""
+        scaled lab's images need more than the default).  ``power_on_delay``: how long a
+        BMC waits before booting a node it powered on (a fenced node's reboot)."""
         self.fencing_text = fencing_text
         self.ceph_fencing = ceph_fencing
         self.osd_bytes = osd_bytes
+        self.power_on_delay = power_on_delay
         self.ceph: Optional[CephCluster] = None
         self._ceph_thread: Optional[threading.Thread] = None
         self._ceph_error: Optional[BaseException] = None
@@ -57,7 +60,7 @@ class LabServices:
     def node_created(self, lab: Lab, node: LabNode) -> None:
         if self.ceph is None:
             self._shared(lab)
-        start_bmc(lab, node)
+        start_bmc(lab, node, self.power_on_delay)
 
     def _shared(self, lab: Lab) -> None:
         """Ceph starts in a thread while the nodes boot: its clients' configuration (fixed
@@ -161,7 +164,7 @@ class LabServices:
         """Nothing beyond Lab.down: it kills every process in the hub namespace."""
 
 
-def start_bmc(lab: Lab, node: LabNode) -> None:
+def start_bmc(lab: Lab, node: LabNode, delay: float = POWER_ON_DELAY) -> None:
     """Give ``node`` its BMC: an address on the hub bridge and ipmi_sim listening on it."""
     lay = lab.layout
     address = stack.bmc_address(lay, node)
@@ -171,7 +174,7 @@ def start_bmc(lab: Lab, node: LabNode) -> None:
                         "dev", "br0"], lab._dl())
         sim = bmc.LabBmc(bmc.bmc_dir(lay.state_dir, node.name), address)
         bmc.record_address(sim)
-        off, on = power_commands(lab, node.name)
+        off, on = power_commands(lab, node.name, delay)
         password = (lay.state_dir / "bmcs" / "password").read_text()
         sim.start(lay.hub_netns, password, off=off, on=on, env=power_env(),
                   deadline=lab._dl())
