@@ -8,8 +8,9 @@ Scenarios, each on a fresh lab (taken down in ``finally``), in this order:
   every node is measured for a few minutes with the N stacks running (``hakit.lab.cpuuse``:
   the agents' CPU is pacemaker-execd's reaped children's);
 - ``group``: N containers as the group of primitives, monitor CPU only;
-- ``hakit10`` and ``anchors``: 10 containers as ocf:hakit:container, and as the ClusterLabs
-  agents' group (hakit rbd, Filesystem, lxc, IPaddr2), monitor CPU only;
+- ``hakit10``, ``group10`` and ``anchors``: 10 containers as ocf:hakit:container, as
+  hakit's group, and as the ClusterLabs agents' group (hakit rbd, Filesystem, lxc,
+  IPaddr2), monitor CPU only;
 - ``single``: one container at corosync's default timings, crashed;
 - ``fast``: one container with the fast corosync profile (token 1000 ms, consensus
   1200 ms), crashed.
@@ -55,7 +56,7 @@ SCENARIOS = [s for s in os.environ.get("HAKIT_BENCH_SCALE_SCENARIOS",
                                        "defaults,recommended,group,single,fast").split(",")
              if s]
 MONITOR_S = float(os.environ.get("HAKIT_BENCH_SCALE_MONITOR_S", "180"))
-MONITOR_ONLY = ("group", "hakit10", "anchors")
+MONITOR_ONLY = ("group", "hakit10", "group10", "anchors")
 WRITE = os.environ.get("HAKIT_BENCH_SCALE_WRITE", "1") == "1"
 ROOT = Path(__file__).resolve().parents[2]
 PLOT = ROOT / "docs" / "img" / "scale-failover.png"
@@ -81,8 +82,10 @@ class Outcome:
 
 
 def run_scenario(base: Path, scenario: str) -> Outcome:
-    count = {"single": 1, "fast": 1, "hakit10": 10, "anchors": 10}.get(scenario, COUNT)
-    shape = {"group": "group", "anchors": "anchors"}.get(scenario, "composite")
+    count = {"single": 1, "fast": 1, "hakit10": 10, "group10": 10,
+             "anchors": 10}.get(scenario, COUNT)
+    shape = {"group": "group", "group10": "group", "anchors": "anchors"}.get(scenario,
+                                                                           "composite")
     name = f"s{secrets.token_hex(2)}"
     lab = Lab(make_layout(name, base / name), Progress(sys.stderr),
               services_for(count, power_on_delay=CRASH_POWER_ON_DELAY),
@@ -102,7 +105,7 @@ def run_scenario(base: Path, scenario: str) -> Outcome:
             for line in scalefail.report(out.failover):
                 sys.stderr.write(line + "\n")
     except Exception as exc:  # one scenario failing must not hide the others
-        out.error = f"{type(exc).__name__}: {exc}"
+        out.error = f"{type(exc).__name__}: {str(exc)[:300]}"
         sys.stderr.write(f"   {scenario} failed: {out.error}\n")
     finally:
         lab.down()

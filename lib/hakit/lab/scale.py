@@ -266,5 +266,8 @@ def fetch_pages(lab: Lab, all_names: Sequence[stack.StackNames], timeout: float 
         return dict(zip([n.container for n in all_names], pool.map(one, all_names)))
 
 
-def start_timeout(count: int) -> float:
-    return max(START_TIMEOUT_MIN, START_TIMEOUT_PER_CONTAINER * count)
+def start_timeout(count: int, shape: str = "composite") -> float:
+    """How long N containers may take to start: a group is four resources, each with its
+    own start and first monitors, so it gets twice the composite's time."""
+    per = START_TIMEOUT_PER_CONTAINER * (1 if shape == "composite" else 2)
+    return max(START_TIMEOUT_MIN, per * count)

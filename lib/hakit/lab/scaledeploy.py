@@ -119,7 +119,7 @@ class ScaleLab:
         out.load_s = time.monotonic() - t0
         t0 = time.monotonic()
         with step(f"every container started ({spec.count})"):
-            state = self.wait_running(scale.start_timeout(spec.count))
+            state = self.wait_running(scale.start_timeout(spec.count, spec.shape))
         out.started_s = time.monotonic() - t0
         out.where = self.placement(state)
         t0 = time.monotonic()
