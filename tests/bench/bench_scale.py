@@ -90,7 +90,10 @@ def run_scenario(base: Path, scenario: str) -> Outcome:
     lab = Lab(make_layout(name, base / name), Progress(sys.stderr),
               services_for(count, power_on_delay=CRASH_POWER_ON_DELAY),
               totem=FAST_TOTEM if scenario == "fast" else None)
-    scaled = ScaleLab(lab, scale.Scale(count, shape), recommended=scenario != "defaults")
+    # The lab's name is random, so cached images would never be found again: build them
+    # in the scenario's own directory, which goes with it.
+    scaled = ScaleLab(lab, scale.Scale(count, shape), base / f"{name}-images",
+                      recommended=scenario != "defaults")
     out = Outcome(scenario, count, shape)
     load0 = os.getloadavg()[0]
     sys.stderr.write(f"== {scenario}: {count} containers ({shape}), lab {name}\n")
