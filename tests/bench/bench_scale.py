@@ -26,6 +26,7 @@ Environment: ``HAKIT_BENCH_SCALE_COUNT`` (default 70), ``HAKIT_BENCH_SCALE_SCENA
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import secrets
@@ -206,10 +207,10 @@ def cpu_rows(outcomes: Sequence[Outcome]) -> list[str]:
 
 def plot(outcome: Outcome, path: Path) -> Optional[str]:
     """The crash's timeline as a PNG; None when matplotlib is missing."""
-    try:
-        import matplotlib  # noqa: PLC0415 - only the report needs it
+    try:  # python3-matplotlib (TEST_DEBS); only the report needs it
+        matplotlib = importlib.import_module("matplotlib")
         matplotlib.use("Agg")
-        import matplotlib.pyplot as plt  # noqa: PLC0415
+        plt = importlib.import_module("matplotlib.pyplot")
     except ImportError:
         return None
     f = outcome.failover

@@ -32,9 +32,11 @@ from typing import TYPE_CHECKING, Optional
 
 from hakit.deadline import Deadline
 from hakit.errors import GenericError
-from hakit.lab import hub, stack
+from hakit.lab import anchors, hub, stack
+from hakit.lab.demo import stack_state
 from hakit.lab.status import ClusterState
 from hakit.runner import Runner
+from hakit.snippets import cli
 
 if TYPE_CHECKING:
     from hakit.lab.ceph import CephCluster
@@ -208,8 +210,6 @@ def prepare_images(lab: Lab, ceph: CephCluster, all_names: Sequence[stack.StackN
 
 def _snippet(argv: Sequence[str]) -> str:
     """``hakit-snippet ARGV`` run in this process (70 interpreters would cost seconds)."""
-    from hakit.snippets import cli  # noqa: PLC0415 - only the scaled lab generates here
-
     out, err = io.StringIO(), io.StringIO()
     if cli.run(argv, out, err) != 0:
         raise GenericError(f"hakit-snippet {' '.join(argv[:1])}: {err.getvalue().strip()}")
@@ -222,8 +222,6 @@ def stacks_text(layout: LabLayout, all_names: Sequence[stack.StackNames], shape:
     where = spread(layout, all_names)
     parts = []
     if shape == "anchors":
-        from hakit.lab import anchors  # noqa: PLC0415 - only this shape needs it
-
         return "".join(anchors.anchor_stack_text(n, where[n.container]) for n in all_names)
     for names in all_names:
         argv = stack.stack_snippet_argv(sys.executable, names, layout, where[names.container])
@@ -250,8 +248,6 @@ def placement_text(layout: LabLayout, all_names: Sequence[stack.StackNames]) -> 
 def placement(state: ClusterState, all_names: Sequence[stack.StackNames],
               shape: str) -> dict[str, Optional[str]]:
     """Where each container runs (None: not every resource of it started there; pure)."""
-    from hakit.lab.demo import stack_state  # noqa: PLC0415 - demo imports the lab's top
-
     return {n.container: stack_state(state, n, stack_resources(n, shape)) for n in all_names}
 
 

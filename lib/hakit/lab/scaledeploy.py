@@ -18,7 +18,7 @@ from typing import Callable, Optional
 
 from hakit.deadline import Deadline
 from hakit.errors import ActionTimeout, GenericError
-from hakit.lab import footprint, scale
+from hakit.lab import footprint, scale, scalefail
 from hakit.lab.cluster import Lab
 from hakit.lab.fencing import POWER_ON_DELAY
 from hakit.lab.services import LabServices, load
@@ -226,8 +226,6 @@ def run(lab_for: Callable[[LabServices, dict[str, str]], Lab],
         for line in report(found):
             print(line)
         if args.crash:
-            from hakit.lab import scalefail  # noqa: PLC0415 - it imports this module
-
             for line in scalefail.report(scalefail.crash_timed(scaled)):
                 print(line)
         ok = True

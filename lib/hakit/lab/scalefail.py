@@ -19,13 +19,15 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from hakit.deadline import Deadline
 from hakit.errors import ActionTimeout, HakitError
 from hakit.lab import bmc, multiwatch, procs, startlog
 from hakit.lab.demo import fenced_since, parse_fence_history
-from hakit.lab.scaledeploy import ScaleLab
+
+if TYPE_CHECKING:
+    from hakit.lab.scaledeploy import ScaleLab
 
 FAILOVER_TIMEOUT = 300.0
 SAMPLE_INTERVAL = 0.25
