@@ -22,7 +22,8 @@ TEST_DEBS := python3-venv pacemaker pacemaker-cli-utils corosync pcs crmsh resou
 	fence-agents ceph-mon ceph-osd ceph-mgr ceph-common rbd-fuse lxc lxc-templates busybox-static \
 	openipmi ipmitool iproute2 e2fsprogs xfsprogs util-linux psmisc libxml2-utils procps kmod fuse3 \
 	debhelper dh-python pybuild-plugin-pyproject python3-all python3-setuptools lintian man-db \
-	qemu-system-x86 rbd-nbd ceph-resource-agents udev ipvsadm keepalived ldirectord
+	qemu-system-x86 rbd-nbd ceph-resource-agents udev ipvsadm keepalived ldirectord \
+	python3-matplotlib
 TEST_PIPS := pytest hypothesis lxml ruff mypy
 # The Redfish BMC emulator gets a venv of its own so its newer requests/urllib3 never
 # shadow Debian's, which the agents use.
@@ -41,13 +42,14 @@ else
 INSTALL_AGENT := sed -e 's|^sys.path.append("$(DEBIAN_SITELIB)")$$|sys.path += ["$(PYTHON_SITELIB)", "$(DEBIAN_SITELIB)"]|'
 endif
 
-.PHONY: help deps vmkernel test lint unit bench demo install uninstall clean
+.PHONY: help deps vmkernel test lint unit bench demo soak install uninstall clean
 
 help:
 	@echo "make demo       bring up the lab cluster and show a failover"
 	@echo "make test       install what is missing, then lint and run every test"
 	@echo "make lint       ruff + mypy --strict (lib and lab)"
 	@echo "make bench      benchmarks against the ClusterLabs agents (BENCHMARKS.md)"
+	@echo "make soak       SOAK_FAULTS faults in a row on SOAK_COUNT containers; nothing may be lost"
 	@echo "make install    agents, fence agents and the library (DESTDIR, PREFIX, OCF_ROOT)"
 	@echo "make deb        the Debian package, build/deb/hakit_VERSION_all.deb (lintian-checked)"
 
@@ -86,6 +88,17 @@ test: deps lint vmkernel
 bench: deps vmkernel
 	@if ls tests/bench/bench_*.py >/dev/null 2>&1; then PYTHONPATH=$(CURDIR)/lib $(VPY) -m tests.bench $(ONLY); \
 	else echo "make bench: no benchmarks yet"; fi
+
+# The long soak (the short one runs in make test): faults in a row on the scaled lab, then
+# every record, image, lock and resource checked; the report goes to build/soak-report.json.
+SOAK_FAULTS ?= 50
+SOAK_COUNT  ?= 70
+SOAK_SEED   ?= 1
+soak: deps
+	@mkdir -p build
+	PYTHONPATH=$(CURDIR)/lib:$(CURDIR) $(SYSTEM_PYTHON) -m lab --name soak --state-dir /run/hakit-soak \
+		soak --count $(SOAK_COUNT) --faults $(SOAK_FAULTS) --seed $(SOAK_SEED) \
+		--report build/soak-report.json
 
 # The lab (lab/) runs from the checkout and is never installed.  The demo tears its lab
 # down at the end (also after a failure or Ctrl-C).

@@ -12,7 +12,7 @@ from typing import Callable, Optional
 
 from hakit.deadline import Deadline
 from hakit.errors import HakitError
-from lab import bmcfault, deadbmc, hub, stack
+from lab import bmcfault, deadbmc, hub, scaledeploy, soak, stack
 from lab.cluster import Lab
 from lab.demo import Demo, stack_state, summary
 from lab.layout import (
@@ -64,6 +64,8 @@ def _parser() -> argparse.ArgumentParser:
                       help="fence_hakit_ceph as every node's second fencing level, and the "
                            "crash takes the node's BMC with it: fenced through the Ceph "
                            "blocklist, then the BMC repaired, the node booted and unfenced")
+    scaledeploy.add_parser(sub)
+    soak.add_parser(sub)
     return p
 
 
@@ -159,12 +161,19 @@ def main(argv: Optional[list[str]] = None) -> int:
             lab.heal(args.node)
         elif args.command == "down":
             lab.down()
+        elif args.command == "scale":
+            return scaledeploy.run(lambda services, totem: Lab(make_layout(
+                args.name, args.state_dir, args.subnet), progress, services,
+                totem=totem), args)
+        elif args.command == "soak":
+            return soak.run(lambda services: Lab(make_layout(
+                args.name, args.state_dir, args.subnet), progress, services), args)
         else:  # demo
             return _demo(args, progress)
     except (HakitError, KeyError, ValueError, OSError) as exc:
         reason = exc.reason if isinstance(exc, HakitError) else str(exc).strip("'\"")
         print(f"hakit-lab: error: {reason}", file=sys.stderr)
-        if args.command in ("up", "demo"):
+        if args.command in ("up", "demo", "scale", "soak"):
             print("hakit-lab: run 'down' to remove what was made", file=sys.stderr)
         return 1
     return 0

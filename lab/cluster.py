@@ -6,7 +6,7 @@ import contextlib
 import logging
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Callable, Optional, Protocol
 
 from hakit.deadline import Deadline
@@ -23,6 +23,9 @@ from lab.status import ClusterState, parse_crm_mon
 FORM_TIMEOUT = 60.0
 COROSYNC_READY_TIMEOUT = 15.0
 STEP_TIMEOUT = 30.0
+#: The most containers a scaled lab has (lab.scale.MAX_COUNT): down removes their
+#: cgroups by name.
+SCALE_MAX = 99
 
 
 class FencingHook(Protocol):
@@ -66,8 +69,11 @@ class Lab:
 
     def __init__(self, layout: LabLayout, progress: Optional[Progress] = None,
                  fencing: Optional[FencingHook] = None,
-                 log: Optional[logging.Logger] = None) -> None:
+                 log: Optional[logging.Logger] = None,
+                 totem: Optional[Mapping[str, str]] = None) -> None:
+        """``totem``: corosync totem options (e.g. ``token``) beyond the defaults."""
         self.layout = layout
+        self.totem = dict(totem or {})
         self.progress = progress or Progress()
         self.fencing: FencingHook = fencing or NoFencing()
         self.runner = Runner(log or logging.getLogger("hakit-lab"))
@@ -119,7 +125,7 @@ class Lab:
     def _write_node_files(self) -> None:
         lay = self.layout
         key = os.urandom(256)  # what corosync-keygen writes, without a subprocess
-        conf = corosync_conf(f"{lay.name}-lab", lay.nodes).encode()
+        conf = corosync_conf(f"{lay.name}-lab", lay.nodes, self.totem).encode()
         empty = self.runner.run(["cibadmin", "--empty"], self.step_deadline()).stdout
         props = {"dc-deadtime": DC_DEADTIME, **self.fencing.cluster_properties()}
         cib = seed_cib(empty, props).encode()
@@ -335,10 +341,10 @@ class Lab:
                 self._kill_netns(name)
                 network.delete_netns(self.runner, self.step_deadline(), name)
         names = stack_names(lay)
-        with step(f"loop devices of pool {names.pool}, cgroups of container "
-                  f"{names.container}"):
+        with step(f"loop devices of pool {names.pool}, cgroups of the lab's containers "
+                  f"({names.container}, {lay.name}-cNN)"):
             leftovers.detach_loop_devices(self.runner, self.step_deadline(), names.pool)
-            leftovers.remove_container_cgroups(names.container)
+            leftovers.remove_cgroups_of(leftovers.lab_containers(lay.name, SCALE_MAX))
             image.undo_dev_hakit(lay.state_dir)
         with step(f"state directory {lay.state_dir}"):
             # Only a directory this lab made (it holds the manifest) is removed wholesale.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
+from typing import Optional
 
 from lab.layout import LabNode
 
@@ -12,13 +13,15 @@ from lab.layout import LabNode
 DC_DEADTIME = "3s"
 
 
-def corosync_conf(cluster_name: str, nodes: Sequence[LabNode]) -> str:
+def corosync_conf(cluster_name: str, nodes: Sequence[LabNode],
+                  totem: Optional[Mapping[str, str]] = None) -> str:
     """corosync.conf for knet with crypto, one ``key: value`` per line.
 
     corosync's parser rejects ``node { ring0_addr: ... }`` on one line, so every brace and
     key gets its own line.  Logging goes to the node's private /var/log/corosync only, never
     to the host's syslog.  ``uidgid`` lets the Pacemaker daemons running as hacluster use
-    corosync's IPC (corosync otherwise admits root only).
+    corosync's IPC (corosync otherwise admits root only).  ``totem`` adds totem options
+    (the fast profile's ``token`` and ``consensus``).
     """
     lines = [
         "totem {",
@@ -27,6 +30,7 @@ def corosync_conf(cluster_name: str, nodes: Sequence[LabNode]) -> str:
         "    transport: knet",
         "    crypto_cipher: aes256",
         "    crypto_hash: sha256",
+        *(f"    {key}: {value}" for key, value in (totem or {}).items()),
         "}",
         "nodelist {",
     ]

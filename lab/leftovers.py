@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 from hakit.deadline import Deadline
@@ -56,19 +57,29 @@ def is_container_cgroup(name: str, container: str) -> bool:
     return False
 
 
+def lab_containers(lab: str, count: int) -> list[str]:
+    """The demo's container and the scaled lab's (``lab.scale``) of lab ``lab``."""
+    return [f"{lab}-web", *(f"{lab}-c{i:02d}" for i in range(1, count + 1))]
+
+
 def remove_container_cgroups(container: str, root: Path = CGROUP_ROOT) -> list[Path]:
     """rmdir (deepest first) every empty cgroup LXC made for ``container``, in every hierarchy.
 
     Only empty cgroups can be removed; one still holding a process stays (and is reported
     by nothing: its processes are not the lab's to kill).
     """
+    return remove_cgroups_of([container], root)
+
+
+def remove_cgroups_of(containers: Sequence[str], root: Path = CGROUP_ROOT) -> list[Path]:
+    """``remove_container_cgroups`` for many containers in one walk of the hierarchies."""
     removed: list[Path] = []
-    for found in _find(root, container, SEARCH_DEPTH):
+    for found in _find(root, containers, SEARCH_DEPTH):
         removed.extend(_rmdir_tree(found))
     return removed
 
 
-def _find(top: Path, container: str, depth: int) -> list[Path]:
+def _find(top: Path, containers: Sequence[str], depth: int) -> list[Path]:
     """Directories named for ``container`` below ``top`` (LXC nests them under the cgroup
     of whoever ran lxc-start, which differs per hierarchy)."""
     found: list[Path] = []
@@ -79,10 +90,10 @@ def _find(top: Path, container: str, depth: int) -> list[Path]:
     except OSError:
         return found
     for entry in entries:
-        if is_container_cgroup(entry.name, container):
+        if any(is_container_cgroup(entry.name, c) for c in containers):
             found.append(entry)
         elif not entry.name.startswith("lxc."):
-            found.extend(_find(entry, container, depth - 1))
+            found.extend(_find(entry, containers, depth - 1))
     return found
 
 

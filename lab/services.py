@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Callable, Optional
 from hakit.deadline import Deadline
 from hakit.errors import GenericError
 from lab import bmc, cephfence, checkout, image, install, stack
+from lab.bmc import POWER_ON_DELAY
 from lab.ceph import CephCluster, free_port
 
 if TYPE_CHECKING:
@@ -35,13 +36,18 @@ class LabServices:
     """Ceph in the hub, a BMC per node, hakit on every node, fence_hakit devices."""
 
     def __init__(self, fencing_text: Optional[Callable[[LabLayout], str]] = None, *,
-                 ceph_fencing: bool = False) -> None:
+                 ceph_fencing: bool = False, osd_bytes: int = 1 << 30,
+                 power_on_delay: float = POWER_ON_DELAY) -> None:
         """``fencing_text``: crm text of other fence devices (``fence-NODE`` each, and
         ``stonith-enabled=true``) instead of the fence_hakit snippet.  ``ceph_fencing``:
         fence_hakit_ceph as each node's second level (``lab.cephfence``), and the
-        stack with requires=unfencing."""
+        stack with requires=unfencing.  ``osd_bytes``: the memstore OSD's size (the
+        scaled lab's images need more than the default).  ``power_on_delay``: how long a
+        BMC waits before booting a node it powered on (a fenced node's reboot)."""
         self.fencing_text = fencing_text
         self.ceph_fencing = ceph_fencing
+        self.osd_bytes = osd_bytes
+        self.power_on_delay = power_on_delay
         self.ceph: Optional[CephCluster] = None
         self._ceph_thread: Optional[threading.Thread] = None
         self._ceph_error: Optional[BaseException] = None
@@ -52,7 +58,7 @@ class LabServices:
     def node_created(self, lab: Lab, node: LabNode) -> None:
         if self.ceph is None:
             self._shared(lab)
-        start_bmc(lab, node)
+        start_bmc(lab, node, self.power_on_delay)
 
     def _shared(self, lab: Lab) -> None:
         """Ceph starts in a thread while the nodes boot: its clients' configuration (fixed
@@ -60,7 +66,8 @@ class LabServices:
         lay, step = lab.layout, lab.progress.step
         port = free_port(str(lay.hub_address.ip), lay.hub_netns)
         self.ceph = CephCluster(address=str(lay.hub_address.ip), netns=lay.hub_netns,
-                                base=lay.state_dir, mon_port=port)
+                                base=lay.state_dir, mon_port=port,
+                                osd_bytes=self.osd_bytes)
         with step("hakit staged (make install DESTDIR) for every node's private mounts"):
             install.stage(lab.runner, Deadline(120), image.stage_dir(lay.state_dir))
             self._write_etc(lab)
@@ -151,7 +158,7 @@ class LabServices:
         """Nothing beyond Lab.down: it kills every process in the hub namespace."""
 
 
-def start_bmc(lab: Lab, node: LabNode) -> None:
+def start_bmc(lab: Lab, node: LabNode, delay: float = POWER_ON_DELAY) -> None:
     """Give ``node`` its BMC: an address on the hub bridge and ipmi_sim listening on it."""
     lay = lab.layout
     address = stack.bmc_address(lay, node)
@@ -161,7 +168,7 @@ def start_bmc(lab: Lab, node: LabNode) -> None:
                         "dev", "br0"], lab.step_deadline())
         sim = bmc.LabBmc(bmc.bmc_dir(lay.state_dir, node.name), address)
         bmc.record_address(sim)
-        off, on = bmc.power_commands(lay.state_dir, node.name)
+        off, on = bmc.power_commands(lay.state_dir, node.name, delay)
         password = (lay.state_dir / "bmcs" / "password").read_text()
         sim.start(lab.runner, lay.hub_netns, password, off=off, on=on, env=checkout.child_env(),
                   deadline=lab.step_deadline())
@@ -171,13 +178,13 @@ def snippet_env() -> dict[str, str]:
     return {"PYTHONPATH": checkout.pythonpath()}
 
 
-def load(lab: Lab, node: str, crm_text: str) -> None:
+def load(lab: Lab, node: str, crm_text: str, timeout: float = 60.0) -> None:
     """``crm configure load update`` of ``crm_text`` on ``node`` (through a file in its /run)."""
     path = f"/run/hakit-lab-{secrets.token_hex(4)}.crm"
     lab.run_on(node, ["tee", path], stdin=crm_text)
     try:
         res = lab.run_on(node, ["crm", "configure", "load", "update", path], check=False,
-                         timeout=60)
+                         timeout=timeout)
         if not res.ok:
             raise GenericError(f"crm configure load failed: {res.stderr.strip()[-400:]}")
     finally:

@@ -29,7 +29,13 @@ CEPH_CONF = "/etc/ceph/hakit-lab.conf"
 CEPH_KEYRING = "/etc/ceph/hakit-lab.keyring"
 PASSWORD_SCRIPT = "/etc/hakit/bmc-password"  # noqa: S105 - a path, not a password
 CEPH_USER = "hakitlab"
-HEALTH_COMMAND = f"/bin/wget -q -O /dev/null http://127.0.0.1:{HTTP_PORT}/"
+
+
+def health_command(port: int = HTTP_PORT) -> str:
+    return f"/bin/wget -q -O /dev/null http://127.0.0.1:{port}/"
+
+
+HEALTH_COMMAND = health_command()
 
 
 @dataclass(frozen=True)
@@ -40,6 +46,9 @@ class StackNames:
     image: str
     container: str
     vip: IPv4Interface
+    #: httpd's port: containers share their node's network namespace, so the scaled
+    #: lab's containers that may share a node each need their own (lab.scale)
+    port: int = HTTP_PORT
 
     @property
     def spec(self) -> str:
@@ -55,7 +64,7 @@ class StackNames:
 
     def url(self, path: str = "/") -> str:
         """``path`` on the container's web server, through the VIP."""
-        return f"http://{self.vip.ip}:{HTTP_PORT}{path}"
+        return f"http://{self.vip.ip}:{self.port}{path}"
 
 
 def stack_names(layout: LabLayout) -> StackNames:
@@ -102,12 +111,19 @@ def container_config(names: StackNames, template_config: str) -> str:
 #: on the halt signal (SIGTERM, see container_config), stops it and exits; if httpd dies
 #: on its own, init exits too, so the container stops and Pacemaker sees the failure.
 INIT_PATH = "/sbin/lab-init"
-INIT = f"""#!/bin/sh
+
+
+def init_script(port: int = HTTP_PORT) -> str:
+    """The init (see above) with httpd on ``port``."""
+    return f"""#!/bin/sh
 trap 'kill -TERM $httpd 2>/dev/null; wait $httpd; exit 0' TERM
-/bin/httpd -f -p {HTTP_PORT} -h /srv/www &
+/bin/httpd -f -p {port} -h /srv/www &
 httpd=$!
 wait $httpd
 """
+
+
+INIT = init_script()
 
 
 #: Where the writer's records live, as the VIP serves them and inside the container.
@@ -172,7 +188,7 @@ def stack_snippet_argv(python: str, names: StackNames, layout: LabLayout,
     return [python, "-m", "hakit.snippets", "stack", "--name", names.container,
             "--image", names.spec, "--ip", str(names.vip),
             "--nodes", ",".join(n.name for n in layout.nodes), "--prefer", prefer,
-            "--health", HEALTH_COMMAND, "--ceph-user", CEPH_USER,
+            "--health", health_command(names.port), "--ceph-user", CEPH_USER,
             "--cephconf", CEPH_CONF, "--keyring", CEPH_KEYRING,
             # this kernel has neither the rbd nor the nbd module: rbd-fuse + a loop device
             "--device-type", "fuse"]

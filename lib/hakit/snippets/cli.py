@@ -194,6 +194,10 @@ def _parser() -> _Parser:
                    help="prefer each container on the next node, round-robin")
     _add_format(p)
 
+    p = sub.add_parser("cluster", help="cluster options for many containers (Pacemaker's "
+                       "load throttling)")
+    _add_format(p)
+
     p = sub.add_parser("lb", help="two load-balancer containers, one VIP that follows a "
                        "running one")
     p.add_argument("--name", type=NAME, required=True, help="prefix of the VIP's id")
@@ -267,8 +271,9 @@ def _build(parser: _Parser, args: argparse.Namespace) -> Config:
         if unknown:
             parser.error(f"argument --redfish: {unknown[0]!r} has no --bmc")
         return stacks.fencing(bmcs, args.username, args.password_script, tuple(args.redfish))
-    if args.command == "placement":
-        return _placement(parser, args)
+    if args.command in ("placement", "cluster"):
+        return (_placement(parser, args) if args.command == "placement"
+                else stacks.cluster_options())
     if args.command == "lvs":
         return _lvs(parser, args)
     return _load_balancer(parser, args)

@@ -239,6 +239,25 @@ def placement(nodes: tuple[str, ...], prefers: tuple[tuple[str, str], ...],
     return Config("hakit placement constraints (the stacks must exist already)", tuple(items))
 
 
+#: Cluster options for many containers per node, chosen from the lab's failover at scale
+#: (BENCHMARKS.md, "Failover at scale").  load-threshold=0% turns off Pacemaker's CPU-load
+#: throttling: with the default 80%, a node whose load average exceeds 1.6 per core
+#: (reached with a few dozen containers' monitors, and by any failover) reports "high
+#: load", and the DC then runs one action per node and at most active-nodes/2 actions in
+#: the whole cluster, so a node's containers are restarted one at a time.  Without it,
+#: node-action-limit (default twice the cores) still bounds each node's parallel actions.
+CLUSTER_OPTIONS = (("load-threshold", "0%"),)
+
+
+def cluster_options() -> Config:
+    """The cluster properties hakit recommends for many containers."""
+    return Config("hakit cluster options for many containers per node",
+                  tuple(Property(name, value) for name, value in CLUSTER_OPTIONS),
+                  ("load-threshold=0%: no CPU-load throttling of recovery; each node still "
+                   "runs at most node-action-limit actions at once (default: twice its "
+                   "cores)",))
+
+
 def load_balancer(name: str, ip: IPInterface, nic: Optional[str],
                   backends: tuple[StackSpec, StackSpec], nodes: tuple[str, ...]) -> Config:
     """Two load-balancer containers on different nodes and one VIP that follows a running one.

@@ -1,0 +1,348 @@
+"""The soak: many faults in a row on the scaled lab, and proof that nothing was lost.
+
+``python3 -m lab soak --count N --faults M [--seed S] [--report FILE]``: N containers
+(``lab.scale``), a writer per container appending fsync'd records through its VIP
+(``lab.writer``) and a split-brain sampler per container (``lab.splitbrain``:
+which nodes mount its filesystem, who owns its RBD lock), the whole time.  Then M faults,
+each followed by recovery (every container running, its page served, the fenced node back
+in the cluster, every writer acknowledging again):
+
+- ``crash``: every process of a node killed (power loss);
+- ``hang``: every process of a node stopped (SIGSTOP), until its BMC powers it off;
+- ``partition``: a node's link cut, until its BMC powers it off;
+- ``kill``: a container's init killed (SIGKILL) inside it; Pacemaker restarts it.
+
+The first faults go through the kinds in that order, the rest are drawn at random (seeded).
+At the end: every acknowledged record of every container is served back; a snapshot of
+every image replays to a filesystem ``e2fsck -fn`` finds clean, holding every record; no
+sample ever saw a filesystem mounted on two nodes or two lock owners; after every node
+fault, each of the victim's containers' old lock owner had to be broken (the victim could
+not release it) and is on the OSD blocklist taken right after the recovery; and no
+resource is stopped, failed or unmanaged.  A summary table goes to stdout, everything to a
+JSON report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+from hakit.errors import ActionTimeout, GenericError
+from hakit.os import ceph
+from lab import hub, imagecheck, scale, splitbrain, stack
+from lab.cluster import Lab
+from lab.scaledeploy import ScaleLab, services_for
+from lab.services import LabServices
+from lab.writer import WriterProcess, missing, parse_numbers
+
+KINDS = ("crash", "hang", "partition", "kill")
+NODE_FAULTS = ("crash", "hang", "partition")
+RECOVERY_TIMEOUT = 300.0
+WRITER_TIMEOUT = 90.0
+
+
+@dataclass
+class Fault:
+    """One fault and its recovery."""
+
+    index: int
+    kind: str
+    target: str  # node, or container for "kill"
+    containers: list[str]  # the containers it hit
+    at: float  # unix time
+    recovered_s: Optional[float] = None  # until every container ran and served again
+    acked: int = 0  # records acknowledged by every writer together, after recovery
+    blocklist: list[str] = field(default_factory=list)  # after recovery
+    error: str = ""
+
+
+@dataclass
+class SoakReport:
+    count: int
+    seed: int
+    faults: list[Fault] = field(default_factory=list)
+    records: dict[str, int] = field(default_factory=dict)  # container -> acknowledged
+    lost: dict[str, list[int]] = field(default_factory=dict)
+    fsck: dict[str, str] = field(default_factory=dict)  # container -> "clean" or the why
+    split_brain: list[str] = field(default_factory=list)
+    locks: list[str] = field(default_factory=list)  # lock checks that failed
+    resources: list[str] = field(default_factory=list)  # stopped/failed/unmanaged at the end
+    duration_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return (not self.lost and all(v == "clean" for v in self.fsck.values())
+                and not self.split_brain and not self.locks and not self.resources
+                and all(not f.error for f in self.faults))
+
+
+def plan(faults: int, seed: int) -> list[str]:
+    """The fault kinds in order: every kind once first, then random ones (pure)."""
+    rng = random.Random(seed)  # noqa: S311 - a reproducible fault plan, not a secret
+    return [KINDS[i] if i < len(KINDS) else rng.choice(KINDS) for i in range(faults)]
+
+
+def failed_once(crm_mon_xml: str, resource: str) -> bool:
+    """Whether ``crm_mon --include=failcounts`` shows a fail count for ``resource`` (pure)."""
+    root = ET.fromstring(crm_mon_xml)  # noqa: S314 - a local Pacemaker tool's output
+    return any(h.get("id") == resource and h.get("fail-count", "0") not in ("0", "")
+               for h in root.iter("resource_history"))
+
+
+def bad_resources(crm_mon_xml: str) -> list[str]:
+    """Resources that are not started, or failed, blocked or unmanaged (pure)."""
+    root = ET.fromstring(crm_mon_xml)  # noqa: S314 - a local Pacemaker tool's output
+    found = []
+    for rsc in root.iter("resource"):
+        why = [flag for flag in ("failed", "blocked") if rsc.get(flag) == "true"]
+        if rsc.get("managed") == "false":
+            why.append("unmanaged")
+        if rsc.get("role") != "Started":
+            why.append(rsc.get("role", "?"))
+        if why:
+            found.append(f"{rsc.get('id')}: {', '.join(why)}")
+    return found
+
+
+class Soak:
+    """The soak on a scaled lab (``ScaleLab``, deployed)."""
+
+    def __init__(self, scaled: ScaleLab, work: Path, seed: int = 1) -> None:
+        self.scaled = scaled
+        self.lab: Lab = scaled.lab
+        self.work = work
+        self.seed = seed
+        self.rng = random.Random(seed + 1)  # noqa: S311 - reproducible targets
+        services = self.lab.fencing
+        if not isinstance(services, LabServices) or services.ceph is None:
+            raise GenericError("the soak needs a lab with Ceph")
+        self.ceph = services.ceph
+        self.writers: dict[str, WriterProcess] = {}
+        self.samplers: dict[str, splitbrain.Sampler] = {}
+
+    # -- the watchers ------------------------------------------------------------------
+
+    def start_watchers(self) -> None:
+        access = ceph.Access(user="admin", cephconf=str(self.ceph.conf),
+                             keyring=str(self.ceph.admin_keyring))
+        for names in self.scaled.names:
+            c = names.container
+            self.samplers[c] = splitbrain.Sampler(
+                self.lab.runner, self.lab.layout, access=access,
+                spec=ceph.ImageSpec(names.pool, names.image),
+                directory=f"/var/lib/lxc/{c}", out=self.work / c / "samples.jsonl")
+            self.samplers[c].start()
+            self.writers[c] = WriterProcess(self.lab.runner, self.lab.layout,
+                                            names.url(stack.APPEND_URL_PATH), self.work / c)
+            self.writers[c].start()
+        for writer in self.writers.values():
+            writer.wait_for_more(2, WRITER_TIMEOUT)
+
+    def stop_watchers(self) -> None:
+        for writer in self.writers.values():
+            writer.stop()
+        for sampler in self.samplers.values():
+            sampler.stop()
+
+    # -- faults ------------------------------------------------------------------------
+
+    def where(self) -> dict[str, Optional[str]]:
+        return self.scaled.placement(self.lab.status())
+
+    def inject(self, index: int, kind: str) -> Fault:
+        where = self.where()
+        if kind == "kill":
+            target = self.rng.choice(sorted(c for c, n in where.items() if n is not None))
+            fault = Fault(index, kind, target, [target], time.time())
+            self.kill_inside(target, where[target] or "")
+            return fault
+        busy = sorted({n for n in where.values() if n is not None})
+        node = self.rng.choice(busy)
+        fault = Fault(index, kind, node, sorted(c for c, n in where.items() if n == node),
+                      time.time())
+        breakers: dict[str, Callable[[str], object]] = {
+            "crash": self.lab.crash, "hang": self.lab.hang, "partition": self.lab.partition}
+        breakers[kind](node)
+        return fault
+
+    def kill_inside(self, container: str, node: str) -> None:
+        """SIGKILL the container's init (its PID as the host sees it, from lxc-info)."""
+        res = self.lab.run_on(node, ["lxc-info", "-n", container, "-p", "-H"])
+        pid = int(res.stdout.strip())
+        self.lab.run_on(node, ["kill", "-KILL", str(pid)])
+
+    def recover(self, fault: Fault) -> None:
+        """Wait until every node is back, every container runs and serves, and every
+        writer acknowledges again."""
+        t0 = fault.at
+        nodes = [n.name for n in self.lab.layout.nodes]
+
+        if fault.kind == "kill":
+            time.sleep(1.0)  # Pacemaker notices at the next monitor (10 s at most)
+        self.lab.wait_for(lambda st: sorted(st.online) == sorted(nodes) and st.quorate
+                          and all(w is not None for w in self.scaled.placement(st).values())
+                          and (fault.kind != "kill" or self._restarted(fault)),
+                          RECOVERY_TIMEOUT, f"waiting for recovery from {fault.kind}",
+                          interval=0.5)
+        pages = self.scaled.wait_pages(RECOVERY_TIMEOUT)
+        if not all(pages.values()):
+            raise ActionTimeout("pages not served after recovery")
+        fault.recovered_s = time.time() - t0
+        for writer in self.writers.values():
+            writer.wait_for_more(len(writer.acked()) + 1, WRITER_TIMEOUT)
+        fault.acked = sum(len(w.acked()) for w in self.writers.values())
+        out = self.ceph.run(["ceph", "osd", "blocklist", "ls", "--format", "json"]).stdout
+        fault.blocklist = [e.address for e in ceph.parse_blocklist(out)]
+
+    def _restarted(self, fault: Fault) -> bool:
+        """After a kill: the container failed once (a fail count) and runs again."""
+        res = self.lab.run_on(self.lab.layout.nodes[0].name,
+                              ["crm_mon", "--one-shot", "--output-as=xml",
+                               "--include=failcounts"], check=False)
+        return res.ok and failed_once(res.stdout, f"{fault.target}-stack")
+
+    # -- the end -----------------------------------------------------------------------
+
+    def check(self, report: SoakReport) -> None:
+        for names in self.scaled.names:
+            c = names.container
+            acked = self.writers[c].acked()
+            report.records[c] = len(acked)
+            body = hub.get(self.lab.runner, self.lab.layout, names.url(stack.RECORDS_URL_PATH))
+            lost = missing(acked, parse_numbers(body or ""))
+            if lost or body is None:
+                report.lost[c] = lost or [-1]
+            copy = self.work / f"{c}.img"
+            imagecheck.export_snapshot(self.ceph, names.spec, copy)
+            try:
+                image = imagecheck.check_copy(self.lab.runner, copy, stack.RECORDS_IN_IMAGE,
+                                              replay=True)
+            finally:
+                copy.unlink()
+            report.fsck[c] = ("clean" if image.clean and not missing(acked, image.records)
+                              else f"e2fsck {image.status}, "
+                                   f"{len(missing(acked, image.records))} records missing")
+            samples = self.samplers[c].samples()
+            report.split_brain += [f"{c}: {v}" for v in splitbrain.violations(samples)]
+            report.locks += self._lock_checks(c, samples, report.faults)
+        res = self.lab.run_on(self.lab.layout.nodes[0].name,
+                              ["crm_mon", "--one-shot", "--output-as=xml"])
+        report.resources = bad_resources(res.stdout)
+
+    @staticmethod
+    def _lock_checks(container: str, samples: Sequence[splitbrain.Sample],
+                     faults: Sequence[Fault]) -> list[str]:
+        """After each node fault that hit ``container``, its lock owner from before is not
+        the owner after, and is on the blocklist taken after the recovery."""
+        good = [s for s in samples if not s.error]
+        failed = []
+        for fault in faults:
+            if fault.kind not in NODE_FAULTS or container not in fault.containers:
+                continue
+            before = [s for s in good if s.t < fault.at and s.owners]
+            after = [s for s in good if fault.recovered_s is not None
+                     and s.t >= fault.at + fault.recovered_s and s.owners]
+            if not before or not after:
+                failed.append(f"{container}, fault {fault.index}: no lock sample "
+                              "before or after")
+                continue
+            old, new = before[-1].owners, after[0].owners
+            if old == new:
+                failed.append(f"{container}, fault {fault.index}: lock owner {old} kept")
+            elif not all(o in fault.blocklist for o in old):
+                failed.append(f"{container}, fault {fault.index}: old owner {old} not "
+                              "blocklisted")
+        return failed
+
+    def run(self, faults: int) -> SoakReport:
+        report = SoakReport(len(self.scaled.names), self.seed)
+        began = time.monotonic()
+        note = self.lab.progress.note
+        self.start_watchers()
+        try:
+            for index, kind in enumerate(plan(faults, self.seed), start=1):
+                fault = self.inject(index, kind)
+                note(f"fault {index}/{faults}: {kind} {fault.target} "
+                     f"({len(fault.containers)} containers)")
+                report.faults.append(fault)
+                try:
+                    self.recover(fault)
+                except (ActionTimeout, GenericError) as exc:
+                    fault.error = exc.reason
+                    note(f"fault {index}: no recovery: {exc.reason}")
+                    break
+                note(f"fault {index}/{faults}: recovered in {fault.recovered_s:.1f}s, "
+                     f"{fault.acked} records acknowledged so far")
+        finally:
+            self.stop_watchers()
+        self.check(report)
+        report.duration_s = time.monotonic() - began
+        return report
+
+
+def summary(report: SoakReport) -> Iterator[str]:
+    yield f"soak: {len(report.faults)} faults, {report.count} containers, seed {report.seed}, " \
+          f"{report.duration_s / 60:.1f} min"
+    yield "| # | fault | target | containers hit | recovered (s) | records so far |"
+    yield "|---|---|---|---|---|---|"
+    for f in report.faults:
+        rec = "-" if f.recovered_s is None else f"{f.recovered_s:.1f}"
+        yield (f"| {f.index} | {f.kind} | {f.target} | {len(f.containers)} | {rec} | "
+               f"{f.acked} |" + (f" {f.error}" if f.error else ""))
+    total = sum(report.records.values())
+    yield (f"records acknowledged {total}, lost {sum(len(v) for v in report.lost.values())}; "
+           f"images clean {sum(v == 'clean' for v in report.fsck.values())}/"
+           f"{len(report.fsck)}; split-brain samples {len(report.split_brain)}; lock checks "
+           f"failed {len(report.locks)}; resources not started {len(report.resources)}")
+    yield "RESULT: " + ("nothing lost, no split brain" if report.ok else "FAILED")
+
+
+def write_report(report: SoakReport, path: Path) -> None:
+    data = asdict(report)
+    data["ok"] = report.ok
+    path.write_text(json.dumps(data, indent=1))
+
+
+# -- the command line --------------------------------------------------------------------------
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("soak", help="N containers with writers, M faults in a row, then "
+                       "prove nothing was lost; then down")
+    p.add_argument("--count", type=int, default=3, help="containers (default 3)")
+    p.add_argument("--faults", type=int, default=4, help="faults (default 4: one of each)")
+    p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    p.add_argument("--report", type=Path, default=Path("soak-report.json"),
+                   help="the JSON report (default soak-report.json)")
+    p.add_argument("--cache-dir", type=Path, default=scale.DEFAULT_CACHE,
+                   help=f"where built images are kept (default {scale.DEFAULT_CACHE})")
+    p.add_argument("--keep", action="store_true", help="leave the lab running afterwards")
+
+
+def run(lab_for: Callable[[LabServices], Lab], args: argparse.Namespace) -> int:
+    spec = scale.Scale(args.count)
+    lab = lab_for(services_for(spec.count))
+    ok = False
+    try:
+        lab.up()
+        scaled = ScaleLab(lab, spec, args.cache_dir)
+        scaled.deploy()
+        work = lab.layout.state_dir / "soak"
+        work.mkdir()
+        report = Soak(scaled, work, args.seed).run(args.faults)
+        for line in summary(report):
+            print(line)
+        write_report(report, args.report)
+        print(f"report: {args.report}")
+        ok = report.ok
+    finally:
+        if not args.keep:
+            lab.progress.note("tearing the lab down")
+            lab.down()
+    return 0 if ok else 1
