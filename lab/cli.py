@@ -12,7 +12,7 @@ from typing import Callable, Optional
 
 from hakit.deadline import Deadline
 from hakit.errors import HakitError
-from lab import bmcfault, deadbmc, hub, scaledeploy, soak, stack
+from lab import bmcfault, deadbmc, hub, scalecli, soak, stack
 from lab.cluster import Lab
 from lab.demo import Demo, stack_state, summary
 from lab.layout import (
@@ -64,7 +64,7 @@ def _parser() -> argparse.ArgumentParser:
                       help="fence_hakit_ceph as every node's second fencing level, and the "
                            "crash takes the node's BMC with it: fenced through the Ceph "
                            "blocklist, then the BMC repaired, the node booted and unfenced")
-    scaledeploy.add_parser(sub)
+    scalecli.add_parser(sub)
     soak.add_parser(sub)
     return p
 
@@ -162,7 +162,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         elif args.command == "down":
             lab.down()
         elif args.command == "scale":
-            return scaledeploy.run(lambda services, totem: Lab(make_layout(
+            return scalecli.run(lambda services, totem: Lab(make_layout(
                 args.name, args.state_dir, args.subnet), progress, services,
                 totem=totem), args)
         elif args.command == "soak":
