@@ -101,8 +101,11 @@ def test_every_offered_choice_is_accepted_by_the_agents() -> None:
 
 
 def _splits(command: str) -> bool:
-    """Whether ocf:hakit:lxc can read ``command`` as a command line (shlex: no unclosed
-    quote); the others are refused by the generator, which another test covers."""
+    """Whether the generator takes ``command``: ASCII (safety.check_value) that
+    ocf:hakit:lxc can read as a command line (shlex: no unclosed quote); the others are
+    refused, which the tests above cover."""
+    if not command.isascii():
+        return False
     try:
         shlex.split(command)
     except ValueError:
@@ -139,3 +142,10 @@ def test_accepted_values_load_exactly(layer: AgentLayer, user: str, health: str)
             assert ("health_command", health) in values
             assert {p.get("id") for p in root.iter("primitive")} == {
                 "fence-n1", "fence-n2", "fence-n3", "app-rbd", "app-fs", "app-lxc"}
+
+
+def test_non_ascii_values_are_refused_by_name() -> None:
+    """crmsh would store 'é' as the text '&#233;': refused, for either format."""
+    for fmt in ("crm", "pcs"):
+        code, _, err = _run([*STACK, "--health", "/bin/true é", "--format", fmt])
+        assert code == 2 and "health_command" in err and "must be ASCII" in err

@@ -5,7 +5,7 @@ print, whatever built it: ids against Pacemaker's id grammar (an XML ID, which c
 pcs both take as one word), node names against host names, scores against Pacemaker's,
 and every resource parameter against the agent's own declaration (``hakit.agents.*``), so
 that a choice the generator offers is one the agent accepts. Values must be one line of
-printable text without '"' or '\\': crmsh cannot carry those reliably in a quoted value,
+printable ASCII without '"' or '\\': crmsh cannot carry those reliably in a quoted value,
 and nothing hakit's agents take needs them.
 """
 
@@ -51,10 +51,15 @@ def check_node(text: str, what: str) -> None:
 
 
 def check_value(text: str, what: str) -> None:
-    """One line of printable text, without the characters crmsh cannot quote."""
+    """One line of printable ASCII, without the characters crmsh cannot quote (crmsh also
+    stores a non-ASCII character as the text of its XML reference: 'é' lands in the CIB
+    as '&#233;')."""
     if not text or not text.isprintable() or '"' in text or "\\" in text:
         raise ValueError(f"{what} {text!r} must be one non-empty line of printable "
                          "characters without '\"' or '\\'")
+    if not text.isascii():
+        raise ValueError(f"{what} {text!r} must be ASCII (crmsh does not keep other "
+                         "characters as they are)")
 
 
 def check_comment(text: str, what: str) -> None:
