@@ -21,7 +21,7 @@ import struct
 
 from hakit.errors import GenericError, NotInstalledError
 from hakit.lean import frozen
-from hakit.os.netlink import parse_attributes, split_messages
+from hakit.os.netlink import attribute, parse_attributes, split_messages
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -96,7 +96,6 @@ NAME_MAX = 16
 
 _NLMSGHDR = struct.Struct("=IHHII")
 _GENLMSGHDR = struct.Struct("=BBH")
-_NLA = struct.Struct("=HH")
 _U16 = struct.Struct("=H")
 _U32 = struct.Struct("=I")
 _BE16 = struct.Struct("!H")
@@ -165,26 +164,20 @@ class Daemon:
 # -- pure encoding and parsing (tested with hypothesis) ------------------------------------
 
 
-def attr(kind: int, value: bytes) -> bytes:
-    """One netlink attribute, padded to 4 bytes."""
-    raw = _NLA.pack(_NLA.size + len(value), kind) + value
-    return raw + b"\0" * (-len(raw) % 4)
-
-
 def nested(kind: int, attrs: Iterable[bytes]) -> bytes:
-    return attr(kind | NLA_F_NESTED, b"".join(attrs))
+    return attribute(kind | NLA_F_NESTED, b"".join(attrs))
 
 
 def _u16(kind: int, value: int) -> bytes:
-    return attr(kind, _U16.pack(value))
+    return attribute(kind, _U16.pack(value))
 
 
 def _u32(kind: int, value: int) -> bytes:
-    return attr(kind, _U32.pack(value))
+    return attribute(kind, _U32.pack(value))
 
 
 def _string(kind: int, text: str) -> bytes:
-    return attr(kind, text.encode() + b"\0")
+    return attribute(kind, text.encode() + b"\0")
 
 
 def _inet(address: IPAddress) -> bytes:
@@ -204,8 +197,8 @@ def service_key_attrs(key: ServiceKey) -> list[bytes]:
     else:
         if key.address is None:
             raise ValueError("a service without fwmark needs an address")
-        attrs += [_u16(SVC_PROTOCOL, key.protocol), attr(SVC_ADDR, _inet(key.address)),
-                  attr(SVC_PORT, _BE16.pack(key.port))]
+        attrs += [_u16(SVC_PROTOCOL, key.protocol), attribute(SVC_ADDR, _inet(key.address)),
+                  attribute(SVC_PORT, _BE16.pack(key.port))]
     return attrs
 
 
@@ -214,14 +207,14 @@ def service_attrs(service: Service) -> list[bytes]:
     return [
         *service_key_attrs(service.key),
         _string(SVC_SCHED_NAME, service.scheduler),
-        attr(SVC_FLAGS, _FLAGS.pack(service.flags, 0xFFFFFFFF)),
+        attribute(SVC_FLAGS, _FLAGS.pack(service.flags, 0xFFFFFFFF)),
         _u32(SVC_TIMEOUT, service.timeout),
         _u32(SVC_NETMASK, service.netmask),
     ]
 
 
 def dest_attrs(dest: Dest, *, full: bool = True) -> list[bytes]:
-    attrs = [attr(DEST_ADDR, _inet(dest.address)), attr(DEST_PORT, _BE16.pack(dest.port)),
+    attrs = [attribute(DEST_ADDR, _inet(dest.address)), attribute(DEST_PORT, _BE16.pack(dest.port)),
              _u16(DEST_ADDR_FAMILY, family_of(dest.address))]
     if full:
         attrs += [_u32(DEST_FWD_METHOD, dest.forward), _u32(DEST_WEIGHT, dest.weight),
@@ -348,7 +341,7 @@ class Connection:
         self._sock.settimeout(max(timeout, 0.001))
 
     def _resolve(self) -> int:
-        body = _GENLMSGHDR.pack(CTRL_CMD_GETFAMILY, 1, 0) + attr(
+        body = _GENLMSGHDR.pack(CTRL_CMD_GETFAMILY, 1, 0) + attribute(
             CTRL_ATTR_FAMILY_NAME, IPVS_GENL_NAME + b"\0")
         try:
             replies = self._exchange(GENL_ID_CTRL, 0, body)
