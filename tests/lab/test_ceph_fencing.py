@@ -17,29 +17,22 @@ c. a frozen node (SIGSTOP, BMC dead) resumed after the takeover: its writes to t
 
 from __future__ import annotations
 
-import secrets
-import sys
 import time
 from collections.abc import Iterator
-from typing import Optional
 
 import pytest
 
 from hakit.errors import ActionTimeout
 from lab import bmc, cephfence, deadbmc, imagecheck, stack
-from lab.cluster import Lab
-from lab.demo import Demo, Failover, fenced_since, stack_state
-from lab.layout import make_layout
-from lab.progress import Progress
+from lab.demo import Failover, fenced_since, stack_state
 from lab.services import LabServices
-from lab.writer import WriterProcess, missing
-from tests.lab.conftest import lab_processes, need_root
+from lab.writer import missing
 from tests.lab.test_failover import (
-    RESUME_TIMEOUT,
     Stage,
     check_image,
     check_nothing_lost,
     check_service,
+    staged,
 )
 
 pytestmark = pytest.mark.slow
@@ -51,31 +44,7 @@ STALE = 999999
 
 @pytest.fixture(scope="module")
 def stage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stage]:
-    need_root()
-    name = f"c{secrets.token_hex(3)}"
-    layout = make_layout(name, tmp_path_factory.mktemp("cephfence") / name)
-    services = LabServices(ceph_fencing=True)
-    lab = Lab(layout, Progress(sys.stdout), services)
-    writer: Optional[WriterProcess] = None
-    try:
-        lab.up()
-        demo = Demo(lab)
-        demo.deploy()
-        demo.wait_page()
-        assert services.ceph is not None
-        work = layout.state_dir / "e2e"
-        work.mkdir()
-        writer = WriterProcess(lab.runner, layout,
-                               demo.names.url(stack.APPEND_URL_PATH), work / "writer")
-        writer.start()
-        writer.wait_for_more(3, RESUME_TIMEOUT)
-        yield Stage(lab, demo, services.ceph, writer, work)
-    finally:
-        if writer is not None:
-            writer.stop()
-        lab.down()
-    assert lab_processes(layout) == set()
-    assert not layout.state_dir.exists()
+    yield from staged(tmp_path_factory, "cephfence", LabServices(ceph_fencing=True))
 
 
 def fenced_at_level_2(st: Stage, victim: str, since: float) -> None:

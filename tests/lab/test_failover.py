@@ -77,12 +77,14 @@ class Stage:
         return {e.address for e in ceph.parse_blocklist(out)}
 
 
-@pytest.fixture(scope="module")
-def stage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stage]:
+def staged(tmp_path_factory: pytest.TempPathFactory, kind: str,
+           services: LabServices) -> Iterator[Stage]:
+    """A lab named after ``kind`` with ``services``, the stack deployed and the writer
+    running; torn down afterwards, leaving no process and no state (a module fixture's
+    body: ``yield from staged(...)``)."""
     need_root()
-    name = f"f{secrets.token_hex(3)}"
-    layout = make_layout(name, tmp_path_factory.mktemp("failover") / name)
-    services = LabServices()
+    name = f"{kind[0]}{secrets.token_hex(3)}"
+    layout = make_layout(name, tmp_path_factory.mktemp(kind) / name)
     lab = Lab(layout, Progress(sys.stdout), services)
     writer: Optional[WriterProcess] = None
     try:
@@ -104,6 +106,11 @@ def stage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stage]:
         lab.down()
     assert lab_processes(layout) == set()
     assert not layout.state_dir.exists()
+
+
+@pytest.fixture(scope="module")
+def stage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stage]:
+    yield from staged(tmp_path_factory, "failover", LabServices())
 
 
 # -- the checks after every failover ---------------------------------------------------
