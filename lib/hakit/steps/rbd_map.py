@@ -531,11 +531,10 @@ class FuseMapper:
                 ctx.runner.run(["umount", "-l", str(mnt)], ctx.deadline, check=False)
         if pid is not None:
             # After a clean unmount rbd-fuse closes the image, which flushes librbd's cache
-            # to the OSDs: killing it then loses acknowledged writes. So it gets most of
-            # the time left to exit by itself (seconds on a loaded host), and a signal only
+            # to the OSDs: killing it then loses acknowledged writes. So it gets half the
+            # time left to exit by itself (seconds on a loaded host), and a signal only
             # when it still has not.
-            self._stop_pid(pid, ctx.deadline,
-                           patience=max(2.0, ctx.deadline.remaining() * 0.7))
+            self._stop_pid(pid, ctx.deadline, patient=True)
         for name in ("rbd-fuse.pid", "rbd-fuse.log", "client", "loop"):
             with contextlib.suppress(FileNotFoundError):
                 (pidfile.parent / name).unlink()
@@ -545,9 +544,9 @@ class FuseMapper:
             pidfile.parent.rmdir()
 
     @staticmethod
-    def _stop_pid(pid: int, deadline: Deadline, patience: float = 2.0) -> None:
-        """Wait up to ``patience`` seconds (rbd-fuse exits by itself after an unmount),
-        then TERM, then KILL."""
+    def _stop_pid(pid: int, deadline: Deadline, patient: bool = False) -> None:
+        """Wait for rbd-fuse to exit by itself (it does after an unmount): up to half the
+        time left, and no more than 2 s unless ``patient``; then TERM, then KILL."""
 
         def gone() -> Optional[bool]:
             return None if process_is(pid, "rbd-fuse") else True
@@ -555,11 +554,12 @@ class FuseMapper:
         import signal
 
         for sig in (signal.SIGTERM, signal.SIGKILL):
+            wait = max(0.5, deadline.remaining() / 2)
             with contextlib.suppress(ActionTimeout):
-                deadline.within(min(patience, max(0.5, deadline.remaining() / 2))).poll(
+                deadline.within(wait if patient else min(2.0, wait)).poll(
                     gone, "waiting for rbd-fuse to exit", interval=0.02)
                 return
-            patience = 2.0
+            patient = False
             with contextlib.suppress(ProcessLookupError):
                 if process_is(pid, "rbd-fuse"):
                     os.kill(pid, sig)
