@@ -21,8 +21,22 @@ from hakit.os.runner import mask
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import logging
-    from collections.abc import Callable, Sequence
-    from typing import NoReturn, Optional
+    from collections.abc import Callable, Iterable, Mapping, Sequence
+    from typing import NoReturn, Optional, Protocol
+
+    class Declared(Protocol):
+        """A declared parameter or option (``hakit.ocf.params.Param``)."""
+
+        @property
+        def name(self) -> str: ...
+        @property
+        def secret(self) -> bool: ...
+
+
+def declared_secrets(declared: Iterable[Declared], raw: Mapping[str, str]) -> list[str]:
+    """The values given for the parameters declared secret: masked in every log line and
+    reason of the run (``settle``, the logger, ``hakit.os.runner``)."""
+    return [raw[p.name] for p in declared if p.secret and raw.get(p.name)]
 
 
 def settle(perform: Callable[[], int], action: str, log: logging.Logger,

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import BinaryIO, Optional, TextIO
 
 from hakit import shown
-from hakit.envelope.outcome import settle
+from hakit.envelope.outcome import declared_secrets, settle
 from hakit.errors import HakitError
 from hakit.fence import driver, metadata
 from hakit.fence.agent import FenceAgent
@@ -126,8 +126,7 @@ def run(agent: FenceAgent, argv: Sequence[str], stdin: BinaryIO, environ: Mappin
         out.write(text)
         return driver.SUCCESS
 
-    secrets = [raw.values[o.name] for o in agent.all_options()
-               if o.secret and raw.values.get(o.name)]
+    secrets = declared_secrets(agent.all_options(), raw.values)
     log = make_logger(agent.name, err, secrets, verbose=_lenient_bool(VERBOSE, raw),
                       quiet=_lenient_bool(QUIET, raw),
                       debug_file=raw.values.get(DEBUG_FILE.name) or None)

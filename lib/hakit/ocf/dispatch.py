@@ -22,7 +22,7 @@ import sys
 from hakit import shown
 from hakit.deadline import Deadline, process_age
 from hakit.envelope.log import for_resource_agent
-from hakit.envelope.outcome import settle
+from hakit.envelope.outcome import declared_secrets, settle
 from hakit.errors import (
     ConfigError,
     ExitCode,
@@ -202,8 +202,7 @@ def run(agent: Agent, argv: Sequence[str], environ: Mapping[str, str],
         return ExitCode.ERR_ARGS
 
     env = OcfEnvironment.read(action, agent.name, environ)
-    secrets: list[str] = [env.raw_params.get(p.name, "") for p in agent.params if p.secret]
-    secrets = [s for s in secrets if s]
+    secrets = declared_secrets(agent.params, env.raw_params)
     log = for_resource_agent(f"hakit-{agent.name}({env.instance})", env.logging, secrets, err)
     runner = Runner(log, secrets=secrets, fail_which=env.fail_have_binary)
     # Taken before any fork: the clock runs from this process's start, as Pacemaker's does.
