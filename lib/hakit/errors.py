@@ -1,7 +1,7 @@
 """The project's exceptions, each carrying the OCF exit code it stands for.
 
 Boundary modules (subprocess, Ceph, netlink, LXC, IPMI) turn their bindings' errors into
-these, ``raise ... from exc``; ``hakit.envelope.outcome.settle`` is the one place that turns
+these, ``raise ... from exc``; ``hakit.envelope.settle`` is the one place that turns
 them into an exit code and a reason (the OCF and fence dispatchers say what those become).
 """
 

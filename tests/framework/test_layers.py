@@ -22,7 +22,7 @@ RANKS = {
     "core": 0,  # hakit/*.py: lean, errors, shown, deadline
     "formats": 1,  # hakit.formats: pure decoders of what the kernel and the disks say
     "os": 2,  # hakit.os: the boundaries (kernel, Ceph, LXC, programs)
-    "envelope": 3,  # hakit.envelope: every agent's process envelope (log, outcome, metadata)
+    "envelope": 3,  # hakit.envelope: every agent's process envelope (settle, log, metadata)
     "ocf": 4,  # hakit.ocf: declarations, context, the OCF adapter of the envelope
     "steps": 5,  # hakit.steps: domain steps over the boundaries
     "fence": 5,  # hakit.fence: the fence adapter of the envelope, driver and BMC transports

@@ -2,7 +2,7 @@
 
 Arguments come from the command line, or, when there are none, from stdin as
 ``name=value`` lines (the fence-agent API).  Exceptions are settled by
-``hakit.envelope.outcome.settle``, as for the resource agents; the fence API knows only
+``hakit.envelope.settle``, as for the resource agents; the fence API knows only
 "failed", so every failure is rc 1 with one clear ``ERROR:`` line on stderr, never a
 traceback; ``status`` is 2 when the node is off.
 """
@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import BinaryIO, Optional, TextIO
 
 from hakit import shown
-from hakit.envelope.outcome import declared_secrets, settle
+from hakit.envelope import declared_secrets, settle
 from hakit.errors import HakitError
 from hakit.fence import driver, metadata
 from hakit.fence.agent import FenceAgent

@@ -1,6 +1,6 @@
 """Running one resource-agent action: the OCF adapter of the envelope (``hakit.envelope``).
 
-The exit code and reason come from ``hakit.envelope.outcome.settle``, as for the fence
+The exit code and reason come from ``hakit.envelope.settle``, as for the fence
 agents; what is OCF's is here: the environment, the parameters' rules and the
 ``ocf-exit-reason:`` line.
 
@@ -21,8 +21,8 @@ import sys
 
 from hakit import shown
 from hakit.deadline import Deadline, process_age
+from hakit.envelope import declared_secrets, settle
 from hakit.envelope.log import for_resource_agent
-from hakit.envelope.outcome import declared_secrets, settle
 from hakit.errors import (
     ConfigError,
     ExitCode,
