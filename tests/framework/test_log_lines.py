@@ -49,7 +49,7 @@ class MaskSecrets(logging.Filter):
 
 
 def _reference(env: dict[str, str], stderr: io.StringIO, syslog_path: str) -> logging.Logger:
-    """What hakit.ocf.log.make_logger built, with the same masking filter."""
+    """What the OCF agents built with ``logging`` before, with the same masking filter."""
     debug = lazylog.debug_enabled(env)
     logger = logging.Logger(TAG, logging.DEBUG)
     masked = MaskSecrets([SECRET])
@@ -161,7 +161,7 @@ FENCE = "fence_hakit"
 
 def _fence_reference(stderr: io.StringIO, secrets: Sequence[str], *, verbose: bool,
                      quiet: bool, debug_file: str) -> logging.Logger:
-    """What hakit.fence.log.make_logger built with ``logging`` (a debug file that opens)."""
+    """What hakit.fence.log.make_logger built with ``logging`` before (a debug file that opens)."""
     logger = logging.Logger(FENCE, logging.DEBUG)
     masked = MaskSecrets(secrets)
     handler: logging.Handler = logging.StreamHandler(stderr)
