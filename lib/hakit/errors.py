@@ -1,8 +1,8 @@
 """The project's exceptions, each carrying the OCF exit code it stands for.
 
 Boundary modules (subprocess, Ceph, netlink, LXC, IPMI) turn their bindings' errors into
-these, ``raise ... from exc``; ``hakit.ocf.dispatch`` is the one place that turns them into
-an exit code and an ``ocf-exit-reason:`` line.
+these, ``raise ... from exc``; ``hakit.envelope.settle`` is the one place that turns
+them into an exit code and a reason (the OCF and fence dispatchers say what those become).
 """
 
 from __future__ import annotations

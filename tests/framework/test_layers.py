@@ -22,13 +22,14 @@ RANKS = {
     "core": 0,  # hakit/*.py: lean, errors, shown, deadline
     "formats": 1,  # hakit.formats: pure decoders of what the kernel and the disks say
     "os": 2,  # hakit.os: the boundaries (kernel, Ceph, LXC, programs)
-    "ocf": 3,  # hakit.ocf: declarations, context, envelope of the resource agents
-    "steps": 4,  # hakit.steps: domain steps over the boundaries
-    "fence": 4,  # hakit.fence: the fence envelope, driver and BMC transports
-    "agents": 5,  # hakit.agents: one module per agent
-    "snippets": 5,  # hakit.snippets: the configuration generator (hakit-snippet)
-    "executables": 6,  # agents/*, bin/hakit-snippet
-    "lab": 7,  # lab/: runs from the checkout, never installed
+    "envelope": 3,  # hakit.envelope: every agent's process envelope (settle, log, metadata)
+    "ocf": 4,  # hakit.ocf: declarations, context, the OCF adapter of the envelope
+    "steps": 5,  # hakit.steps: domain steps over the boundaries
+    "fence": 5,  # hakit.fence: the fence adapter of the envelope, driver and BMC transports
+    "agents": 6,  # hakit.agents: one module per agent
+    "snippets": 6,  # hakit.snippets: the configuration generator (hakit-snippet)
+    "executables": 7,  # agents/*, bin/hakit-snippet
+    "lab": 8,  # lab/: runs from the checkout, never installed
 }
 #: The only modules directly in hakit/: what every layer may use.
 CORE = {"hakit", "hakit.lean", "hakit.errors", "hakit.shown", "hakit.deadline"}

@@ -1,7 +1,8 @@
-"""The OCF agents' log lines, written without the logging module, are the ones logging wrote.
+"""Every agent's log lines, written without the logging module, are the ones logging wrote.
 
-``hakit.ocf.lazylog.LazyLogger`` replaced a ``logging.Logger`` with a StreamHandler, two
-FileHandlers and a SysLogHandler; each destination is compared here with what those
+``hakit.envelope.log.LazyLogger`` replaced, for the OCF agents, a ``logging.Logger`` with a
+StreamHandler, two FileHandlers and a SysLogHandler, and for the fence agents one with a
+StreamHandler and a debug_file handler; each destination is compared here with what those
 handlers write for the same records, for any message (hypothesis).
 """
 
@@ -11,22 +12,44 @@ import io
 import logging
 import logging.handlers
 import os
+import re
 import socket
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hakit.ocf import lazylog
-from hakit.ocf.log import MaskSecrets
+from hakit.envelope import log as lazylog
+from hakit.fence.log import make_logger
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 TAG = "hakit-vip(web-ip)"
 SECRET = "s3cr3t-pw"
 
 
+class MaskSecrets(logging.Filter):
+    """The filter the agents' ``logging`` loggers had: secrets masked and the message made
+    safe to write (``hakit.envelope.log.clean``)."""
+
+    def __init__(self, secrets: Sequence[str]) -> None:
+        super().__init__()
+        self._secrets = secrets
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "hakit_shown", False):
+            return True  # already done by another handler's copy of this filter
+        record.msg = lazylog.clean(record.getMessage(), self._secrets, record.levelno)
+        record.args = None
+        record.hakit_shown = True
+        return True
+
+
 def _reference(env: dict[str, str], stderr: io.StringIO, syslog_path: str) -> logging.Logger:
-    """What hakit.ocf.log.make_logger built, with the same masking filter."""
+    """What the OCF agents built with ``logging`` before, with the same masking filter."""
     debug = lazylog.debug_enabled(env)
     logger = logging.Logger(TAG, logging.DEBUG)
     masked = MaskSecrets([SECRET])
@@ -76,7 +99,7 @@ def _lines(tmp: Path, kind: str, debug: bool, message: str,
             logger = _reference(env, stderr, str(path))
         else:
             monkeypatch.setattr(lazylog, "SYSLOG_SOCKET", str(path))
-            logger = lazylog.LazyLogger(TAG, env, [SECRET], stderr)
+            logger = lazylog.for_resource_agent(TAG, env, [SECRET], stderr)
         _write(logger, message)
         if kind == "logging":
             for handler in logger.handlers:
@@ -112,7 +135,7 @@ def test_lines_are_what_logging_wrote(tmp_path: Path, monkeypatch: pytest.Monkey
 
 def test_nothing_is_opened_until_a_line_is_written(tmp_path: Path) -> None:
     log = tmp_path / "ha.log"
-    logger = lazylog.LazyLogger(TAG, {"HA_LOGFILE": str(log)}, [], io.StringIO())
+    logger = lazylog.for_resource_agent(TAG, {"HA_LOGFILE": str(log)}, [], io.StringIO())
     logger.debug("below the level: dropped at once")
     assert not log.exists()
     logger.info("now")
@@ -124,7 +147,73 @@ def test_an_unwritable_destination_does_not_fail_the_action(
     # No log directory, no syslog socket (as in a container): stderr still gets the line.
     monkeypatch.setattr(lazylog, "SYSLOG_SOCKET", str(tmp_path / "no-syslog"))
     err = io.StringIO()
-    logger = lazylog.LazyLogger(TAG, {"HA_LOGFILE": str(tmp_path / "missing" / "ha.log"),
-                                      "HA_LOGFACILITY": "daemon"}, [], err)
+    logger = lazylog.for_resource_agent(
+        TAG, {"HA_LOGFILE": str(tmp_path / "missing" / "ha.log"), "HA_LOGFACILITY": "daemon"},
+        [], err)
     logger.error("still %s", "written")
     assert err.getvalue() == f"{TAG}: ERROR: still written\n"
+
+
+# -- the fence agents' lines --------------------------------------------------------------
+
+FENCE = "fence_hakit"
+
+
+def _fence_reference(stderr: io.StringIO, secrets: Sequence[str], *, verbose: bool,
+                     quiet: bool, debug_file: str) -> logging.Logger:
+    """What hakit.fence.log.make_logger built with ``logging`` before (a debug file that opens)."""
+    logger = logging.Logger(FENCE, logging.DEBUG)
+    masked = MaskSecrets(secrets)
+    handler: logging.Handler = logging.StreamHandler(stderr)
+    handler.setLevel(logging.DEBUG if verbose else (logging.ERROR if quiet else logging.INFO))
+    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    handler.addFilter(masked)
+    logger.addHandler(handler)
+    handler = logging.FileHandler(debug_file, encoding="utf-8")
+    handler.setLevel(logging.DEBUG)
+    handler.setFormatter(logging.Formatter(
+        f"%(asctime)s {FENCE}[%(process)d]: %(levelname)s: %(message)s"))
+    handler.addFilter(masked)
+    logger.addHandler(handler)
+    return logger
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(st.characters(blacklist_categories=("Cs",)), max_size=60), st.booleans(),
+       st.booleans())
+def test_fence_lines_are_what_logging_wrote(tmp_path: Path, message: str, verbose: bool,
+                                            quiet: bool) -> None:
+    written = []
+    for kind in ("logging", "envelope"):
+        debug = tmp_path / f"{kind}.debug"
+        debug.write_text("")
+        stderr = io.StringIO()
+        if kind == "logging":
+            logger = _fence_reference(stderr, [SECRET], verbose=verbose, quiet=quiet,
+                                      debug_file=str(debug))
+        else:
+            logger = make_logger(FENCE, stderr, [SECRET], verbose=verbose, quiet=quiet,
+                                 debug_file=str(debug))
+        _write(logger, message)
+        for handler in logger.handlers if kind == "logging" else ():
+            handler.close()
+        if kind == "envelope":
+            logger.close()
+        written.append((stderr.getvalue(), debug.read_text()))
+    theirs, ours = written
+    assert ours[0] == theirs[0]
+    # Each line stamped as "2026-12-04 07:42:11,123 "; the times themselves differ.
+    stamp = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (?=fence_hakit\[)", re.M)
+    assert len(stamp.findall(ours[1])) == len(stamp.findall(theirs[1])) > 0
+    assert stamp.sub("", ours[1]) == stamp.sub("", theirs[1])
+    assert SECRET not in ours[0] + ours[1]
+
+
+def test_a_refused_debug_file_is_reported_at_once(tmp_path: Path) -> None:
+    (tmp_path / "link").symlink_to(tmp_path / "target")
+    err = io.StringIO()
+    logger = make_logger(FENCE, err, [], verbose=False, quiet=False,
+                         debug_file=str(tmp_path / "link"))
+    assert err.getvalue().startswith(f"WARNING: cannot open debug_file {tmp_path}/link: ")
+    logger.close()

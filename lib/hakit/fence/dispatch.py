@@ -1,8 +1,10 @@
-"""Running one fence-agent invocation: the one place that maps outcomes to exit codes.
+"""Running one fence-agent invocation: the fence adapter of the envelope (``hakit.envelope``).
 
 Arguments come from the command line, or, when there are none, from stdin as
-``name=value`` lines (the fence-agent API).  Every failure is rc 1 with one clear
-``ERROR:`` line on stderr, never a traceback; ``status`` is 2 when the node is off.
+``name=value`` lines (the fence-agent API).  Exceptions are settled by
+``hakit.envelope.settle``, as for the resource agents; the fence API knows only
+"failed", so every failure is rc 1 with one clear ``ERROR:`` line on stderr, never a
+traceback; ``status`` is 2 when the node is off.
 """
 
 from __future__ import annotations
@@ -10,31 +12,32 @@ from __future__ import annotations
 import logging
 import os
 import sys
-import traceback
 from collections.abc import Mapping, Sequence
 from typing import BinaryIO, Optional, TextIO
 
 from hakit import shown
+from hakit.envelope import declared_secrets, settle
 from hakit.errors import HakitError
 from hakit.fence import driver, metadata
 from hakit.fence.agent import FenceAgent
 from hakit.fence.args import RawArgs, parse_argv, parse_stdin
 from hakit.fence.context import FenceContext
-from hakit.fence.log import close, make_logger
+from hakit.fence.log import make_logger
 from hakit.fence.options import ACTION, DEBUG_FILE, QUIET, VERBOSE, Option
 from hakit.ocf.params import parse_values
-from hakit.os.runner import Runner, mask
+from hakit.os.runner import Runner
 
 #: More than any real configuration; junk beyond it is refused, not read forever.
 STDIN_LIMIT = 64 * 1024
 
 
-def exit_code(exc: BaseException) -> int:
-    """The fence-agent exit code for an exception: every failure is 1 (the API has no other).
+def exit_code(ocf_code: int) -> int:
+    """The fence-agent exit code for a failure, whatever its OCF code (``hakit.errors``):
+    always 1, the API has no other.
 
     The kind of failure (authentication, unreachable, state unknown, state unchanged,
-    bad option) is in the message, which the caller logs."""
-    del exc
+    bad option) is in the reason, which ``settle`` logs."""
+    del ocf_code
     return driver.FAILED
 
 
@@ -116,34 +119,27 @@ def run(agent: FenceAgent, argv: Sequence[str], stdin: BinaryIO, environ: Mappin
             raw = parse_stdin(read_stdin(stdin), agent.all_options())
     except HakitError as exc:
         err.write(f"ERROR: {shown.reason(exc.reason)}\n")
-        return exit_code(exc)
+        return exit_code(exc.exit_code)
     action = raw.values.get(ACTION.name, ACTION.default or "").strip().lower()
     text = _answer_without_device(agent, args, action)
     if text is not None:
         out.write(text)
         return driver.SUCCESS
 
-    secrets = [raw.values[o.name] for o in agent.all_options()
-               if o.secret and raw.values.get(o.name)]
+    secrets = declared_secrets(agent.all_options(), raw.values)
     log = make_logger(agent.name, err, secrets, verbose=_lenient_bool(VERBOSE, raw),
                       quiet=_lenient_bool(QUIET, raw),
                       debug_file=raw.values.get(DEBUG_FILE.name) or None)
     runner = Runner(log, secrets=secrets)
     try:
-        return _act(agent, raw, action, log=log, runner=runner, environ=environ, out=out)
-    except HakitError as exc:
-        # As the OCF dispatcher's exit reason: one short clean line, secrets masked first.
-        log.error("%s failed: %s", shown.word(action), shown.reason(mask(exc.reason,
-                                                                         runner.secrets)))
-        return exit_code(exc)
-    except Exception as exc:
-        log.debug("%s", "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
-        log.error("%s failed: %s", shown.word(action), shown.reason(
-            f"internal error: {type(exc).__name__}: {mask(str(exc), runner.secrets)}"))
-        return exit_code(exc)
+        code, reason = settle(
+            lambda: _act(agent, raw, action, log=log, runner=runner, environ=environ,
+                         out=out),
+            action, log, runner.secrets, "internal error")
+        return code if reason is None else exit_code(code)
     finally:
         out.flush()
-        close(log)
+        log.close()
 
 
 def main(agent: FenceAgent) -> int:

@@ -1,7 +1,8 @@
 """Why a fence action failed: distinct errors, each an ``hakit.errors.GenericError``.
 
 The fence-agent API knows only "failed" (rc 1), so the distinction matters for the admin
-reading the message, not for the exit code; ``hakit.fence.dispatch.exit_code`` maps them.
+reading the message, not for the exit code (``hakit.envelope.settle`` logs it;
+``hakit.fence.dispatch.exit_code`` makes every failure 1).
 """
 
 from __future__ import annotations

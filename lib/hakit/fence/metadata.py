@@ -1,5 +1,8 @@
 """fence-agents metadata (``lib/metadata.rng``) and a man page, from the declaration.
 
+The document is written by the envelope's writer (``hakit.envelope.xmldoc``), as the OCF
+agents' is; what is fence-agents' is its shape, here.
+
 Each alias is listed as its own ``deprecated="1"`` parameter right after the canonical one,
 which carries ``obsoletes="alias"``, as fence-agents does, so Pacemaker and pcs accept old
 configurations and tell admins the new name.
@@ -9,6 +12,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
+from hakit.envelope.xmldoc import element, write
 from hakit.fence.agent import FenceAgent
 from hakit.fence.options import Option
 from hakit.ocf.params import Duration
@@ -34,37 +38,35 @@ def _parameter(parent: ET.Element, opt: Option[object], name: str, *,
         attrs["deprecated"] = "1"
     if obsoletes:
         attrs["obsoletes"] = obsoletes
-    param = ET.SubElement(parent, "parameter", attrs)
-    ET.SubElement(param, "getopt", {"mixed": opt.getopt()})
-    content = ET.SubElement(param, "content", {"type": _content_type(opt)})
+    param = element(parent, "parameter", attrs)
+    element(param, "getopt", {"mixed": opt.getopt()})
+    content = element(param, "content", {"type": _content_type(opt)})
     if opt.default is not None:
         content.set("default", opt.default)
     for choice in opt.kind.options():
-        ET.SubElement(content, "option", {"value": choice})
-    short = ET.SubElement(param, "shortdesc", {"lang": "en"})
-    short.text = opt.shortdesc
+        element(content, "option", {"value": choice})
+    element(param, "shortdesc", {"lang": "en"}, opt.shortdesc)
 
 
 def build(agent: FenceAgent) -> str:
     """The ``-o metadata`` document."""
     root = ET.Element("resource-agent", {"name": agent.name, "shortdesc": agent.shortdesc})
     for name, desc in agent.symlinks:
-        ET.SubElement(root, "symlink", {"name": name, "shortdesc": desc})
-    ET.SubElement(root, "longdesc").text = agent.longdesc
-    ET.SubElement(root, "vendor-url").text = agent.vendor_url
-    params = ET.SubElement(root, "parameters")
+        element(root, "symlink", {"name": name, "shortdesc": desc})
+    element(root, "longdesc", text=agent.longdesc)
+    element(root, "vendor-url", text=agent.vendor_url)
+    params = element(root, "parameters")
     for opt in agent.advertised_options():
         # fence-agents names one obsoleted spelling per parameter; the first alias is it.
         _parameter(params, opt, opt.name, deprecated=False,
                    obsoletes=opt.aliases[0] if opt.aliases else "")
         for alias in opt.aliases:
             _parameter(params, opt, alias, deprecated=True, obsoletes="")
-    actions = ET.SubElement(root, "actions")
+    actions = element(root, "actions")
     attrs = _UNFENCING_ATTRS if agent.fabric else _ACTION_ATTRS
     for action in agent.actions():
-        ET.SubElement(actions, "action", {"name": action, **attrs.get(action, {})})
-    ET.indent(root, space="\t")
-    return '<?xml version="1.0" ?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+        element(actions, "action", {"name": action, **attrs.get(action, {})})
+    return write(root, '<?xml version="1.0" ?>\n', "\t")
 
 
 def manpage(agent: FenceAgent) -> str:

@@ -1,4 +1,8 @@
-"""Running one agent action: the single place that turns outcomes into OCF exit codes.
+"""Running one resource-agent action: the OCF adapter of the envelope (``hakit.envelope``).
+
+The exit code and reason come from ``hakit.envelope.settle``, as for the fence
+agents; what is OCF's is here: the environment, the parameters' rules and the
+``ocf-exit-reason:`` line.
 
 Rules enforced here, for every agent:
 - ``meta-data``, ``usage`` and ``methods`` need no parameters and touch nothing.
@@ -12,12 +16,13 @@ Rules enforced here, for every agent:
 
 from __future__ import annotations
 
-import atexit
 import os
 import sys
 
 from hakit import shown
 from hakit.deadline import Deadline, process_age
+from hakit.envelope import declared_secrets, settle
+from hakit.envelope.log import for_resource_agent
 from hakit.errors import (
     ConfigError,
     ExitCode,
@@ -27,9 +32,8 @@ from hakit.errors import (
 )
 from hakit.ocf.agent import Context
 from hakit.ocf.environment import OcfEnvironment
-from hakit.ocf.lazylog import LazyLogger
 from hakit.ocf.params import parse_values
-from hakit.os.runner import Runner, mask
+from hakit.os.runner import Runner
 
 # Every action is a new process: what only some actions need (metadata's xml.etree,
 # traceback, logging) is imported where it is used (start-up cost: see BENCHMARKS.md).
@@ -37,7 +41,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     import logging
     from collections.abc import Mapping, Sequence
-    from typing import NoReturn, Optional, TextIO
+    from typing import Optional, TextIO
 
     from hakit.ocf.agent import Agent
     from hakit.ocf.params import Values
@@ -198,9 +202,8 @@ def run(agent: Agent, argv: Sequence[str], environ: Mapping[str, str],
         return ExitCode.ERR_ARGS
 
     env = OcfEnvironment.read(action, agent.name, environ)
-    secrets: list[str] = [env.raw_params.get(p.name, "") for p in agent.params if p.secret]
-    secrets = [s for s in secrets if s]
-    log = LazyLogger(f"hakit-{agent.name}({env.instance})", env.logging, secrets, err)
+    secrets = declared_secrets(agent.params, env.raw_params)
+    log = for_resource_agent(f"hakit-{agent.name}({env.instance})", env.logging, secrets, err)
     runner = Runner(log, secrets=secrets, fail_which=env.fail_have_binary)
     # Taken before any fork: the clock runs from this process's start, as Pacemaker's does.
     deadline = deadline_for(agent, env)
@@ -209,58 +212,16 @@ def run(agent: Agent, argv: Sequence[str], environ: Mapping[str, str],
         answered = _guarded(agent, env, log, err)
         if answered is not None:  # the parent, answering for the child
             return answered
-    try:
-        code = _perform(agent, env, log, runner, deadline)
-        reason = ""
-    except HakitError as exc:
-        code, reason = exc.exit_code, exc.reason
-    except Exception as exc:
-        import traceback  # only after a crash
-
-        log.debug("%s", "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
-        code = ExitCode.ERR_GENERIC
-        reason = f"internal error during {shown.word(action)}: {type(exc).__name__}: {exc}"
-    if reason:
-        # The one place reasons are written: one line, no control characters, at most
-        # shown.REASON_LIMIT characters, secrets masked (before cutting, so that no part
-        # of a secret survives at the cut).
-        reason = shown.reason(mask(reason, runner.secrets))
-        if code == ExitCode.NOT_RUNNING:
-            log.info("not running: %s", reason)
-        else:
-            log.error("%s failed: %s", shown.word(action), reason)
-        # Pacemaker shows this line as the failure's reason; a probe finding the resource
-        # stopped is expected, not a failure.
-        if code != ExitCode.NOT_RUNNING or not env.is_probe:
-            err.write(f"{env.exit_reason_prefix}{reason}\n")
+    code, reason = settle(lambda: _perform(agent, env, log, runner, deadline), action, log,
+                          runner.secrets, f"internal error during {shown.word(action)}")
+    # Pacemaker shows this line as the failure's reason; a probe finding the resource
+    # stopped is expected, not a failure.
+    if reason and (code != ExitCode.NOT_RUNNING or not env.is_probe):
+        err.write(f"{env.exit_reason_prefix}{reason}\n")
     err.flush()
-    return int(code)
+    return code
 
 
 def main(agent: Agent) -> int:
     """Entry point for an agent executable: ``sys.exit(main(AGENT))``."""
     return run(agent, sys.argv, os.environ)
-
-
-def finish(code: int) -> NoReturn:
-    """End the agent process with exit status ``code``, as ``sys.exit`` would but without
-    the interpreter's teardown.
-
-    Freeing every module at exit costs about 2 ms of CPU, and a monitor runs every few
-    seconds on every node (start-up cost: see BENCHMARKS.md).  What an exit must do still
-    happens: output is flushed and the ``atexit`` handlers run (logging's shutdown among
-    them).  While another non-daemon thread runs, this is a plain ``sys.exit``, which
-    waits for it.
-    """
-    threading = sys.modules.get("threading")
-    if threading is not None and any(
-            t.is_alive() and not t.daemon and t is not threading.main_thread()
-            for t in threading.enumerate()):
-        sys.exit(code)
-    atexit._run_exitfuncs()
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):
-            pass  # a closed pipe: nothing more can be said
-    os._exit(code)

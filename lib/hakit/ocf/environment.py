@@ -18,11 +18,6 @@ DEFAULT_EXIT_REASON_PREFIX = "ocf-exit-reason:"
 _NO_VARIABLES: Mapping[str, str] = {}
 
 
-def debug_enabled(ha_env: Mapping[str, str]) -> bool:
-    """HA_debug as ocf-shellfuncs reads it: debug lines also go to stderr and HA_LOGFILE."""
-    return ha_env.get("HA_debug", "0") not in ("", "0", "false", "no")
-
-
 def _int(text: Optional[str], default: int) -> int:
     try:
         return int(text) if text else default

@@ -1,4 +1,4 @@
-"""OCF 1.1 metadata built from an agent's declaration (ElementTree, so always escaped).
+"""OCF 1.1 metadata built from an agent's declaration, written by ``hakit.envelope.xmldoc``.
 
 The document carries an internal DTD subset describing OCF 1.1.  ocf-tester checks metadata
 with ``xmllint --valid`` against whatever DTD the document names, and its default
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
+from hakit.envelope.xmldoc import element, write
 from hakit.ocf.agent import Action, Agent
 from hakit.ocf.params import Param
 
@@ -56,7 +57,7 @@ def seconds_text(seconds: float) -> str:
 
 
 def _text(parent: ET.Element, tag: str, text: str) -> None:
-    ET.SubElement(parent, tag, lang="en").text = text
+    element(parent, tag, {"lang": "en"}, text)
 
 
 def _parameter(param: Param[object]) -> ET.Element:
@@ -67,17 +68,17 @@ def _parameter(param: Param[object]) -> ET.Element:
     if param.reloadable:
         elem.set("reloadable", "1")
     if param.deprecated:
-        dep = ET.SubElement(elem, "deprecated")
+        dep = element(elem, "deprecated")
         for name in param.replaced_with:
-            ET.SubElement(dep, "replaced-with", name=name)
+            element(dep, "replaced-with", {"name": name})
     hint = param.kind.hint()
     _text(elem, "longdesc", f"{param.longdesc} {hint}".strip())
     _text(elem, "shortdesc", param.shortdesc)
-    content = ET.SubElement(elem, "content", type=param.kind.ocf_type)
+    content = element(elem, "content", {"type": param.kind.ocf_type})
     if param.default is not None:
         content.set("default", param.default)
     for option in param.kind.options():
-        ET.SubElement(content, "option", value=option)
+        element(content, "option", {"value": option})
     return elem
 
 
@@ -95,14 +96,10 @@ def _action(action: Action) -> ET.Element:
 def build(agent: Agent) -> str:
     """The agent's ``meta-data`` document."""
     root = ET.Element("resource-agent", name=agent.name, version=agent.version)
-    ET.SubElement(root, "version").text = OCF_VERSION
+    element(root, "version", text=OCF_VERSION)
     _text(root, "longdesc", agent.longdesc)
     _text(root, "shortdesc", agent.shortdesc)
-    params = ET.SubElement(root, "parameters")
-    params.extend(_parameter(p) for p in agent.params)
-    actions = ET.SubElement(root, "actions")
-    actions.extend(_action(a) for a in agent.advertised())
-    ET.indent(root)
-    body = ET.tostring(root, encoding="unicode")
-    return (f'<?xml version="1.0"?>\n<!DOCTYPE resource-agent [\n{OCF_1_1_DTD}]>\n'
-            f"{body}\n")
+    element(root, "parameters").extend(_parameter(p) for p in agent.params)
+    element(root, "actions").extend(_action(a) for a in agent.advertised())
+    return write(root, f'<?xml version="1.0"?>\n<!DOCTYPE resource-agent [\n{OCF_1_1_DTD}]>\n',
+                 "  ")

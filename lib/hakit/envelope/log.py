@@ -1,15 +1,19 @@
-"""The agent run's logger: the lines ClusterLabs agents write, without the ``logging`` module.
+"""The agent run's logger, OCF or fence: the lines ClusterLabs agents write, without ``logging``.
 
 Every action is a fresh process, and importing ``logging`` with ``logging.handlers`` costs
 about 15 ms of CPU (it pulls in ``threading``, ``socket``, ``pickle`` and ``traceback``),
 a third of an IPaddr2 start; start and stop always write a line (start-up cost: see
-BENCHMARKS.md).  ``LazyLogger`` writes the same lines itself: to stderr, which
+BENCHMARKS.md).  ``LazyLogger`` writes the same lines itself.  A resource agent's
+(``for_resource_agent``) go to stderr, which
 pacemaker-execd records (``TAG: LEVEL: message``), to HA_LOGFILE and HA_DEBUGLOG
 (``Mon DD HH:MM:SS TAG[PID]: LEVEL: message``) and, when HA_LOGFACILITY names a facility,
 to syslog through ``/dev/log`` (``<PRI>TAG[PID]: LEVEL: message``); debug lines only with
 HA_debug=1, or to HA_DEBUGLOG.  Nothing is opened until a line has to be written, so a
 monitor that finds everything in order opens nothing.  Secrets are masked and every
 message made safe to write (``hakit.shown.log_text``) before it goes anywhere.
+
+A fence agent's destinations (stderr as ``LEVEL: message``, ``debug_file``) are chosen by
+its adapter, ``hakit.fence.log``, from the writers here.
 """
 
 from __future__ import annotations
@@ -19,14 +23,18 @@ import sys
 import time
 
 from hakit import shown
-from hakit.ocf.environment import debug_enabled
 from hakit.os.runner import mask
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
     from logging import Logger as _LoggerType
     from typing import Any, Optional, TextIO
+
+    #: write(level, message): one destination.
+    Writer = Callable[[int, str], None]
+    #: (lowest level written, writer), made on the first line written.
+    Outputs = Callable[[], list[tuple[int, Writer]]]
 else:
     _LoggerType = object
 
@@ -57,20 +65,16 @@ class LazyLogger(_LoggerType):
     ``exc_info``); type checkers see a ``logging.Logger`` subclass, so it goes wherever
     one is expected (``hakit.os.runner`` takes either).
 
-    ``tag`` is shown in every line (``hakit-vip(web-ip)``); ``secrets`` is shared, what
-    is added to it later is masked too.
+    ``outputs`` makes the destinations when the first line at or above ``lowest`` is
+    written; ``secrets`` is shared, what is added to it later is masked too.
     """
 
-    def __init__(self, tag: str, ha_env: Mapping[str, str], secrets: Sequence[str] = (),
-                 stderr: Optional[TextIO] = None) -> None:
-        self._tag = tag
-        self._env = ha_env
+    def __init__(self, outputs: Outputs, lowest: int, secrets: Sequence[str] = ()) -> None:
+        self._make_outputs = outputs
+        self._lowest = lowest
         self._secrets = secrets
-        self._stderr = stderr
-        self._debug = debug_enabled(ha_env)
-        self._lowest = DEBUG if _debug_written(ha_env) else INFO
-        # (minimum level, write(level, message)), made on the first line written.
-        self._outputs: Optional[list[tuple[int, Any]]] = None
+        self._outputs: Optional[list[tuple[int, Writer]]] = None
+        self._closers: list[Callable[[], None]] = []
 
     def isEnabledFor(self, level: int) -> bool:
         return level >= self._lowest
@@ -109,49 +113,82 @@ class LazyLogger(_LoggerType):
     def critical(self, msg: object, *args: object, **kwargs: Any) -> None:
         self.log(CRITICAL, msg, *args, **kwargs)
 
-    def _open(self) -> list[tuple[int, Any]]:
-        if self._outputs is not None:
-            return self._outputs
-        tag, env = self._tag, self._env
-        base = DEBUG if self._debug else INFO
-        stderr = self._stderr or sys.stderr
+    def _open(self) -> list[tuple[int, Writer]]:
+        if self._outputs is None:
+            self._outputs = self._make_outputs()
+        return self._outputs
 
-        def to_stderr(level: int, message: str) -> None:
-            stderr.write(f"{tag}: {LEVEL_NAMES[level]}: {message}\n")
-            stderr.flush()
-        outputs: list[tuple[int, Any]] = [(base, to_stderr)]
+    def close(self) -> None:
+        """Close the files opened for the run (``close_with``)."""
+        for closer in self._closers:
+            try:
+                closer()
+            except (OSError, ValueError):
+                pass
+        self._closers = []
+
+    def close_with(self, closer: Callable[[], None]) -> None:
+        self._closers.append(closer)
+
+
+def for_resource_agent(tag: str, ha_env: Mapping[str, str], secrets: Sequence[str] = (),
+                       stderr: Optional[TextIO] = None) -> LazyLogger:
+    """A resource agent's logger, as ocf-shellfuncs' ``ocf_log`` writes: ``tag`` is shown
+    in every line (``hakit-vip(web-ip)``); destinations from the ``HA_*`` variables."""
+
+    def outputs() -> list[tuple[int, Writer]]:
+        base = DEBUG if debug_enabled(ha_env) else INFO
+        made = [(base, stream_writer(stderr or sys.stderr, f"{tag}: "))]
         for var, lowest in (("HA_LOGFILE", base), ("HA_DEBUGLOG", DEBUG)):
-            path = env.get(var, "")
+            path = ha_env.get(var, "")
             if path and path != "/dev/null":
                 try:
-                    outputs.append((lowest, _file_writer(path, tag)))
+                    made.append((lowest, _file_writer(path, tag)))
                 except OSError:
                     pass  # an unwritable log file must not fail the action
-        facility = SYSLOG_FACILITIES.get(env.get("HA_LOGFACILITY", "").lower())
+        facility = SYSLOG_FACILITIES.get(ha_env.get("HA_LOGFACILITY", "").lower())
         if facility is not None:
             try:
-                outputs.append((base, _syslog_writer(facility, tag)))
+                made.append((base, _syslog_writer(facility, tag)))
             except OSError:
                 pass  # no syslog socket (containers, tests): stderr still has it
-        self._outputs = outputs
-        return outputs
+        return made
+    return LazyLogger(outputs, DEBUG if _debug_written(ha_env) else INFO, secrets)
+
+
+def debug_enabled(ha_env: Mapping[str, str]) -> bool:
+    """HA_debug as ocf-shellfuncs reads it: debug lines also go to stderr and HA_LOGFILE."""
+    return ha_env.get("HA_debug", "0") not in ("", "0", "false", "no")
 
 
 def _stamped(tag: str, level: int, message: str) -> str:
     return f"{tag}[{os.getpid()}]: {LEVEL_NAMES[level]}: {message}"
 
 
-def _file_writer(path: str, tag: str) -> Any:
+def _file_writer(path: str, tag: str) -> Writer:
     handle = open(path, "a", encoding="utf-8")  # noqa: SIM115 - open for the whole run
+    return file_writer(handle, tag, lambda: time.strftime("%b %d %H:%M:%S", time.localtime()))
+
+
+def file_writer(handle: TextIO, tag: str, stamp: Callable[[], str]) -> Writer:
+    """Lines ``STAMP TAG[PID]: LEVEL: message`` appended to ``handle``, flushed each."""
 
     def write(level: int, message: str) -> None:
-        stamp = time.strftime("%b %d %H:%M:%S", time.localtime())
-        handle.write(f"{stamp} {_stamped(tag, level, message)}\n")
+        handle.write(f"{stamp()} {_stamped(tag, level, message)}\n")
         handle.flush()
     return write
 
 
-def _syslog_writer(facility: int, tag: str) -> Any:
+def stream_writer(stream: TextIO, prefix: str = "") -> Writer:
+    """Lines ``PREFIXLEVEL: message`` on ``stream`` (stderr), flushed each."""
+
+    def write(level: int, message: str) -> None:
+        stream.write(f"{prefix}{LEVEL_NAMES[level]}: {message}\n")
+        stream.flush()
+    return write
+
+
+def _syslog_writer(facility: int, tag: str) -> Writer:
     """Datagrams to /dev/log (a stream socket where that is what it is), NUL-terminated."""
     import _socket  # only when HA_LOGFACILITY is set
 
