@@ -7,13 +7,15 @@ from hakit.lean import frozen
 TYPE_CHECKING = False  # typing's, without importing typing (start-up cost: BENCHMARKS.md)
 if TYPE_CHECKING:
     import logging
-    from typing import Callable, Optional
+    from typing import Callable, Optional, TypeVar
 
     from hakit.deadline import Deadline
     from hakit.errors import ExitCode
     from hakit.ocf.environment import OcfEnvironment
     from hakit.ocf.params import Param, Values
     from hakit.os.runner import Runner
+
+    C = TypeVar("C")  # an agent's configuration record
 
 
 @frozen
@@ -60,6 +62,18 @@ if TYPE_CHECKING:  # type aliases: for annotations only, never evaluated at run 
     EnvironmentCheck = Callable[[Context], None]
     #: (action, OCF_CHECK_LEVEL) -> whether it does device I/O that may hang.
     IoPredicate = Callable[[str, int], bool]
+
+
+def configured(make: Callable[[Values], C],
+               step: Callable[[C, Context], Optional[ExitCode]]) -> Handler:
+    """A handler that parses the action's parameters into the agent's typed configuration
+    record (``make``, the one place an agent's values become a record) and runs a library
+    step on it.  Steps never read ``ctx.params``: they take the record, so the container
+    agent can compose the records of its layers instead of rebuilding parameter strings.
+    """
+    def handler(ctx: Context) -> Optional[ExitCode]:
+        return step(make(ctx.params), ctx)
+    return handler
 
 
 def always(action: str, check_level: int) -> bool:
