@@ -18,9 +18,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hakit.agents.fence_hakit import AGENT, HexKey, IpmbAddress
+from hakit.agents.fence_hakit import AGENT
 from hakit.errors import ParamError
 from hakit.fence import dispatch
+from hakit.fence.ipmi_kinds import HexKey, IpmbAddress
 from hakit.fence.options import IP, PLUG
 from hakit.fence.port_as_ip import PORT_AS_IP, device_address
 from hakit.ocf.params import parse_values
