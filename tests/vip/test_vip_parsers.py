@@ -11,9 +11,10 @@ from typing import Optional
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hakit.agents.vip import AGENT, Lifetime, Netmask, PrefixOrNetmask
+from hakit.agents.vip import AGENT
 from hakit.ocf.dispatch import run
 from hakit.os import announce, netlink
+from hakit.steps.vip.config import Lifetime, Netmask, PrefixOrNetmask
 from tests.harness.ocf import agent_env, run_agent
 from tests.vip.conftest import VIP_AGENT
 

@@ -24,6 +24,9 @@ from hakit.ocf.agent import Action, Agent, Context, always
 from hakit.ocf.params import AbsolutePath, Address, Name, Param, Values
 from hakit.os import netns
 from hakit.steps.rbd_map import Layout
+from hakit.steps.vip import actions as vip_actions
+from hakit.steps.vip import config as vip_config
+from hakit.steps.vip.dad import EarlyProbe
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time
 if TYPE_CHECKING:
@@ -60,8 +63,8 @@ IP = Param("ip", Address(), "Virtual IP address",
 PARAMS: tuple[Param[object], ...] = (
     NAME, rbd.POOL, IMAGE, rbd.NAMESPACE, rbd.CEPHCONF, rbd.USER, rbd.KEYRING,
     rbd.DEVICE_TYPE, rbd.MS_MODE, rbd.BREAK_LOCK, fs.FSCK, MOUNT_OPTIONS, LXCPATH,
-    lxc.HEALTH_COMMAND, lxc.STOP_TIMEOUT, lxc.LOG_FILE, IP, vip.CIDR_NETMASK, vip.NIC,
-    vip.NETWORK_NAMESPACE,
+    lxc.HEALTH_COMMAND, lxc.STOP_TIMEOUT, lxc.LOG_FILE, IP, vip_config.CIDR_NETMASK,
+    vip_config.NIC, vip_config.NETWORK_NAMESPACE,
 )
 
 #: The layers, bottom first: start runs them in this order, stop in reverse.
@@ -136,10 +139,10 @@ def layers(values: Values) -> list[Layer]:
         })),
     ]
     if values.get(IP) is not None:
-        namespace = values.get(vip.NETWORK_NAMESPACE)
-        found.append(Layer(VIP, vip.AGENT, _values(vip.PARAMS, {
-            "ip": values[IP], "cidr_netmask": values.get(vip.CIDR_NETMASK),
-            "nic": values.get(vip.NIC), "network_namespace": namespace,
+        namespace = values.get(vip_config.NETWORK_NAMESPACE)
+        found.append(Layer(VIP, vip.AGENT, _values(vip_config.PARAMS, {
+            "ip": values[IP], "cidr_netmask": values.get(vip_config.CIDR_NETMASK),
+            "nic": values.get(vip_config.NIC), "network_namespace": namespace,
         }), namespace))
     return found
 
@@ -147,7 +150,7 @@ def layers(values: Values) -> list[Layer]:
 def validate(values: Values) -> None:
     """The primitives' own cross-parameter checks, on the values derived for them."""
     if values.get(IP) is None:
-        for param in (vip.CIDR_NETMASK, vip.NIC, vip.NETWORK_NAMESPACE):
+        for param in (vip_config.CIDR_NETMASK, vip_config.NIC, vip_config.NETWORK_NAMESPACE):
             if values.get(param) is not None:
                 raise ConfigError(f"parameter '{param.name}' is set but ip is not")
     for layer in layers(values):
@@ -179,12 +182,13 @@ def _check_lxc_host(ctx: Context) -> None:
 
 # ----- actions --------------------------------------------------------------------------
 def _start_layer(layer: Layer, ctx: Context, deadline: Deadline,
-                 early: Optional[vip.EarlyProbe]) -> None:
+                 early: Optional[EarlyProbe]) -> None:
     if layer.name == CONTAINER and layer.agent.check_environment is not None:
         # The config and rootfs exist only now that the filesystem is mounted.
         layer.call(layer.agent.check_environment, ctx, deadline)
     if layer.name == VIP:
-        layer.call(lambda layer_ctx: vip.start(layer_ctx, early), ctx, deadline)
+        layer.call(lambda layer_ctx: vip_actions.start(vip_config.from_values(layer_ctx.params),
+                                                        layer_ctx, early), ctx, deadline)
         return
     layer.call(layer.agent.start, ctx, deadline)
 
@@ -201,9 +205,10 @@ def start(ctx: Context) -> None:
     left = ctx.deadline.remaining()
     # Undoing needs time too: the steps may use all but a reserve of start's timeout.
     steps_deadline = ctx.deadline.within(left - min(UNDO_RESERVE_MAX, left / 4))
-    # The VIP's conflict probing runs while the lower layers start (vip.EarlyProbe).
+    # The VIP's conflict probing runs while the lower layers start (EarlyProbe).
     top = steps[-1] if steps[-1].name == VIP else None
-    early = (vip.EarlyProbe.begin(top.context(ctx, steps_deadline), top.namespace)
+    early = (EarlyProbe.begin(vip_config.from_values(top.values),
+                              top.context(ctx, steps_deadline))
              if top is not None else None)
     begun: list[Layer] = []
     for layer in steps:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import os
 
-from hakit.agents.vip import InterfaceName
 from hakit.errors import (
     ArgsError,
     ExitCode,
@@ -34,6 +33,7 @@ from hakit.ocf.params import AbsolutePath, Duration, Integer, Name, Param, Param
 from hakit.os import ipvs, netlink, netns
 from hakit.steps import healthcheck, lvssync
 from hakit.steps.lvsconf import ConfigSyntaxError, Virtual, endpoint, parse
+from hakit.steps.vip.config import InterfaceName
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
