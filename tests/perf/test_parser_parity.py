@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from hakit.agents.vip import IFNAME_PATTERN, InterfaceName
 from hakit.ocf.params import Duration, Integer, ListOf, Name, String
 from hakit.os import mountinfo
-from hakit.steps.lxcconf import NAME_PATTERN, ContainerName
+from hakit.steps.lxc.config import NAME_PATTERN, ContainerName
 
 DURATION = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*(ms|msec|s|sec|m|min|h|hr)?", re.IGNORECASE)
 UNITS = {"ms": 0.001, "msec": 0.001, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0,
