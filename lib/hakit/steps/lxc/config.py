@@ -2,7 +2,7 @@
 
 Declared here rather than in the agent module because ocf:hakit:container declares some of
 the same parameters, and agents do not import each other.  ``from_values`` is the one place
-an action's values become a record; the steps take the record, never ``ctx.params``.
+an action's values become a record; the steps take the record, never the values.
 """
 
 from __future__ import annotations
