@@ -21,7 +21,7 @@ from typing import Optional
 
 import pytest
 
-from hakit.steps.startmarker import StartMarker
+from hakit.steps.lxc.marker import StartMarker
 from tests.harness.ceph import CephCluster, CephEnv
 from tests.harness.netns import Netns, NetnsPool
 from tests.harness.ocf import AGENTS, Result, run_agent

@@ -11,6 +11,7 @@ from hakit.agents import container
 from hakit.errors import ConfigError, ParamError
 from hakit.ocf.params import parse_values
 from hakit.os import netns
+from hakit.steps.lxc import config as lxc_config
 from hakit.steps.vip import config as vip_config
 from tests.harness.netns import NetnsPool
 
@@ -29,7 +30,7 @@ def test_layers_bottom_first_and_derived_values() -> None:
     assert str(mount.values[container.fs.DEVICE]) == "/dev/hakit/rbd/web"
     assert mount.values[container.fs.DIRECTORY] == "/srv/lxc/web"
     assert mount.values[container.fs.FSTYPE] == "ext4"
-    assert ct.values[container.lxc.LXCPATH] == "/srv/lxc"
+    assert ct.values[lxc_config.LXCPATH] == "/srv/lxc"
     assert str(vip.values[vip_config.IP]) == "198.18.0.10"
 
 

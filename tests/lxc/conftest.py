@@ -21,7 +21,7 @@ import pytest
 from tests.harness.netns import IP
 from tests.harness.ocf import AGENTS, Result, run_agent
 
-from hakit.steps.startmarker import StartMarker
+from hakit.steps.lxc.marker import StartMarker
 
 AGENT = AGENTS / "lxc"
 LXC_CREATE = "/usr/bin/lxc-create"

@@ -11,7 +11,7 @@ from pathlib import Path
 from tests.harness.ocf import agent_env, run_agent
 from tests.lxc.conftest import AGENT, STUBBORN_INIT, BusyboxContainer, ContainerPool
 
-from hakit.steps.startmarker import StartMarker
+from hakit.steps.lxc.marker import StartMarker
 
 NOT_RUNNING = 7
 

@@ -9,15 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hakit.steps.lxcconf import (
-    CommandLine,
-    excerpt,
-    is_layered,
-    log_errors,
-    rootfs_source,
-    stat_starttime,
-)
-from hakit.steps.startmarker import StartMarker, marker_name, parse_record
+from hakit.steps.lxc.config import CommandLine
+from hakit.steps.lxc.marker import StartMarker, marker_name, parse_record
+from hakit.steps.lxc.parsers import excerpt, is_layered, log_errors, rootfs_source, stat_starttime
 
 PATHS = st.lists(st.text("abcxyz-_.0123", min_size=1, max_size=8), min_size=1,
                  max_size=5).map(lambda parts: "/" + "/".join(parts))

@@ -17,7 +17,7 @@ from tests.harness.loopdev import LoopPool
 from tests.harness.ocf import AGENTS, run_agent
 from tests.lxc.conftest import AGENT, BASE_CONFIG, LXC_CREATE
 
-from hakit.steps.startmarker import StartMarker
+from hakit.steps.lxc.marker import StartMarker
 
 MOUNT = "/usr/bin/mount"
 UMOUNT = "/usr/bin/umount"

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from hakit.ocf.params import Duration, Integer, ListOf, Name, String
 from hakit.os import mountinfo
-from hakit.steps.lxcconf import NAME_PATTERN, ContainerName
+from hakit.steps.lxc.config import NAME_PATTERN, ContainerName
 from hakit.steps.vip.config import IFNAME_PATTERN, InterfaceName
 
 DURATION = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*(ms|msec|s|sec|m|min|h|hr)?", re.IGNORECASE)

@@ -23,6 +23,7 @@ from hakit.errors import (
 from hakit.ocf.agent import Action, Agent, Context, always
 from hakit.ocf.params import AbsolutePath, Address, Name, Param, Values
 from hakit.os import netns
+from hakit.steps.lxc import config as lxc_config
 from hakit.steps.rbd_map import Layout
 from hakit.steps.vip import actions as vip_actions
 from hakit.steps.vip import config as vip_config
@@ -63,8 +64,8 @@ IP = Param("ip", Address(), "Virtual IP address",
 PARAMS: tuple[Param[object], ...] = (
     NAME, rbd.POOL, IMAGE, rbd.NAMESPACE, rbd.CEPHCONF, rbd.USER, rbd.KEYRING,
     rbd.DEVICE_TYPE, rbd.MS_MODE, rbd.BREAK_LOCK, fs.FSCK, MOUNT_OPTIONS, LXCPATH,
-    lxc.HEALTH_COMMAND, lxc.STOP_TIMEOUT, lxc.LOG_FILE, IP, vip_config.CIDR_NETMASK,
-    vip_config.NIC, vip_config.NETWORK_NAMESPACE,
+    lxc_config.HEALTH_COMMAND, lxc_config.STOP_TIMEOUT, lxc_config.LOG_FILE, IP,
+    vip_config.CIDR_NETMASK, vip_config.NIC, vip_config.NETWORK_NAMESPACE,
 )
 
 #: The layers, bottom first: start runs them in this order, stop in reverse.
@@ -133,9 +134,9 @@ def layers(values: Values) -> list[Layer]:
         })),
         Layer(CONTAINER, lxc.AGENT, _values(lxc.AGENT.params, {
             "name": name, "lxcpath": values[LXCPATH],
-            "health_command": values.get(lxc.HEALTH_COMMAND),
-            "stop_timeout": values.get(lxc.STOP_TIMEOUT),
-            "log_file": values.get(lxc.LOG_FILE),
+            "health_command": values.get(lxc_config.HEALTH_COMMAND),
+            "stop_timeout": values.get(lxc_config.STOP_TIMEOUT),
+            "log_file": values.get(lxc_config.LOG_FILE),
         })),
     ]
     if values.get(IP) is not None:
@@ -171,7 +172,7 @@ def check_environment(ctx: Context) -> None:
 def _check_lxc_host(ctx: Context) -> None:
     """ocf:hakit:lxc's host checks that hold before the container's filesystem is mounted."""
     ctx.runner.require("lxc-start")
-    if ctx.params.get(lxc.HEALTH_COMMAND) is not None:
+    if ctx.params.get(lxc_config.HEALTH_COMMAND) is not None:
         ctx.runner.require("lxc-attach")
     lxcpath = ctx.params[LXCPATH]
     if not os.path.exists(lxcpath):

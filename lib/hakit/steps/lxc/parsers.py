@@ -1,15 +1,13 @@
-"""Pure helpers for the LXC agent: rootfs paths, log excerpts, health command lines.
+"""Pure helpers of the lxc steps: rootfs paths, LXC log excerpts, /proc starttimes.
 
-Nothing here touches the system; the agent and its tests feed these text.
+Nothing here touches the system; the steps and their tests feed these text.
 """
 
 from __future__ import annotations
 
 from hakit.formats import procstat
-from hakit.ocf.params import Name, ParamType
 
-# Every action is a new process and parses every parameter: re and shlex are imported only
-# where a failed start's log is read or a health command is split (start-up cost: see
+# re is imported only where a failed start's log is read (start-up cost: see
 # docs/developing.md).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -91,49 +89,6 @@ def excerpt(text: str, limit: int = 300) -> str:
     if len(flat) <= limit:
         return flat
     return "..." + flat[-(limit - 3):]
-
-
-#: ``hakit.ocf.params.Name``'s default pattern, which ContainerName accepts without re.
-NAME_PATTERN = r"[A-Za-z0-9_][A-Za-z0-9_.+-]*"
-_NAME_FIRST = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_"
-_NAME_CHARS = _NAME_FIRST + ".+-"
-
-
-class ContainerName(Name):
-    """A ``Name`` (NAME_PATTERN, up to 255 characters) accepted without re: every monitor
-    parses ``name``, and importing re costs more than the monitor's work (start-up cost:
-    see docs/developing.md)."""
-
-    def __init__(self) -> None:
-        super().__init__("a container name", NAME_PATTERN)
-
-    def parse(self, raw: str) -> str:
-        if 1 <= len(raw) <= 255 and raw[0] in _NAME_FIRST and not raw.strip(_NAME_CHARS):
-            return raw
-        return super().parse(raw)  # rejects it, with Name's reason
-
-
-class CommandLine(ParamType[tuple[str, ...]]):
-    """A command line split like a POSIX shell would (quotes, backslashes), but never run by
-    one: the words become an argv."""
-
-    def parse(self, raw: str) -> tuple[str, ...]:
-        if "\n" in raw or "\0" in raw:
-            raise ValueError("must be a single line")
-        import shlex
-
-        try:
-            words = tuple(shlex.split(raw))
-        except ValueError as exc:
-            raise ValueError(f"is not a valid command line ({exc})") from None
-        if not words:
-            raise ValueError("must name a command")
-        return words
-
-    def hint(self) -> str:
-        return ("Split into words like a shell would, but run without one; use "
-                "sh -c '...' inside the container for pipes or redirections.")
-
 
 
 def stat_starttime(stat: str) -> Optional[int]:
