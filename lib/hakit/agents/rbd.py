@@ -59,7 +59,7 @@ AGENT = Agent(
     monitor=configured(config.from_values, actions.monitor),
     validate=validate,
     check_environment=check_environment,
-    reload_agent=configured(config.from_values, actions.check_host),
+    reload_agent=check_environment,
     exclusive=True,
     device_io=always,
 )
