@@ -12,6 +12,7 @@ from hakit.errors import ConfigError, ParamError
 from hakit.ocf.params import parse_values
 from hakit.os import netns
 from hakit.steps.lxc import config as lxc_config
+from hakit.steps.rbd import config as rbd_config
 from hakit.steps.vip import config as vip_config
 from tests.harness.netns import NetnsPool
 
@@ -26,7 +27,7 @@ def test_layers_bottom_first_and_derived_values() -> None:
     mapping, mount, ct, vip = _layers(ip="198.18.0.10", cidr_netmask="24",
                                       lxcpath="/srv/lxc", mount_options="noatime")
     assert [mapping.name, mount.name, ct.name, vip.name] == ["map", "mount", "container", "vip"]
-    assert mapping.values.get(container.rbd.IMAGE) == "web"  # image defaults to the name
+    assert mapping.values.get(rbd_config.IMAGE) == "web"  # image defaults to the name
     assert str(mount.values[container.fs.DEVICE]) == "/dev/hakit/rbd/web"
     assert mount.values[container.fs.DIRECTORY] == "/srv/lxc/web"
     assert mount.values[container.fs.FSTYPE] == "ext4"

@@ -35,7 +35,7 @@ KNOWN_EXTRA = {
     "fs": ("signal",),
     # The monitor's own work: the C extension of python3-lxc, not its wrapper ``lxc``.
     "lxc": ("_lxc",),
-    # hakit.steps.rbd_map lays out its paths as pathlib.Path records, and it and
+    # hakit.steps.rbd.layout lays out its paths as pathlib.Path records, and it and
     # hakit.os.ceph use contextlib at module level: not yet brought under the rule.
     "rbd": ("pathlib", "contextlib"),
     "container": ("pathlib", "contextlib", "signal", "_lxc"),

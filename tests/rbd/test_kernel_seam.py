@@ -14,13 +14,14 @@ from typing import Optional
 
 import pytest
 
-from hakit.agents import rbd as agent
 from hakit.deadline import Deadline
 from hakit.ocf.agent import Context
 from hakit.ocf.environment import OcfEnvironment
 from hakit.ocf.params import parse_values
 from hakit.os.runner import CommandFailed, Completed, Runner
-from hakit.steps.rbd_map import Layout
+from hakit.steps.rbd import actions, config
+from hakit.steps.rbd.config import RbdConfig
+from hakit.steps.rbd.layout import Layout
 from tests.harness.ceph import CephEnv
 
 
@@ -71,13 +72,13 @@ class FakeRbdCli(Runner):
 
 
 def _ctx(runner: Runner, params: Mapping[str, str], action: str = "start",
-         seconds: float = 30, level: int = 0) -> Context:
+         seconds: float = 30, level: int = 0) -> tuple[RbdConfig, Context]:
     environ = {f"OCF_RESKEY_{k}": v for k, v in params.items()}
     environ["OCF_CHECK_LEVEL"] = str(level)
     env = OcfEnvironment.read(action, "rbd", environ)
-    values = parse_values(agent.PARAMS, env.raw_params)
-    agent.validate(values)
-    return Context(env, values, Deadline(seconds), logging.getLogger("rbd-test"), runner)
+    values = parse_values(config.PARAMS, env.raw_params)
+    return config.from_values(values), Context(env, values, Deadline(seconds),
+                                               logging.getLogger("rbd-test"), runner)
 
 
 @pytest.fixture
@@ -97,7 +98,7 @@ def test_stop_when_not_mapped_only_looks(rbd_env: CephEnv, image: str, layout: L
                                          device: Path, kind: str) -> None:
     # krbd's mappings are read from sysfs (none here: no rbd module), nbd's from the CLI.
     fake = FakeRbdCli(device, rbd_env.secret)
-    agent.stop(_ctx(fake, rbd_env.params(image, device_type=kind), "stop"), layout)
+    actions.stop(*_ctx(fake, rbd_env.params(image, device_type=kind), "stop"), layout)
     assert [c[2] for c in fake.calls] == ([] if kind == "krbd" else ["list"])
 
 
@@ -110,13 +111,13 @@ def test_secret_file_goes_as_keyfile_path(rbd_env: CephEnv, image: str, layout: 
     del params["keyring"]
     params["secret_file"] = str(secret)
     fake = FakeRbdCli(device, rbd_env.secret)
-    agent.start(_ctx(fake, params), layout)
+    actions.start(*_ctx(fake, params), layout)
     map_call = next(c for c in fake.calls if c[2] == "map")
     assert map_call[map_call.index("--keyfile") + 1] == str(secret)
-    agent.stop(_ctx(fake, params, "stop"), layout)
+    actions.stop(*_ctx(fake, params, "stop"), layout)
 
 
 def test_stop_without_rbd_installed_succeeds(rbd_env: CephEnv, image: str,
                                              layout: Layout) -> None:
     runner = Runner(logging.getLogger("no-rbd"), fail_which=True)
-    agent.stop(_ctx(runner, rbd_env.params(image, device_type="nbd"), "stop"), layout)
+    actions.stop(*_ctx(runner, rbd_env.params(image, device_type="nbd"), "stop"), layout)

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hakit.agents.rbd import MON_HOST
 from hakit.errors import ParamError
 from hakit.formats import monhost
+from hakit.steps.rbd.config import MON_HOST
 
 OCTET = st.integers(min_value=0, max_value=255)
 PORT = st.integers(min_value=1, max_value=65535)

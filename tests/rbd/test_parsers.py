@@ -10,16 +10,11 @@ from typing import Optional
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hakit.agents.rbd import parse_gone_nodes, parse_lock_holder
 from hakit.os.ceph import ImageSpec, monmap_needs_msgr2, parse_blocklist
-from hakit.steps.rbd_map import (
-    find_device,
-    kernel_map_options,
-    krbd_devices,
-    mounted_at,
-    option_names,
-    parse_device_list,
-)
+from hakit.steps.rbd.config import option_names
+from hakit.steps.rbd.fuse import mounted_at
+from hakit.steps.rbd.kernel import find_device, kernel_map_options, krbd_devices, parse_device_list
+from hakit.steps.rbd.lock import parse_gone_nodes, parse_lock_holder
 
 NAMES = st.from_regex(r"[A-Za-z0-9_][A-Za-z0-9_.+-]{0,20}", fullmatch=True)
 

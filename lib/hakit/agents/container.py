@@ -24,7 +24,8 @@ from hakit.ocf.agent import Action, Agent, Context, always
 from hakit.ocf.params import AbsolutePath, Address, Name, Param, Values
 from hakit.os import netns
 from hakit.steps.lxc import config as lxc_config
-from hakit.steps.rbd_map import Layout
+from hakit.steps.rbd import config as rbd_config
+from hakit.steps.rbd.layout import Layout
 from hakit.steps.vip import actions as vip_actions
 from hakit.steps.vip import config as vip_config
 from hakit.steps.vip.dad import EarlyProbe
@@ -62,8 +63,9 @@ IP = Param("ip", Address(), "Virtual IP address",
            unique_group="address")
 
 PARAMS: tuple[Param[object], ...] = (
-    NAME, rbd.POOL, IMAGE, rbd.NAMESPACE, rbd.CEPHCONF, rbd.USER, rbd.KEYRING,
-    rbd.DEVICE_TYPE, rbd.MS_MODE, rbd.BREAK_LOCK, fs.FSCK, MOUNT_OPTIONS, LXCPATH,
+    NAME, rbd_config.POOL, IMAGE, rbd_config.NAMESPACE, rbd_config.CEPHCONF, rbd_config.USER,
+    rbd_config.KEYRING, rbd_config.DEVICE_TYPE, rbd_config.MS_MODE, rbd_config.BREAK_LOCK,
+    fs.FSCK, MOUNT_OPTIONS, LXCPATH,
     lxc_config.HEALTH_COMMAND, lxc_config.STOP_TIMEOUT, lxc_config.LOG_FILE, IP,
     vip_config.CIDR_NETMASK, vip_config.NIC, vip_config.NETWORK_NAMESPACE,
 )
@@ -116,14 +118,16 @@ def _values(params: tuple[Param[object], ...], given: dict[str, object]) -> Valu
 def layers(values: Values) -> list[Layer]:
     """The steps for this container, bottom first (the VIP only when ``ip`` is set)."""
     name = values[NAME]
-    map_values = _values(rbd.PARAMS, {
-        "pool": values[rbd.POOL], "image": values.get(IMAGE) or name,
-        "namespace": values.get(rbd.NAMESPACE), "cephconf": values[rbd.CEPHCONF],
-        "user": values[rbd.USER], "keyring": values.get(rbd.KEYRING),
-        "device_type": values[rbd.DEVICE_TYPE], "break_lock": values[rbd.BREAK_LOCK],
-        "ms_mode": values[rbd.MS_MODE],
+    map_values = _values(rbd_config.PARAMS, {
+        "pool": values[rbd_config.POOL], "image": values.get(IMAGE) or name,
+        "namespace": values.get(rbd_config.NAMESPACE),
+        "cephconf": values[rbd_config.CEPHCONF], "user": values[rbd_config.USER],
+        "keyring": values.get(rbd_config.KEYRING),
+        "device_type": values[rbd_config.DEVICE_TYPE],
+        "break_lock": values[rbd_config.BREAK_LOCK],
+        "ms_mode": values[rbd_config.MS_MODE],
     })
-    device = str(Layout().link(rbd.spec_of(map_values)))
+    device = str(Layout().link(rbd_config.spec_of(map_values)))
     found: list[Layer] = [
         Layer(MAP, rbd.AGENT, map_values),
         Layer(MOUNT, fs.AGENT, _values(fs.PARAMS, {

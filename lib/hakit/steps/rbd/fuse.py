@@ -1,0 +1,277 @@
+"""rbd-fuse + loop: the image as a file of an ``rbd-fuse`` mount (a daemon tracked by a
+pidfile in the image's state directory), attached to a loop device with ``losetup``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+
+from hakit.deadline import Deadline
+from hakit.errors import ActionTimeout, GenericError
+from hakit.ocf.agent import Context
+from hakit.os import mountinfo
+from hakit.os.ceph import Access, ImageSpec
+from hakit.steps.rbd.layout import Layout, Mapped
+
+TYPE_CHECKING = False  # typing's, without importing typing (start-up cost: BENCHMARKS.md)
+if TYPE_CHECKING:
+    from typing import Optional
+
+
+def mounted_at(text: str, path: str) -> Optional[str]:
+    """The filesystem type mounted at ``path`` per ``/proc/self/mountinfo``, or None."""
+    found = mountinfo.mounted_at(mountinfo.parse_known(text), path)
+    return found[0].fstype if found else None
+
+
+# ----- small host helpers ---------------------------------------------------------------
+def read_pid(pidfile: Path) -> Optional[int]:
+    try:
+        text = pidfile.read_text().strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None
+
+
+def process_is(pid: int, comm: str) -> bool:
+    """Whether ``pid`` is alive (not a zombie) and runs the program named ``comm``."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    name, _, rest = stat.partition("(")[2].rpartition(")")
+    return name[:15] == comm[:15] and not rest.strip().startswith(("Z", "X"))
+
+
+def loop_devices_for(layout: Layout, backing: str) -> list[str]:
+    """Loop devices whose backing file is ``backing`` (from sysfs, no subprocess)."""
+    found = []
+    with contextlib.suppress(OSError):
+        for entry in sorted(os.listdir(layout.sys_block)):
+            if not entry.startswith("loop"):
+                continue
+            with contextlib.suppress(OSError):
+                text = (layout.sys_block / entry / "loop" / "backing_file").read_text()
+                if text.strip() == backing:
+                    found.append(f"/dev/{entry}")
+    return found
+
+
+#: ioctl returning ``struct loop_info64``, whose first field is the backing file's st_dev.
+LOOP_GET_STATUS64 = 0x4C05
+LOOP_INFO64_SIZE = 232
+
+
+def loop_backing_dev(device: str) -> Optional[tuple[int, int]]:
+    """(major, minor) of the filesystem holding ``device``'s backing file, or None."""
+    import fcntl  # only the fuse path asks
+    import struct
+
+    try:
+        fd = os.open(device, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        info = fcntl.ioctl(fd, LOOP_GET_STATUS64, bytes(LOOP_INFO64_SIZE))
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    dev = int(struct.unpack_from("=Q", info, 0)[0])
+    return os.major(dev), os.minor(dev)
+
+
+def mount_dev(text: str, path: str) -> Optional[tuple[int, int]]:
+    """(major, minor) of the filesystem mounted at ``path`` per mountinfo, or None."""
+    found = mountinfo.mounted_at(mountinfo.parse_known(text), path)
+    return found[0].dev if found else None
+
+
+# ----- rbd-fuse + loop ------------------------------------------------------------------
+class FuseMapper:
+    """``rbd-fuse`` (a daemon with a pidfile) exposing the image as a file, plus ``losetup``."""
+
+    def __init__(self, ctx: Context, layout: Layout, access: Access) -> None:
+        self._ctx = ctx
+        self._layout = layout
+        self._access = access
+
+    def _paths(self, spec: ImageSpec) -> tuple[Path, Path, Path]:
+        state = self._layout.state(spec)
+        return state / "rbd-fuse.pid", state / "mnt", state / "mnt" / spec.image
+
+    def _mounted(self, mnt: Path) -> bool:
+        try:
+            text = self._layout.mountinfo.read_text()
+        except OSError:
+            return False
+        return mounted_at(text, str(mnt)) is not None
+
+    def _own_loops(self, mnt: Path, image_file: Path) -> list[str]:
+        """Loop devices over this mount namespace's rbd-fuse file for the image.
+
+        The path alone is not enough: loop devices belong to the whole kernel, and another
+        mount namespace (a container host, or another node of the lab, which shares this
+        kernel) can have its own rbd-fuse mount at the same path.  A loop device is this
+        node's only when its back file lives on the filesystem mounted here at ``mnt``
+        (still listed after rbd-fuse died, until unmounted).
+        """
+        loops = loop_devices_for(self._layout, str(image_file))
+        if not loops:
+            return loops
+        recorded = self._recorded_loop(image_file)
+        if recorded is not None:
+            # No ioctl: LOOP_GET_STATUS64 asks the backing file's filesystem, so on a loop
+            # device over another namespace's rbd-fuse whose daemon is frozen (a hung lab
+            # node, fenced through Ceph rather than powered off) it blocks for good.
+            return [recorded] if recorded in loops else []
+        try:
+            here = mount_dev(self._layout.mountinfo.read_text(), str(mnt))
+        except OSError:
+            return loops
+        if here is None:
+            return []
+        return [loop for loop in loops if loop_backing_dev(loop) in (here, None)]
+
+    @staticmethod
+    def _loop_record(image_file: Path) -> Path:
+        """Where ``map`` notes the loop device it attached (the node's private /run)."""
+        return image_file.parent.parent / "loop"
+
+    def _recorded_loop(self, image_file: Path) -> Optional[str]:
+        try:
+            text = self._loop_record(image_file).read_text().strip()
+        except OSError:
+            return None
+        return text if text.startswith("/dev/loop") else None
+
+    def find(self, spec: ImageSpec) -> Optional[Mapped]:
+        """The loop device over this image's rbd-fuse file; GenericError when half there."""
+        pidfile, mnt, image_file = self._paths(spec)
+        pid = read_pid(pidfile)
+        loops = self._own_loops(mnt, image_file)
+        if pid is None and not loops:
+            return None
+        if pid is None or not process_is(pid, "rbd-fuse"):
+            raise GenericError(f"rbd-fuse for {spec} (pid {pid}) is no longer running")
+        if not self._mounted(mnt):
+            raise GenericError(f"rbd-fuse for {spec} (pid {pid}) is not mounted at {mnt}")
+        if not loops:
+            raise GenericError(f"no loop device is attached to {image_file}")
+        return Mapped(loops[0], pid)
+
+    def map(self, spec: ImageSpec, *, read_only: bool) -> Mapped:
+        ctx = self._ctx
+        pidfile, mnt, image_file = self._paths(spec)
+        mnt.mkdir(parents=True, exist_ok=True)
+        argv = ["rbd-fuse", "-f", "-p", spec.pool]
+        if spec.namespace:
+            argv += ["-s", spec.namespace]
+        argv += ["-r", spec.image, str(mnt)]
+        # Credentials as file paths in CEPH_ARGS: nothing secret on the command line, and
+        # unknown argv options would be handed to libfuse.
+        pid = ctx.runner.spawn(argv, env={"CEPH_ARGS": " ".join(self._access.cli_args())},
+                               output=str(pidfile.with_name("rbd-fuse.log")))
+        pidfile.write_text(f"{pid}\n")
+
+        def ready() -> Optional[bool]:
+            if not process_is(pid, "rbd-fuse"):
+                raise GenericError(f"rbd-fuse exited while mapping {spec}: "
+                                   f"{self._log_tail(pidfile)}")
+            return True if self._mounted(mnt) and image_file.exists() else None
+
+        ctx.deadline.poll(ready, f"waiting for rbd-fuse to mount {spec}", interval=0.05)
+        if not read_only:
+            claim_lock(image_file)
+        argv = ["losetup", "--find", "--show"]
+        if read_only:
+            argv.append("--read-only")
+        device = ctx.runner.run([*argv, str(image_file)], ctx.deadline).stdout.strip()
+        if not device.startswith("/dev/"):
+            raise GenericError(f"losetup printed no device for {image_file}: {device!r}")
+        self._loop_record(image_file).write_text(f"{device}\n")
+        return Mapped(device, pid)
+
+    def unmap(self, spec: ImageSpec) -> None:
+        """Detach the loop device, unmount, and stop rbd-fuse by its PID; escalate when busy."""
+        ctx = self._ctx
+        pidfile, mnt, image_file = self._paths(spec)
+        for loop in self._own_loops(mnt, image_file):
+            # On a busy loop device the kernel defers the detach until the last close.
+            ctx.runner.run(["losetup", "--detach", loop], ctx.deadline, check=False)
+        pid = read_pid(pidfile)
+        if self._mounted(mnt):
+            done = ctx.runner.run(["umount", str(mnt)], ctx.deadline, timeout=10, check=False)
+            if not done.ok:
+                # Still open (a filesystem on the loop device): stopping rbd-fuse aborts
+                # the fuse connection, then a lazy unmount detaches the mount point.
+                ctx.log.warning("%s is busy (%s); stopping rbd-fuse to force the unmap",
+                                mnt, done.stderr.strip())
+                if pid is not None:
+                    self._stop_pid(pid, ctx.deadline.within(ctx.deadline.remaining() / 3))
+                ctx.runner.run(["umount", "-l", str(mnt)], ctx.deadline, check=False)
+        if pid is not None:
+            # After a clean unmount rbd-fuse closes the image, which flushes librbd's cache
+            # to the OSDs: killing it then loses acknowledged writes. So it gets half the
+            # time left to exit by itself (seconds on a loaded host), and a signal only
+            # when it still has not.
+            self._stop_pid(pid, ctx.deadline, patient=True)
+        for name in ("rbd-fuse.pid", "rbd-fuse.log", "client", "loop"):
+            with contextlib.suppress(FileNotFoundError):
+                (pidfile.parent / name).unlink()
+        with contextlib.suppress(OSError):
+            mnt.rmdir()
+        with contextlib.suppress(OSError):
+            pidfile.parent.rmdir()
+
+    @staticmethod
+    def _stop_pid(pid: int, deadline: Deadline, patient: bool = False) -> None:
+        """Wait for rbd-fuse to exit by itself (it does after an unmount): up to half the
+        time left, and no more than 2 s unless ``patient``; then TERM, then KILL."""
+
+        def gone() -> Optional[bool]:
+            return None if process_is(pid, "rbd-fuse") else True
+
+        import signal
+
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            wait = max(0.5, deadline.remaining() / 2)
+            with contextlib.suppress(ActionTimeout):
+                deadline.within(wait if patient else min(2.0, wait)).poll(
+                    gone, "waiting for rbd-fuse to exit", interval=0.02)
+                return
+            patient = False
+            with contextlib.suppress(ProcessLookupError):
+                if process_is(pid, "rbd-fuse"):
+                    os.kill(pid, sig)
+        with contextlib.suppress(ActionTimeout):
+            deadline.within(2.0).poll(gone, "waiting for rbd-fuse to die", interval=0.02)
+
+    @staticmethod
+    def _log_tail(pidfile: Path) -> str:
+        try:
+            lines = pidfile.with_name("rbd-fuse.log").read_text().strip().splitlines()
+        except OSError:
+            return "no output"
+        return lines[-1] if lines else "no output"
+
+
+def claim_lock(image_file: Path) -> None:
+    """Make rbd-fuse's client take the image's exclusive lock now, not at the first write.
+
+    librbd acquires the lock on a client's first write, so rewriting the first sector with
+    its own contents makes this mapping the owner at once: the agent can then record and
+    check the owner, and a stale holder cannot slip in before the first real write.
+    """
+    fd = os.open(image_file, os.O_RDWR | os.O_CLOEXEC)
+    try:
+        head = os.pread(fd, 512, 0)
+        os.pwrite(fd, head, 0)
+        os.fsync(fd)
+    except OSError as exc:
+        raise GenericError(f"cannot write to {image_file} to take the lock: "
+                           f"{exc.strerror}") from exc
+    finally:
+        os.close(fd)

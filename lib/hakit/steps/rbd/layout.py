@@ -1,0 +1,131 @@
+"""Where a mapping shows, and what it leaves on this node.
+
+Whatever the device type, the device is exposed as ``/dev/hakit/POOL[/NAMESPACE]/IMAGE``, a
+symlink the fs agent mounts.  Per-image state (the lock-holding client's address; the fuse
+path's pidfile and mount point) lives in ``/run/hakit/rbd/KEY/``.  Also the read that
+proves a device answers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+
+from hakit.deadline import Deadline
+from hakit.errors import GenericError
+from hakit.lean import frozen
+from hakit.os.ceph import ImageSpec
+
+TYPE_CHECKING = False  # typing's, without importing typing (start-up cost: BENCHMARKS.md)
+if TYPE_CHECKING:
+    from typing import Optional
+
+#: How much of a device monitor reads to prove it answers.
+PROBE_BYTES = 4096
+
+
+@frozen
+class Layout:
+    """Where the stable device links and the runtime state live (tests use temporary ones)."""
+
+    dev_root: Path = Path("/dev/hakit")
+    run_root: Path = Path("/run/hakit/rbd")
+    sys_block: Path = Path("/sys/block")
+    mountinfo: Path = Path("/proc/self/mountinfo")
+    # systemd-udevd (and eudev) listen here while they run.
+    udev_control: Path = Path("/run/udev/control")
+    # One directory per krbd mapping (Documentation/ABI/testing/sysfs-bus-rbd).
+    sys_rbd: Path = Path("/sys/bus/rbd/devices")
+
+    def link(self, spec: ImageSpec) -> Path:
+        """``/dev/hakit/POOL/IMAGE`` or ``/dev/hakit/POOL/NAMESPACE/IMAGE``."""
+        parts = [spec.pool, spec.namespace, spec.image]
+        return self.dev_root.joinpath(*[p for p in parts if p])
+
+    def state(self, spec: ImageSpec) -> Path:
+        # '@' cannot occur in pool, namespace or image names, so the key is unambiguous.
+        return self.run_root / "@".join([spec.pool, spec.namespace, spec.image])
+
+
+@frozen
+class Mapped:
+    """A mapping found on this node."""
+
+    device: str  # /dev/rbd0, /dev/nbd0, /dev/loop3
+    pid: Optional[int] = None  # rbd-fuse's PID on the fuse path
+
+
+def readable(path: str, deadline: Deadline) -> None:
+    """Read the first block of ``path`` from the device itself; GenericError when it cannot.
+
+    O_DIRECT, so the answer comes from the device and not from the page cache (a krbd
+    client that was blocklisted still has its first block cached).  A read that hangs in
+    the kernel is bounded by the action's guard (hakit.ocf.guard), not here: no thread can
+    bound it, since a thread stuck in the kernel keeps the whole process from exiting.
+    """
+    import mmap
+
+    deadline.check(f"reading {path}")
+    try:
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_DIRECT)
+        except OSError:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)  # no O_DIRECT here
+        try:
+            buf = mmap.mmap(-1, PROBE_BYTES)  # page-aligned, as O_DIRECT needs
+            try:
+                os.preadv(fd, [buf], 0)
+            finally:
+                buf.close()
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise GenericError(f"device {path} is not readable: {exc.strerror}") from exc
+
+
+def expose(layout: Layout, spec: ImageSpec, device: str) -> Path:
+    """Point the stable link at ``device`` (atomically replacing any old link)."""
+    link = layout.link(spec)
+    link.parent.mkdir(parents=True, exist_ok=True)
+    tmp = link.with_name(f".{link.name}.tmp{os.getpid()}")
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    tmp.symlink_to(device)
+    os.replace(tmp, link)
+    return link
+
+
+def unexpose(layout: Layout, spec: ImageSpec) -> None:
+    link = layout.link(spec)
+    with contextlib.suppress(FileNotFoundError):
+        link.unlink()
+    # Drop now-empty parents up to (not including) /dev/hakit.
+    parent = link.parent
+    while parent != layout.dev_root and layout.dev_root in parent.parents:
+        try:
+            parent.rmdir()
+        except OSError:
+            break
+        parent = parent.parent
+
+
+def linked_device(layout: Layout, spec: ImageSpec) -> Optional[str]:
+    try:
+        return os.readlink(layout.link(spec))
+    except OSError:
+        return None
+
+
+def save_client(layout: Layout, spec: ImageSpec, address: str) -> None:
+    """Remember the address of the client that holds the lock for this mapping."""
+    state = layout.state(spec)
+    state.mkdir(parents=True, exist_ok=True)
+    (state / "client").write_text(address + "\n")
+
+
+def saved_client(layout: Layout, spec: ImageSpec) -> Optional[str]:
+    try:
+        return (layout.state(spec) / "client").read_text().strip() or None
+    except OSError:
+        return None
