@@ -24,8 +24,9 @@ from hakit.deadline import Deadline
 from hakit.ocf.dispatch import run
 from hakit.os import ipvs
 from hakit.os.runner import Runner
-from hakit.steps import healthcheck, lvsconf
-from hakit.steps.lvsconf import Check, ConfigSyntaxError, Real, Virtual
+from hakit.steps.lvs import definition as lvsconf
+from hakit.steps.lvs import healthcheck
+from hakit.steps.lvs.definition import Check, ConfigSyntaxError, Real, Virtual
 from tests.harness.ocf import agent_env
 
 v4 = st.builds(ipaddress.IPv4Address, st.integers(1, 2**32 - 1)).filter(

@@ -11,9 +11,10 @@ becomes promotable (its promotion score is set) only once its backup has listene
 Real servers are health-checked by each instance's recurring monitor (TCP, HTTP(S),
 command; interval, timeout, rise, fall), in parallel and bounded by the monitor's deadline.
 
-The library does the work: ``hakit.steps.lvsconf`` (the service definition, pure),
+The library does the work: ``hakit.steps.lvs.definition`` (the service definition, pure),
 ``hakit.os.ipvs`` (the kernel's table and sync daemons over generic netlink),
-``hakit.steps.healthcheck`` (probes and rise/fall state) and ``hakit.steps.lvssync`` (daemon roles).
+``hakit.steps.lvs.healthcheck`` (probes and rise/fall state) and ``hakit.steps.lvs.sync``
+(daemon roles).
 """
 
 from __future__ import annotations
@@ -32,8 +33,9 @@ from hakit.errors import (
 from hakit.ocf.agent import Action, Agent, Context
 from hakit.ocf.params import AbsolutePath, Duration, Integer, Name, Param, ParamType, Select, Values
 from hakit.os import ipvs, netlink, netns
-from hakit.steps import healthcheck, lvssync
-from hakit.steps.lvsconf import ConfigSyntaxError, Virtual, endpoint, parse
+from hakit.steps.lvs import healthcheck
+from hakit.steps.lvs import sync as lvssync
+from hakit.steps.lvs.definition import ConfigSyntaxError, Virtual, endpoint, parse
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -41,7 +43,7 @@ if TYPE_CHECKING:
     from typing import Optional
 
     from hakit.ocf.params import IPAddress
-    from hakit.steps.healthcheck import Health
+    from hakit.steps.lvs.healthcheck import Health
 
 #: Where each resource keeps what it created and what it learned (/run: gone at reboot,
 #: as is the kernel's IPVS table).
@@ -51,7 +53,7 @@ PROMOTION_SCORE = 100
 
 
 class ServicesText(ParamType[tuple[Virtual, ...]]):
-    """The service definition (hakit.steps.lvsconf), lines separated by newlines or ``;``."""
+    """The service definition (hakit.steps.lvs.definition), lines separated by newlines or ``;``."""
 
     def parse(self, raw: str) -> tuple[Virtual, ...]:
         try:
