@@ -56,7 +56,6 @@ AGENT_REUSE = {
     ("hakit.agents.container", "hakit.agents.lxc"),
     ("hakit.agents.container", "hakit.agents.rbd"),
     ("hakit.agents.container", "hakit.agents.vip"),
-    ("hakit.agents.lvs", "hakit.agents.vip"),
 }
 
 

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hakit.agents.lvs import AGENT, desired_dests
+from hakit.agents.lvs import AGENT
 from hakit.deadline import Deadline
 from hakit.ocf.dispatch import run
 from hakit.os import ipvs
@@ -27,6 +27,7 @@ from hakit.os.runner import Runner
 from hakit.steps.lvs import definition as lvsconf
 from hakit.steps.lvs import healthcheck
 from hakit.steps.lvs.definition import Check, ConfigSyntaxError, Real, Virtual
+from hakit.steps.lvs.table import desired_dests
 from tests.harness.ocf import agent_env
 
 v4 = st.builds(ipaddress.IPv4Address, st.integers(1, 2**32 - 1)).filter(
