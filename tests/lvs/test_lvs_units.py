@@ -19,13 +19,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hakit.agents.lvs import AGENT, desired_dests
+from hakit.agents.lvs import AGENT
 from hakit.deadline import Deadline
+from hakit.errors import ParamError
 from hakit.ocf.dispatch import run
+from hakit.ocf.params import parse_values
 from hakit.os import ipvs
 from hakit.os.runner import Runner
-from hakit.steps import healthcheck, lvsconf
-from hakit.steps.lvsconf import Check, ConfigSyntaxError, Real, Virtual
+from hakit.steps.lvs import config as lvs_config
+from hakit.steps.lvs import definition as lvsconf
+from hakit.steps.lvs import healthcheck
+from hakit.steps.lvs.definition import Check, ConfigSyntaxError, Real, Virtual
+from hakit.steps.lvs.table import desired_dests
 from tests.harness.ocf import agent_env
 
 v4 = st.builds(ipaddress.IPv4Address, st.integers(1, 2**32 - 1)).filter(
@@ -132,6 +137,27 @@ def test_validate_all_never_crashes_on_junk_services(text: str) -> None:
     assert "Traceback" not in err.getvalue()
     if rc == 6:
         assert "ocf-exit-reason:parameter 'services'" in err.getvalue()
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(0, 255), st.integers(0, 3600), st.integers(0, 3600),
+       st.sampled_from(["quiesce", "remove"]), st.sampled_from(["", "lb", "ns-1"]))
+def test_the_record_holds_the_parsed_values(syncid: int, refresh: int, warmup: int,
+                                            failure_action: str, namespace: str) -> None:
+    raw = {"services": "virtual 198.18.0.10:80; real 198.18.0.11:80", "sync_interface": "lo",
+           "syncid": str(syncid), "sync_refresh": f"{refresh}s", "sync_warmup": f"{warmup}s",
+           "failure_action": failure_action, "network_namespace": namespace}
+    values = parse_values(lvs_config.PARAMS, raw)
+    if refresh and warmup < refresh:
+        with pytest.raises(ParamError, match="sync_warmup"):
+            lvs_config.from_values(values)
+        return
+    cfg = lvs_config.from_values(values)
+    assert cfg.services == lvsconf.parse(raw["services"])
+    assert (cfg.sync_interface, cfg.syncid, cfg.failure_action) == ("lo", syncid,
+                                                                     failure_action)
+    assert (cfg.sync_refresh, cfg.sync_warmup) == (refresh, warmup)
+    assert cfg.network_namespace == (namespace or None)
 
 
 # -- IPVS netlink encoding ----------------------------------------------------------------

@@ -280,7 +280,7 @@ def _build(parser: _Parser, args: argparse.Namespace) -> Config:
 
 
 def _lvs(parser: _Parser, args: argparse.Namespace) -> Config:
-    from hakit.steps import lvsconf  # only this command checks a definition
+    from hakit.steps.lvs import definition  # only this command checks a definition
 
     if len(args.directors) != 2:
         parser.error("argument --directors: give exactly two director nodes")
@@ -291,8 +291,8 @@ def _lvs(parser: _Parser, args: argparse.Namespace) -> Config:
         parser.error("argument --syncid: must be from 0 to 255")
     if args.services is not None:
         try:
-            lvsconf.parse(args.services)
-        except lvsconf.ConfigSyntaxError as exc:
+            definition.parse(args.services)
+        except definition.ConfigSyntaxError as exc:
             parser.error(f"argument --services: {exc}")
     spec = stacks.LvsSpec(args.name, args.ip, args.nic, args.sync_interface, args.syncid,
                           args.services, args.config_file,

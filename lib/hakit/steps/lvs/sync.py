@@ -16,7 +16,7 @@ import os
 
 from hakit.errors import GenericError
 from hakit.os.ipvs import STATE_BACKUP, STATE_MASTER, Connection, Daemon
-from hakit.steps.healthcheck import now
+from hakit.steps.lvs.healthcheck import now
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

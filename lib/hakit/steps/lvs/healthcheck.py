@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
     from hakit.deadline import Deadline
     from hakit.os.runner import Runner
-    from hakit.steps.lvsconf import Check
+    from hakit.steps.lvs.definition import Check
 
     IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
 
