@@ -416,6 +416,7 @@ class KernelMapper:
 #: only once the OSD has it, or fails (EIO through the loop device).
 FUSE_CLIENT_OPTIONS = ("--rbd_cache=false",)
 
+
 class FuseMapper:
     """``rbd-fuse`` (a daemon with a pidfile) exposing the image as a file, plus ``losetup``."""
 
