@@ -9,9 +9,10 @@ through a fresh client.
 This is issue 21's lab finding made likely.  With librbd's cache on (Ceph's default,
 ``rbd_cache_policy=writearound``) librbd acknowledges a write before an OSD has it, and
 rbd-fuse's fsync calls ``rbd_flush()`` but returns 0 whatever that returned: the write the
-OSD refused (blocklisted) had been acknowledged.  With the cache as Ceph ships it, in 15
-rounds of one ext4 writer, 3 rounds lost an acknowledged record (the last one before the
-errors); ocf:hakit:rbd now turns the cache off for rbd-fuse (docs/agents/rbd.md).
+OSD refused (blocklisted) had been acknowledged.  With the cache as Ceph ships it, 5 of 10
+rounds of this test lost an acknowledged record (the last one before the errors; four
+times on the rbd-fuse file, once on ext4), so four rounds catch it about 94% of the time;
+ocf:hakit:rbd now turns the cache off for rbd-fuse (docs/agents/rbd.md): 0 of 25 rounds.
 """
 
 from __future__ import annotations
