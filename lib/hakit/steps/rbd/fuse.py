@@ -90,6 +90,16 @@ def mount_dev(text: str, path: str) -> Optional[tuple[int, int]]:
 
 
 # ----- rbd-fuse + loop ------------------------------------------------------------------
+#: librbd's cache off for rbd-fuse's client, whatever ceph.conf says.  With it on (Ceph's
+#: default, ``rbd_cache_policy=writearound``) librbd acknowledges a write before an OSD has
+#: it and reports a failure only at the next flush; rbd-fuse's fsync calls ``rbd_flush()``
+#: and returns 0 whatever it returned.  A write an OSD then refused (the client
+#: blocklisted by a fence) was acknowledged all the same: ext4's fsync over the loop device
+#: returned 0 for data that is not on the image.  Without the cache every write returns
+#: only once the OSD has it, or fails (EIO through the loop device).
+FUSE_CLIENT_OPTIONS = ("--rbd_cache=false",)
+
+
 class FuseMapper:
     """``rbd-fuse`` (a daemon with a pidfile) exposing the image as a file, plus ``losetup``."""
 
@@ -172,7 +182,8 @@ class FuseMapper:
         argv += ["-r", spec.image, str(mnt)]
         # Credentials as file paths in CEPH_ARGS: nothing secret on the command line, and
         # unknown argv options would be handed to libfuse.
-        pid = ctx.runner.spawn(argv, env={"CEPH_ARGS": " ".join(self._access.cli_args())},
+        ceph_args = [*self._access.cli_args(), *FUSE_CLIENT_OPTIONS]
+        pid = ctx.runner.spawn(argv, env={"CEPH_ARGS": " ".join(ceph_args)},
                                output=str(pidfile.with_name("rbd-fuse.log")))
         pidfile.write_text(f"{pid}\n")
 
