@@ -10,7 +10,15 @@ in the cluster, every writer acknowledging again):
 - ``crash``: every process of a node killed (power loss);
 - ``hang``: every process of a node stopped (SIGSTOP), until its BMC powers it off;
 - ``partition``: a node's link cut, until its BMC powers it off;
-- ``kill``: a container's init killed (SIGKILL) inside it; Pacemaker restarts it.
+- ``kill``: a container's init killed (SIGKILL) inside it; Pacemaker restarts it;
+- ``crash-bmc-dead``: a node crashes and its BMC with it (``lab.bmcfault``), so fencing
+  through the BMC fails and Pacemaker goes on to the Ceph blocklist (level 2,
+  ``lab.cephfence``; the lab is brought up with it when the plan holds this kind); once
+  its containers serve elsewhere, the BMC is repaired and the node powered on, and the
+  recovery includes its unfencing (its blocklist entry removed by Pacemaker before it may
+  run a stack again; the crash took its old mappings with it);
+- ``ceph-outage``: Ceph unreachable from every node for ``OUTAGE_S`` (``lab.cephoutage``)
+  while the writers go on; the containers ride it out or Pacemaker recovers them.
 
 The first faults go through the kinds in that order, the rest are drawn at random (seeded).
 At the end: every acknowledged record of every container is served back; a snapshot of
@@ -34,18 +42,27 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
+from hakit.deadline import Deadline
 from hakit.errors import ActionTimeout, GenericError
 from hakit.os import ceph
-from lab import hub, imagecheck, scale, splitbrain, stack
+from lab import bmcfault, cephfence, cephoutage, hub, imagecheck, scale, splitbrain, stack
 from lab.cluster import Lab
 from lab.scaledeploy import ScaleLab, services_for
 from lab.services import LabServices
 from lab.writer import WriterProcess, missing, parse_numbers
 
-KINDS = ("crash", "hang", "partition", "kill")
-NODE_FAULTS = ("crash", "hang", "partition")
+KINDS = ("crash", "hang", "partition", "kill", "crash-bmc-dead", "ceph-outage")
+#: The kinds that take a node down: it is fenced and its containers' locks broken.
+NODE_FAULTS = ("crash", "hang", "partition", "crash-bmc-dead")
+#: The kinds that need the lab's Ceph fencing level (``services_for(ceph_fencing=True)``).
+CEPH_FENCING_KINDS = ("crash-bmc-dead",)
 RECOVERY_TIMEOUT = 300.0
 WRITER_TIMEOUT = 90.0
+#: How long a ``ceph-outage`` lasts: past the OSDs' watch timeout (5 s in the lab), short
+#: of the clients' op timeouts (30 s), so the clients must reconnect and watch again.
+OUTAGE_S = 10.0
+#: How long Pacemaker may take to unfence a rejoined node after everything else is back.
+UNFENCE_TIMEOUT = 60.0
 
 
 @dataclass
@@ -61,6 +78,19 @@ class Fault:
     acked: int = 0  # records acknowledged by every writer together, after recovery
     blocklist: list[str] = field(default_factory=list)  # after recovery
     error: str = ""
+    #: crash-bmc-dead: who fenced the node, and when its containers served elsewhere
+    #: (before the node was repaired and let back)
+    fenced_by: str = ""
+    served_s: Optional[float] = None
+
+    def detail(self) -> str:
+        """What the summary adds about this fault's kind."""
+        if self.kind == "ceph-outage":
+            return f"Ceph cut off for {OUTAGE_S:g}s"
+        if self.kind == "crash-bmc-dead":
+            served = "-" if self.served_s is None else f"{self.served_s:.1f}s"
+            return f"fenced by {self.fenced_by or '?'}; served elsewhere after {served}"
+        return ""
 
 
 @dataclass
@@ -87,6 +117,11 @@ def plan(faults: int, seed: int) -> list[str]:
     """The fault kinds in order: every kind once first, then random ones (pure)."""
     rng = random.Random(seed)  # noqa: S311 - a reproducible fault plan, not a secret
     return [KINDS[i] if i < len(KINDS) else rng.choice(KINDS) for i in range(faults)]
+
+
+def needs_ceph_fencing(kinds: Sequence[str]) -> bool:
+    """Whether a plan holds a fault only the Ceph fencing level can fence (pure)."""
+    return any(k in CEPH_FENCING_KINDS for k in kinds)
 
 
 def failed_once(crm_mon_xml: str, resource: str) -> bool:
@@ -124,6 +159,7 @@ class Soak:
         if not isinstance(services, LabServices) or services.ceph is None:
             raise GenericError("the soak needs a lab with Ceph")
         self.ceph = services.ceph
+        self.ceph_fencing = services.ceph_fencing
         self.writers: dict[str, WriterProcess] = {}
         self.samplers: dict[str, splitbrain.Sampler] = {}
 
@@ -163,14 +199,28 @@ class Soak:
             fault = Fault(index, kind, target, [target], time.time())
             self.kill_inside(target, where[target] or "")
             return fault
+        if kind == "ceph-outage":
+            fault = Fault(index, kind, "ceph", sorted(where), time.time())
+            cephoutage.cut(self.lab, self.ceph)
+            try:
+                time.sleep(OUTAGE_S)
+            finally:
+                cephoutage.restore(self.lab)
+            return fault
         busy = sorted({n for n in where.values() if n is not None})
         node = self.rng.choice(busy)
         fault = Fault(index, kind, node, sorted(c for c, n in where.items() if n == node),
                       time.time())
         breakers: dict[str, Callable[[str], object]] = {
-            "crash": self.lab.crash, "hang": self.lab.hang, "partition": self.lab.partition}
+            "crash": self.lab.crash, "hang": self.lab.hang, "partition": self.lab.partition,
+            "crash-bmc-dead": self.crash_with_bmc}
         breakers[kind](node)
         return fault
+
+    def crash_with_bmc(self, node: str) -> None:
+        """The node's BMC dies first (nothing answers at its address), then the node."""
+        bmcfault.fail(self.lab, node)
+        self.lab.crash(node)
 
     def kill_inside(self, container: str, node: str) -> None:
         """SIGKILL the container's init (its PID as the host sees it, from lxc-info)."""
@@ -186,6 +236,8 @@ class Soak:
 
         if fault.kind == "kill":
             time.sleep(1.0)  # Pacemaker notices at the next monitor (10 s at most)
+        if fault.kind == "crash-bmc-dead":
+            self.fail_over_and_let_back(fault)
         self.lab.wait_for(lambda st: sorted(st.online) == sorted(nodes) and st.quorate
                           and all(w is not None for w in self.scaled.placement(st).values())
                           and (fault.kind != "kill" or self._restarted(fault)),
@@ -194,12 +246,43 @@ class Soak:
         pages = self.scaled.wait_pages(RECOVERY_TIMEOUT)
         if not all(pages.values()):
             raise ActionTimeout("pages not served after recovery")
+        if fault.kind == "crash-bmc-dead":
+            self.wait_unfenced(fault.target)
         fault.recovered_s = time.time() - t0
         for writer in self.writers.values():
             writer.wait_for_more(len(writer.acked()) + 1, WRITER_TIMEOUT)
         fault.acked = sum(len(w.acked()) for w in self.writers.values())
         out = self.ceph.run(["ceph", "osd", "blocklist", "ls", "--format", "json"]).stdout
         fault.blocklist = [e.address for e in ceph.parse_blocklist(out)]
+
+    def fail_over_and_let_back(self, fault: Fault) -> None:
+        """After a crash with the BMC dead: wait until its containers serve elsewhere
+        (which needs the node fenced) and note who fenced it; then the repair: the BMC
+        back and the node powered on (nothing else powers it on: its BMC was dead)."""
+        victim = fault.target
+        self.lab.wait_for(lambda st: all(n is not None and n != victim
+                                         for n in self.scaled.placement(st).values()),
+                          RECOVERY_TIMEOUT, f"waiting for {victim}'s containers elsewhere",
+                          interval=0.5)
+        pages = self.scaled.wait_pages(RECOVERY_TIMEOUT)
+        if not all(pages.values()):
+            raise ActionTimeout(f"pages not served while {victim} is down")
+        fault.served_s = time.time() - fault.at
+        fault.fenced_by = ("the Ceph blocklist (level 2)"
+                           if cephfence.is_fenced(self.ceph, self.lab.layout.node(victim))
+                           else "not the Ceph blocklist")
+        bmcfault.repair(self.lab, victim)
+        if self.lab.power_states().get(victim) != "off":
+            raise GenericError(f"{victim} is not off after its crash")
+        self.lab.boot(victim)
+
+    def wait_unfenced(self, node: str) -> None:
+        """Pacemaker unfences a rejoined node (fence_hakit_ceph ``on``) before it may run
+        a stack: its blocklist entry goes."""
+        entry = cephfence.entry(self.lab.layout.node(node))
+        Deadline(UNFENCE_TIMEOUT).poll(
+            lambda: True if entry not in cephfence.blocklist(self.ceph) else None,
+            f"waiting for {node} to be unfenced ({entry} off the blocklist)", 0.5, 2.0)
 
     def _restarted(self, fault: Fault) -> bool:
         """After a kill: the container failed once (a fail count) and runs again."""
@@ -263,11 +346,15 @@ class Soak:
 
     def run(self, faults: int) -> SoakReport:
         report = SoakReport(len(self.scaled.names), self.seed)
+        kinds = plan(faults, self.seed)
+        if needs_ceph_fencing(kinds) and not self.ceph_fencing:
+            raise GenericError("the plan holds a crash with the BMC dead: the lab needs the "
+                               "Ceph fencing level (services_for(ceph_fencing=True))")
         began = time.monotonic()
         note = self.lab.progress.note
         self.start_watchers()
         try:
-            for index, kind in enumerate(plan(faults, self.seed), start=1):
+            for index, kind in enumerate(kinds, start=1):
                 fault = self.inject(index, kind)
                 note(f"fault {index}/{faults}: {kind} {fault.target} "
                      f"({len(fault.containers)} containers)")
@@ -290,12 +377,12 @@ class Soak:
 def summary(report: SoakReport) -> Iterator[str]:
     yield f"soak: {len(report.faults)} faults, {report.count} containers, seed {report.seed}, " \
           f"{report.duration_s / 60:.1f} min"
-    yield "| # | fault | target | containers hit | recovered (s) | records so far |"
-    yield "|---|---|---|---|---|---|"
+    yield "| # | fault | target | containers hit | recovered (s) | records so far | detail |"
+    yield "|---|---|---|---|---|---|---|"
     for f in report.faults:
         rec = "-" if f.recovered_s is None else f"{f.recovered_s:.1f}"
         yield (f"| {f.index} | {f.kind} | {f.target} | {len(f.containers)} | {rec} | "
-               f"{f.acked} |" + (f" {f.error}" if f.error else ""))
+               f"{f.acked} | {f.detail()} |" + (f" {f.error}" if f.error else ""))
     total = sum(report.records.values())
     yield (f"records acknowledged {total}, lost {sum(len(v) for v in report.lost.values())}; "
            f"images clean {sum(v == 'clean' for v in report.fsck.values())}/"
@@ -316,7 +403,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p = sub.add_parser("soak", help="N containers with writers, M faults in a row, then "
                        "prove nothing was lost; then down")
     p.add_argument("--count", type=int, default=3, help="containers (default 3)")
-    p.add_argument("--faults", type=int, default=4, help="faults (default 4: one of each)")
+    p.add_argument("--faults", type=int, default=len(KINDS),
+                   help=f"faults (default {len(KINDS)}: one of each)")
     p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     p.add_argument("--report", type=Path, default=Path("soak-report.json"),
                    help="the JSON report (default soak-report.json)")
@@ -327,7 +415,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 
 def run(lab_for: Callable[[LabServices], Lab], args: argparse.Namespace) -> int:
     spec = scale.Scale(args.count)
-    lab = lab_for(services_for(spec.count))
+    lab = lab_for(services_for(spec.count,
+                               ceph_fencing=needs_ceph_fencing(plan(args.faults, args.seed))))
     ok = False
     try:
         lab.up()

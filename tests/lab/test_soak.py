@@ -1,8 +1,11 @@
-"""The short soak (``lab.soak``): three containers, one fault of each kind (crash, hang,
-partition, a container killed inside), every container writing fsync'd records the whole
-time; then every record is there, every image is clean, no split brain, every broken lock's
-owner was blocklisted, and nothing is left stopped, failed or unmanaged.  The long one is
-``make soak`` (SOAK_FAULTS, SOAK_COUNT)."""
+"""The short soak (``lab.soak``): three containers, one fault of each of the first four kinds
+(crash, hang, partition, a container killed inside), every container writing fsync'd
+records the whole time; then every record is there, every image is clean, no split brain,
+every broken lock's owner was blocklisted, and nothing is left stopped, failed or unmanaged.
+The long one is ``make soak`` (SOAK_FAULTS, SOAK_COUNT), whose plan also holds the kinds that take
+longer and need more of the lab (a crash with the BMC dead, fenced through Ceph, then
+unfenced; Ceph cut off from every node): the medium run (``python3 -m lab soak --count 6
+--faults 8``) has each of them at least once."""
 
 from __future__ import annotations
 
@@ -23,6 +26,8 @@ from tests.lab.conftest import lab_processes, need_root
 pytestmark = pytest.mark.slow
 
 COUNT = 3
+#: crash, hang, partition, kill: the kinds that need no Ceph fencing level in the lab.
+FAULTS = 4
 
 
 def test_short_soak_loses_nothing(tmp_path: Path) -> None:
@@ -36,7 +41,7 @@ def test_short_soak_loses_nothing(tmp_path: Path) -> None:
         scaled.deploy()
         work = layout.state_dir / "soak"
         work.mkdir()
-        report = soak.Soak(scaled, work, seed=7).run(len(soak.KINDS))
+        report = soak.Soak(scaled, work, seed=7).run(FAULTS)
         for line in soak.summary(report):
             print(line)
         soak.write_report(report, tmp_path / "soak-report.json")
@@ -44,7 +49,7 @@ def test_short_soak_loses_nothing(tmp_path: Path) -> None:
         lab.down()
     assert lab_processes(layout) == set()
     assert not layout.state_dir.exists()
-    assert [f.kind for f in report.faults] == list(soak.KINDS)
+    assert [f.kind for f in report.faults] == list(soak.KINDS[:FAULTS])
     assert all(f.recovered_s is not None and not f.error for f in report.faults), report.faults
     assert report.lost == {}
     assert report.fsck == {c: "clean" for c in report.records}
