@@ -1,11 +1,10 @@
-"""The short soak (``lab.soak``): three containers, one fault of each of the first four kinds
-(crash, hang, partition, a container killed inside), every container writing fsync'd
-records the whole time; then every record is there, every image is clean, no split brain,
+"""The short soak (``lab.soak``): three containers, one fault of each kind (crash, hang,
+partition, a container killed inside, a crash with the BMC dead, fenced through Ceph and
+then unfenced, Ceph cut off from every node), every container writing fsync'd records the
+whole time; then every record is there, every image is clean, no split brain,
 every broken lock's owner was blocklisted, and nothing is left stopped, failed or unmanaged.
-The long one is ``make soak`` (SOAK_FAULTS, SOAK_COUNT), whose plan also holds the kinds that take
-longer and need more of the lab (a crash with the BMC dead, fenced through Ceph, then
-unfenced; Ceph cut off from every node): the medium run (``python3 -m lab soak --count 6
---faults 8``) has each of them at least once."""
+The lab has the Ceph fencing level, which the crash with the BMC dead needs.  The long one
+is ``make soak`` (SOAK_FAULTS, SOAK_COUNT)."""
 
 from __future__ import annotations
 
@@ -26,15 +25,14 @@ from tests.lab.conftest import lab_processes, need_root
 pytestmark = pytest.mark.slow
 
 COUNT = 3
-#: crash, hang, partition, kill: the kinds that need no Ceph fencing level in the lab.
-FAULTS = 4
+FAULTS = len(soak.KINDS)
 
 
 def test_short_soak_loses_nothing(tmp_path: Path) -> None:
     need_root()
     name = f"k{secrets.token_hex(3)}"
     layout = make_layout(name, tmp_path / name)
-    lab = Lab(layout, Progress(sys.stdout), services_for(COUNT))
+    lab = Lab(layout, Progress(sys.stdout), services_for(COUNT, ceph_fencing=True))
     try:
         lab.up()
         scaled = ScaleLab(lab, scale.Scale(COUNT), tmp_path / "cache")
