@@ -22,7 +22,7 @@ TEST_DEBS := python3-venv pacemaker pacemaker-cli-utils corosync pcs crmsh resou
 	fence-agents ceph-mon ceph-osd ceph-mgr ceph-common rbd-fuse lxc lxc-templates busybox-static \
 	openipmi ipmitool iproute2 e2fsprogs xfsprogs util-linux psmisc libxml2-utils procps kmod fuse3 \
 	debhelper dh-python pybuild-plugin-pyproject python3-all python3-setuptools lintian man-db \
-	qemu-system-x86 rbd-nbd ceph-resource-agents udev ipvsadm keepalived ldirectord \
+	qemu-system-x86 rbd-nbd ceph-resource-agents udev ipvsadm keepalived ldirectord nftables \
 	python3-matplotlib
 TEST_PIPS := pytest hypothesis lxml ruff mypy
 # The Redfish BMC emulator gets a venv of its own so its newer requests/urllib3 never

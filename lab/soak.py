@@ -10,7 +10,15 @@ in the cluster, every writer acknowledging again):
 - ``crash``: every process of a node killed (power loss);
 - ``hang``: every process of a node stopped (SIGSTOP), until its BMC powers it off;
 - ``partition``: a node's link cut, until its BMC powers it off;
-- ``kill``: a container's init killed (SIGKILL) inside it; Pacemaker restarts it.
+- ``kill``: a container's init killed (SIGKILL) inside it; Pacemaker restarts it;
+- ``crash-bmc-dead``: a node crashes and its BMC with it (``lab.bmcfault``), so fencing
+  through the BMC fails and Pacemaker goes on to the Ceph blocklist (level 2,
+  ``lab.cephfence``; the lab is brought up with it when the plan holds this kind); once
+  its containers serve elsewhere, the BMC is repaired and the node powered on, and the
+  recovery includes its unfencing (its blocklist entry removed by Pacemaker before it may
+  run a stack again; the crash took its old mappings with it);
+- ``ceph-outage``: Ceph unreachable from every node for ``OUTAGE_S`` (``lab.cephoutage``)
+  while the writers go on; the containers ride it out or Pacemaker recovers them.
 
 The first faults go through the kinds in that order, the rest are drawn at random (seeded).
 At the end: every acknowledged record of every container is served back; a snapshot of
@@ -34,18 +42,36 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
+from hakit.deadline import Deadline
 from hakit.errors import ActionTimeout, GenericError
 from hakit.os import ceph
-from lab import hub, imagecheck, scale, splitbrain, stack
+from lab import bmcfault, cephfence, cephoutage, hub, imagecheck, scale, splitbrain, stack
 from lab.cluster import Lab
 from lab.scaledeploy import ScaleLab, services_for
 from lab.services import LabServices
+from lab.status import ClusterState
+from lab.writer import PAUSE as WRITER_PAUSE
 from lab.writer import WriterProcess, missing, parse_numbers
 
-KINDS = ("crash", "hang", "partition", "kill")
-NODE_FAULTS = ("crash", "hang", "partition")
+KINDS = ("crash", "hang", "partition", "kill", "crash-bmc-dead", "ceph-outage")
+#: The kinds that take a node down: it is fenced and its containers' locks broken.
+NODE_FAULTS = ("crash", "hang", "partition", "crash-bmc-dead")
+#: The kinds that need the lab's Ceph fencing level (``services_for(ceph_fencing=True)``).
+CEPH_FENCING_KINDS = ("crash-bmc-dead",)
 RECOVERY_TIMEOUT = 300.0
+#: The watchers' pace is set for this many containers (the medium soak); with more, each
+#: writer pauses and each sampler waits proportionally longer, so that together they load
+#: the machine as 6 do.  Unpaced, 70 writers (up to 700 fsyncs a second through one OSD)
+#: and 70 samplers (466 lock queries a second) saturated this 2-CPU machine's I/O and held
+#: the first crash's recovery past RECOVERY_TIMEOUT: a load the lab made, not a fault.
+PACED_FOR = 6
 WRITER_TIMEOUT = 90.0
+#: How long a ``ceph-outage`` lasts: past the OSDs' watch timeout (5 s in the lab), short
+#: of the clients' op timeouts (30 s), so the clients must reconnect and watch again.
+OUTAGE_S = 10.0
+#: How long Pacemaker may take to unfence a rejoined node after everything else is back.
+UNFENCE_TIMEOUT = 60.0
+LEVEL_CEPH = "the Ceph blocklist (level 2)"
 
 
 @dataclass
@@ -61,6 +87,22 @@ class Fault:
     acked: int = 0  # records acknowledged by every writer together, after recovery
     blocklist: list[str] = field(default_factory=list)  # after recovery
     error: str = ""
+    #: Who fenced the node when it was not its BMC alone (a crash with the BMC dead;
+    #: with the Ceph level, any node fault whose BMC power-off failed), and when its
+    #: containers served elsewhere (before the node was repaired and let back)
+    fenced_by: str = ""
+    served_s: Optional[float] = None
+
+    def detail(self) -> str:
+        """What the summary adds about this fault's kind."""
+        if self.kind == "ceph-outage":
+            return f"Ceph cut off for {OUTAGE_S:g}s"
+        if self.kind == "crash-bmc-dead":
+            served = "-" if self.served_s is None else f"{self.served_s:.1f}s"
+            return f"fenced by {self.fenced_by or '?'}; served elsewhere after {served}"
+        if self.fenced_by:
+            return f"fenced by {self.fenced_by}, then power-cycled by the soak"
+        return ""
 
 
 @dataclass
@@ -87,6 +129,11 @@ def plan(faults: int, seed: int) -> list[str]:
     """The fault kinds in order: every kind once first, then random ones (pure)."""
     rng = random.Random(seed)  # noqa: S311 - a reproducible fault plan, not a secret
     return [KINDS[i] if i < len(KINDS) else rng.choice(KINDS) for i in range(faults)]
+
+
+def needs_ceph_fencing(kinds: Sequence[str]) -> bool:
+    """Whether a plan holds a fault only the Ceph fencing level can fence (pure)."""
+    return any(k in CEPH_FENCING_KINDS for k in kinds)
 
 
 def failed_once(crm_mon_xml: str, resource: str) -> bool:
@@ -124,6 +171,7 @@ class Soak:
         if not isinstance(services, LabServices) or services.ceph is None:
             raise GenericError("the soak needs a lab with Ceph")
         self.ceph = services.ceph
+        self.ceph_fencing = services.ceph_fencing
         self.writers: dict[str, WriterProcess] = {}
         self.samplers: dict[str, splitbrain.Sampler] = {}
 
@@ -132,15 +180,18 @@ class Soak:
     def start_watchers(self) -> None:
         access = ceph.Access(user="admin", cephconf=str(self.ceph.conf),
                              keyring=str(self.ceph.admin_keyring))
+        slower = max(1.0, len(self.scaled.names) / PACED_FOR)
         for names in self.scaled.names:
             c = names.container
             self.samplers[c] = splitbrain.Sampler(
                 self.lab.runner, self.lab.layout, access=access,
                 spec=ceph.ImageSpec(names.pool, names.image),
-                directory=f"/var/lib/lxc/{c}", out=self.work / c / "samples.jsonl")
+                directory=f"/var/lib/lxc/{c}", out=self.work / c / "samples.jsonl",
+                interval=splitbrain.INTERVAL * slower)
             self.samplers[c].start()
             self.writers[c] = WriterProcess(self.lab.runner, self.lab.layout,
-                                            names.url(stack.APPEND_URL_PATH), self.work / c)
+                                            names.url(stack.APPEND_URL_PATH), self.work / c,
+                                            pause=WRITER_PAUSE * slower)
             self.writers[c].start()
         for writer in self.writers.values():
             writer.wait_for_more(2, WRITER_TIMEOUT)
@@ -163,14 +214,28 @@ class Soak:
             fault = Fault(index, kind, target, [target], time.time())
             self.kill_inside(target, where[target] or "")
             return fault
+        if kind == "ceph-outage":
+            fault = Fault(index, kind, "ceph", sorted(where), time.time())
+            cephoutage.cut(self.lab, self.ceph)
+            try:
+                time.sleep(OUTAGE_S)
+            finally:
+                cephoutage.restore(self.lab)
+            return fault
         busy = sorted({n for n in where.values() if n is not None})
         node = self.rng.choice(busy)
         fault = Fault(index, kind, node, sorted(c for c, n in where.items() if n == node),
                       time.time())
         breakers: dict[str, Callable[[str], object]] = {
-            "crash": self.lab.crash, "hang": self.lab.hang, "partition": self.lab.partition}
+            "crash": self.lab.crash, "hang": self.lab.hang, "partition": self.lab.partition,
+            "crash-bmc-dead": self.crash_with_bmc}
         breakers[kind](node)
         return fault
+
+    def crash_with_bmc(self, node: str) -> None:
+        """The node's BMC dies first (nothing answers at its address), then the node."""
+        bmcfault.fail(self.lab, node)
+        self.lab.crash(node)
 
     def kill_inside(self, container: str, node: str) -> None:
         """SIGKILL the container's init (its PID as the host sees it, from lxc-info)."""
@@ -186,6 +251,10 @@ class Soak:
 
         if fault.kind == "kill":
             time.sleep(1.0)  # Pacemaker notices at the next monitor (10 s at most)
+        if fault.kind == "crash-bmc-dead":
+            self.fail_over_and_let_back(fault)
+        elif fault.kind in NODE_FAULTS and self.ceph_fencing:
+            self.repair_if_fenced_by_ceph(fault)
         self.lab.wait_for(lambda st: sorted(st.online) == sorted(nodes) and st.quorate
                           and all(w is not None for w in self.scaled.placement(st).values())
                           and (fault.kind != "kill" or self._restarted(fault)),
@@ -194,12 +263,79 @@ class Soak:
         pages = self.scaled.wait_pages(RECOVERY_TIMEOUT)
         if not all(pages.values()):
             raise ActionTimeout("pages not served after recovery")
+        if fault.fenced_by == LEVEL_CEPH:
+            self.wait_unfenced(fault.target)
         fault.recovered_s = time.time() - t0
         for writer in self.writers.values():
             writer.wait_for_more(len(writer.acked()) + 1, WRITER_TIMEOUT)
         fault.acked = sum(len(w.acked()) for w in self.writers.values())
         out = self.ceph.run(["ceph", "osd", "blocklist", "ls", "--format", "json"]).stdout
         fault.blocklist = [e.address for e in ceph.parse_blocklist(out)]
+
+    def fail_over_and_let_back(self, fault: Fault) -> None:
+        """After a crash with the BMC dead: wait until its containers serve elsewhere
+        (which needs the node fenced) and note who fenced it; then the repair: the BMC
+        back and the node powered on (nothing else powers it on: its BMC was dead)."""
+        victim = fault.target
+        self.lab.wait_for(lambda st: all(n is not None and n != victim
+                                         for n in self.scaled.placement(st).values()),
+                          RECOVERY_TIMEOUT, f"waiting for {victim}'s containers elsewhere",
+                          interval=0.5)
+        pages = self.scaled.wait_pages(RECOVERY_TIMEOUT)
+        if not all(pages.values()):
+            raise ActionTimeout(f"pages not served while {victim} is down")
+        fault.served_s = time.time() - fault.at
+        fault.fenced_by = (LEVEL_CEPH if self.fenced_by_ceph(victim)
+                           else "not the Ceph blocklist")
+        bmcfault.repair(self.lab, victim)
+        self.power_cycle(victim)
+
+    def fenced_by_ceph(self, node: str) -> bool:
+        return cephfence.is_fenced(self.ceph, self.lab.layout.node(node))
+
+    def repair_if_fenced_by_ceph(self, fault: Fault) -> None:
+        """With the Ceph level, a node fault is fenced at level 2 when the BMC's power-off
+        fails (in the lab: the simulator answers only once the lab's crash command has
+        run, which can take longer than fence_hakit's 2 s request timeout on a loaded
+        machine, and the Ceph set-up tries level 1 once).  Nothing powers such a node on
+        again; an admin would repair it, and so does the soak: wait until the node is
+        either back (its BMC fenced it) or on the blocklist, and in the second case
+        power-cycle it."""
+        victim = fault.target
+        went: list[bool] = []  # whether the victim was seen offline yet
+
+        def fenced(st: ClusterState) -> bool:
+            online = any(n.name == victim and n.online for n in st.nodes)
+            if not online:
+                went.append(True)
+            return (bool(went) and online) or self.fenced_by_ceph(victim)
+
+        self.lab.wait_for(fenced, RECOVERY_TIMEOUT, f"waiting for {victim} fenced",
+                          interval=1.0)
+        if self.fenced_by_ceph(victim):
+            fault.fenced_by = LEVEL_CEPH
+            self.lab.progress.note(f"{victim} was fenced at level 2, its BMC's power-off "
+                                   "having failed: power-cycling it")
+            self.power_cycle(victim)
+
+    def power_cycle(self, node: str) -> None:
+        """The repair of a node fenced through Ceph: off if it is not (a hung or
+        partitioned one), then on; a BMC's delayed power-on may boot it first."""
+        if self.lab.power_states().get(node) != "off":
+            self.lab.crash(node)
+        try:
+            self.lab.boot(node)
+        except GenericError:
+            if self.lab.power_states().get(node) == "off":
+                raise
+
+    def wait_unfenced(self, node: str) -> None:
+        """Pacemaker unfences a rejoined node (fence_hakit_ceph ``on``) before it may run
+        a stack: its blocklist entry goes."""
+        entry = cephfence.entry(self.lab.layout.node(node))
+        Deadline(UNFENCE_TIMEOUT).poll(
+            lambda: True if entry not in cephfence.blocklist(self.ceph) else None,
+            f"waiting for {node} to be unfenced ({entry} off the blocklist)", 0.5, 2.0)
 
     def _restarted(self, fault: Fault) -> bool:
         """After a kill: the container failed once (a fail count) and runs again."""
@@ -263,11 +399,15 @@ class Soak:
 
     def run(self, faults: int) -> SoakReport:
         report = SoakReport(len(self.scaled.names), self.seed)
+        kinds = plan(faults, self.seed)
+        if needs_ceph_fencing(kinds) and not self.ceph_fencing:
+            raise GenericError("the plan holds a crash with the BMC dead: the lab needs the "
+                               "Ceph fencing level (services_for(ceph_fencing=True))")
         began = time.monotonic()
         note = self.lab.progress.note
         self.start_watchers()
         try:
-            for index, kind in enumerate(plan(faults, self.seed), start=1):
+            for index, kind in enumerate(kinds, start=1):
                 fault = self.inject(index, kind)
                 note(f"fault {index}/{faults}: {kind} {fault.target} "
                      f"({len(fault.containers)} containers)")
@@ -290,12 +430,12 @@ class Soak:
 def summary(report: SoakReport) -> Iterator[str]:
     yield f"soak: {len(report.faults)} faults, {report.count} containers, seed {report.seed}, " \
           f"{report.duration_s / 60:.1f} min"
-    yield "| # | fault | target | containers hit | recovered (s) | records so far |"
-    yield "|---|---|---|---|---|---|"
+    yield "| # | fault | target | containers hit | recovered (s) | records so far | detail |"
+    yield "|---|---|---|---|---|---|---|"
     for f in report.faults:
         rec = "-" if f.recovered_s is None else f"{f.recovered_s:.1f}"
         yield (f"| {f.index} | {f.kind} | {f.target} | {len(f.containers)} | {rec} | "
-               f"{f.acked} |" + (f" {f.error}" if f.error else ""))
+               f"{f.acked} | {f.detail()} |" + (f" {f.error}" if f.error else ""))
     total = sum(report.records.values())
     yield (f"records acknowledged {total}, lost {sum(len(v) for v in report.lost.values())}; "
            f"images clean {sum(v == 'clean' for v in report.fsck.values())}/"
@@ -316,7 +456,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p = sub.add_parser("soak", help="N containers with writers, M faults in a row, then "
                        "prove nothing was lost; then down")
     p.add_argument("--count", type=int, default=3, help="containers (default 3)")
-    p.add_argument("--faults", type=int, default=4, help="faults (default 4: one of each)")
+    p.add_argument("--faults", type=int, default=len(KINDS),
+                   help=f"faults (default {len(KINDS)}: one of each)")
     p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     p.add_argument("--report", type=Path, default=Path("soak-report.json"),
                    help="the JSON report (default soak-report.json)")
@@ -327,7 +468,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 
 def run(lab_for: Callable[[LabServices], Lab], args: argparse.Namespace) -> int:
     spec = scale.Scale(args.count)
-    lab = lab_for(services_for(spec.count))
+    lab = lab_for(services_for(spec.count,
+                               ceph_fencing=needs_ceph_fencing(plan(args.faults, args.seed))))
     ok = False
     try:
         lab.up()

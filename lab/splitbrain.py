@@ -154,8 +154,10 @@ class Sampler:
     """The sampler of one lab, run detached in its hub, writing to ``out``."""
 
     def __init__(self, runner: Runner, layout: LabLayout, *, access: ceph.Access,
-                 spec: ceph.ImageSpec, directory: str, out: Path) -> None:
+                 spec: ceph.ImageSpec, directory: str, out: Path,
+                 interval: float = INTERVAL) -> None:
         self.runner = runner
+        self.interval = interval
         self.layout = layout
         self.access = access
         self.spec = spec
@@ -171,7 +173,8 @@ class Sampler:
                 "--state-dir", str(self.layout.state_dir), "--user", self.access.user,
                 "--conf", self.access.cephconf or "", "--keyring", self.access.keyring or "",
                 "--pool", self.spec.pool, "--image", self.spec.image,
-                "--directory", self.directory, "--out", str(self.out)]
+                "--directory", self.directory, "--out", str(self.out),
+                "--interval", repr(self.interval)]
         self.proc = procs.spawn_detached(self.runner, argv, self.out.with_suffix(".stderr"),
                                          checkout.child_env())
 

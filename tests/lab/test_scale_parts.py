@@ -9,7 +9,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lab import cpuuse, footprint, leftovers, multiwatch, scale, scalefail, soak, startlog
+from lab import (
+    cephoutage,
+    cpuuse,
+    footprint,
+    leftovers,
+    multiwatch,
+    scale,
+    scalefail,
+    soak,
+    startlog,
+)
 from lab.config import corosync_conf
 from lab.layout import make_layout
 
@@ -140,9 +150,26 @@ def test_fast_profile_goes_into_totem() -> None:
 def test_soak_plan_starts_with_one_of_each(faults: int, seed: int) -> None:
     kinds = soak.plan(faults, seed)
     assert len(kinds) == faults
-    assert kinds[:4] == list(soak.KINDS)[:faults]
+    assert kinds[:len(soak.KINDS)] == list(soak.KINDS)[:faults]
     assert set(kinds) <= set(soak.KINDS)
     assert kinds == soak.plan(faults, seed)
+    # The lab gets the Ceph fencing level exactly when a fault needs it.
+    assert soak.needs_ceph_fencing(kinds) == ("crash-bmc-dead" in kinds)
+
+
+def test_a_soak_of_four_faults_needs_no_ceph_fencing() -> None:
+    """The first four kinds run on any lab; the fifth needs the Ceph fencing level."""
+    assert not soak.needs_ceph_fencing(soak.plan(4, 7))
+    assert soak.needs_ceph_fencing(soak.plan(5, 7))
+    assert soak.plan(6, 7)[4:] == ["crash-bmc-dead", "ceph-outage"]
+
+
+@given(st.integers(min_value=1, max_value=65535))
+def test_the_ceph_outage_cuts_only_ceph_ports_on_the_bridge(mon_port: int) -> None:
+    rules = cephoutage.ruleset(mon_port)
+    assert f'iifname "br0" tcp dport {{ {mon_port}, 6800-7300 }} drop' in rules
+    assert f'oifname "br0" tcp sport {{ {mon_port}, 6800-7300 }} drop' in rules
+    assert rules.count(" drop") == 2  # nothing else: corosync, BMCs and HTTP go on
 
 
 def test_soak_end_check_names_bad_resources() -> None:
