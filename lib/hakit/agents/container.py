@@ -23,6 +23,7 @@ from hakit.errors import (
 from hakit.ocf.agent import Action, Agent, Context, always
 from hakit.ocf.params import AbsolutePath, Address, Name, Param, Values
 from hakit.os import netns
+from hakit.steps.fs import config as fs_config
 from hakit.steps.rbd_map import Layout
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time
@@ -49,7 +50,7 @@ LXCPATH = Param("lxcpath", AbsolutePath(), "LXC path",
 IMAGE = Param("image", Name("an RBD image name"), "RBD image",
               "The image holding the container's filesystem (default: the container's "
               "name).", unique_group="image")
-MOUNT_OPTIONS = Param("mount_options", fs.MountOptionsType(), "Mount options",
+MOUNT_OPTIONS = Param("mount_options", fs_config.MountOptionsType(), "Mount options",
                       "Mount options of the container's filesystem, as ocf:hakit:fs's "
                       "options (remount, bind and move are refused).", default="")
 IP = Param("ip", Address(), "Virtual IP address",
@@ -59,7 +60,7 @@ IP = Param("ip", Address(), "Virtual IP address",
 
 PARAMS: tuple[Param[object], ...] = (
     NAME, rbd.POOL, IMAGE, rbd.NAMESPACE, rbd.CEPHCONF, rbd.USER, rbd.KEYRING,
-    rbd.DEVICE_TYPE, rbd.MS_MODE, rbd.BREAK_LOCK, fs.FSCK, MOUNT_OPTIONS, LXCPATH,
+    rbd.DEVICE_TYPE, rbd.MS_MODE, rbd.BREAK_LOCK, fs_config.FSCK, MOUNT_OPTIONS, LXCPATH,
     lxc.HEALTH_COMMAND, lxc.STOP_TIMEOUT, lxc.LOG_FILE, IP, vip.CIDR_NETMASK, vip.NIC,
     vip.NETWORK_NAMESPACE,
 )
@@ -122,10 +123,10 @@ def layers(values: Values) -> list[Layer]:
     device = str(Layout().link(rbd.spec_of(map_values)))
     found: list[Layer] = [
         Layer(MAP, rbd.AGENT, map_values),
-        Layer(MOUNT, fs.AGENT, _values(fs.PARAMS, {
-            "device": fs.DEVICE.parse(device),
+        Layer(MOUNT, fs.AGENT, _values(fs_config.PARAMS, {
+            "device": fs_config.DEVICE.parse(device),
             "directory": os.path.join(values[LXCPATH], name),
-            "fsck": values[fs.FSCK], "options": values[MOUNT_OPTIONS],
+            "fsck": values[fs_config.FSCK], "options": values[MOUNT_OPTIONS],
             "create_directory": True,
         })),
         Layer(CONTAINER, lxc.AGENT, _values(lxc.AGENT.params, {
