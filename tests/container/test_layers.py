@@ -11,6 +11,7 @@ from hakit.agents import container
 from hakit.errors import ConfigError, ParamError
 from hakit.ocf.params import parse_values
 from hakit.os import netns
+from hakit.steps.fs import config as fs_config
 from hakit.steps.lxc import config as lxc_config
 from hakit.steps.rbd import config as rbd_config
 from hakit.steps.vip import config as vip_config
@@ -28,9 +29,9 @@ def test_layers_bottom_first_and_derived_values() -> None:
                                       lxcpath="/srv/lxc", mount_options="noatime")
     assert [mapping.name, mount.name, ct.name, vip.name] == ["map", "mount", "container", "vip"]
     assert mapping.values.get(rbd_config.IMAGE) == "web"  # image defaults to the name
-    assert str(mount.values[container.fs.DEVICE]) == "/dev/hakit/rbd/web"
-    assert mount.values[container.fs.DIRECTORY] == "/srv/lxc/web"
-    assert mount.values[container.fs.FSTYPE] == "ext4"
+    assert str(mount.values[fs_config.DEVICE]) == "/dev/hakit/rbd/web"
+    assert mount.values[fs_config.DIRECTORY] == "/srv/lxc/web"
+    assert mount.values[fs_config.FSTYPE] == "ext4"
     assert ct.values[lxc_config.LXCPATH] == "/srv/lxc"
     assert str(vip.values[vip_config.IP]) == "198.18.0.10"
 
@@ -38,7 +39,7 @@ def test_layers_bottom_first_and_derived_values() -> None:
 def test_no_vip_without_ip_and_explicit_image_and_namespace() -> None:
     found = _layers(image="disk", namespace="tenant")
     assert [layer.name for layer in found] == ["map", "mount", "container"]
-    assert str(found[1].values[container.fs.DEVICE]) == "/dev/hakit/rbd/tenant/disk"
+    assert str(found[1].values[fs_config.DEVICE]) == "/dev/hakit/rbd/tenant/disk"
 
 
 @pytest.mark.parametrize("raw, name", [

@@ -23,6 +23,7 @@ from hakit.errors import (
 from hakit.ocf.agent import Action, Agent, Context, always
 from hakit.ocf.params import AbsolutePath, Address, Name, Param, Values
 from hakit.os import netns
+from hakit.steps.fs import config as fs_config
 from hakit.steps.lxc import config as lxc_config
 from hakit.steps.rbd import config as rbd_config
 from hakit.steps.rbd.layout import Layout
@@ -54,7 +55,7 @@ LXCPATH = Param("lxcpath", AbsolutePath(), "LXC path",
 IMAGE = Param("image", Name("an RBD image name"), "RBD image",
               "The image holding the container's filesystem (default: the container's "
               "name).", unique_group="image")
-MOUNT_OPTIONS = Param("mount_options", fs.MountOptionsType(), "Mount options",
+MOUNT_OPTIONS = Param("mount_options", fs_config.MountOptionsType(), "Mount options",
                       "Mount options of the container's filesystem, as ocf:hakit:fs's "
                       "options (remount, bind and move are refused).", default="")
 IP = Param("ip", Address(), "Virtual IP address",
@@ -65,7 +66,7 @@ IP = Param("ip", Address(), "Virtual IP address",
 PARAMS: tuple[Param[object], ...] = (
     NAME, rbd_config.POOL, IMAGE, rbd_config.NAMESPACE, rbd_config.CEPHCONF, rbd_config.USER,
     rbd_config.KEYRING, rbd_config.DEVICE_TYPE, rbd_config.MS_MODE, rbd_config.BREAK_LOCK,
-    fs.FSCK, MOUNT_OPTIONS, LXCPATH,
+    fs_config.FSCK, MOUNT_OPTIONS, LXCPATH,
     lxc_config.HEALTH_COMMAND, lxc_config.STOP_TIMEOUT, lxc_config.LOG_FILE, IP,
     vip_config.CIDR_NETMASK, vip_config.NIC, vip_config.NETWORK_NAMESPACE,
 )
@@ -130,10 +131,10 @@ def layers(values: Values) -> list[Layer]:
     device = str(Layout().link(rbd_config.spec_of(map_values)))
     found: list[Layer] = [
         Layer(MAP, rbd.AGENT, map_values),
-        Layer(MOUNT, fs.AGENT, _values(fs.PARAMS, {
-            "device": fs.DEVICE.parse(device),
+        Layer(MOUNT, fs.AGENT, _values(fs_config.PARAMS, {
+            "device": fs_config.DEVICE.parse(device),
             "directory": os.path.join(values[LXCPATH], name),
-            "fsck": values[fs.FSCK], "options": values[MOUNT_OPTIONS],
+            "fsck": values[fs_config.FSCK], "options": values[MOUNT_OPTIONS],
             "create_directory": True,
         })),
         Layer(CONTAINER, lxc.AGENT, _values(lxc.AGENT.params, {
