@@ -1,4 +1,4 @@
-"""How the composite derives each primitive's parameters, and netns.inside (no Ceph needed)."""
+"""How the composite composes its layers' records, and netns.inside (no Ceph needed)."""
 
 from __future__ import annotations
 
@@ -11,35 +11,36 @@ from hakit.agents import container
 from hakit.errors import ConfigError, ParamError
 from hakit.ocf.params import parse_values
 from hakit.os import netns
-from hakit.steps.fs import config as fs_config
-from hakit.steps.lxc import config as lxc_config
-from hakit.steps.rbd import config as rbd_config
-from hakit.steps.vip import config as vip_config
+from hakit.steps.container import config
+from hakit.steps.container.layers import layers
 from tests.harness.netns import NetnsPool
 
 
-def _layers(**raw: str) -> list[container.Layer]:
+def _config(**raw: str) -> config.ContainerConfig:
     values = parse_values(container.AGENT.params, {"name": "web", "pool": "rbd", **raw})
     container.validate(values)
-    return container.layers(values)
+    return config.from_values(values)
 
 
-def test_layers_bottom_first_and_derived_values() -> None:
-    mapping, mount, ct, vip = _layers(ip="198.18.0.10", cidr_netmask="24",
-                                      lxcpath="/srv/lxc", mount_options="noatime")
-    assert [mapping.name, mount.name, ct.name, vip.name] == ["map", "mount", "container", "vip"]
-    assert mapping.values.get(rbd_config.IMAGE) == "web"  # image defaults to the name
-    assert str(mount.values[fs_config.DEVICE]) == "/dev/hakit/rbd/web"
-    assert mount.values[fs_config.DIRECTORY] == "/srv/lxc/web"
-    assert mount.values[fs_config.FSTYPE] == "ext4"
-    assert ct.values[lxc_config.LXCPATH] == "/srv/lxc"
-    assert str(vip.values[vip_config.IP]) == "198.18.0.10"
+def test_records_composed_from_the_containers_values() -> None:
+    cfg = _config(ip="198.18.0.10", cidr_netmask="24", lxcpath="/srv/lxc",
+                  mount_options="noatime")
+    assert [layer.name for layer in layers(cfg)] == ["map", "mount", "container", "vip"]
+    assert cfg.map.spec.image == "web"  # image defaults to the name
+    assert str(cfg.mount.device) == "/dev/hakit/rbd/web"
+    assert cfg.mount.directory == "/srv/lxc/web"
+    assert cfg.mount.fstype == "ext4"
+    assert cfg.mount.create_directory
+    assert cfg.container.name == "web" and cfg.container.lxcpath == "/srv/lxc"
+    assert cfg.vip is not None and str(cfg.vip.address) == "198.18.0.10"
+    assert cfg.vip.netmask is not None and cfg.vip.netmask.length == 24
 
 
 def test_no_vip_without_ip_and_explicit_image_and_namespace() -> None:
-    found = _layers(image="disk", namespace="tenant")
-    assert [layer.name for layer in found] == ["map", "mount", "container"]
-    assert str(found[1].values[fs_config.DEVICE]) == "/dev/hakit/rbd/tenant/disk"
+    cfg = _config(image="disk", namespace="tenant")
+    assert [layer.name for layer in layers(cfg)] == ["map", "mount", "container"]
+    assert cfg.vip is None
+    assert str(cfg.mount.device) == "/dev/hakit/rbd/tenant/disk"
 
 
 @pytest.mark.parametrize("raw, name", [
@@ -49,7 +50,7 @@ def test_no_vip_without_ip_and_explicit_image_and_namespace() -> None:
 ])
 def test_the_primitives_checks_apply(raw: dict[str, str], name: str) -> None:
     with pytest.raises(ConfigError) as caught:
-        _layers(**raw)
+        _config(**raw)
     assert name in caught.value.reason
     if isinstance(caught.value, ParamError):
         assert caught.value.param == name

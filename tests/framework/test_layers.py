@@ -48,17 +48,6 @@ BINDINGS = {
 }
 
 
-#: Agents that still reuse another agent's module instead of a library step: what is left of
-#: issue 18's "agents become declarations".  Never add to it; remove an entry once its logic
-#: lives in hakit.steps.
-AGENT_REUSE = {
-    ("hakit.agents.container", "hakit.agents.fs"),
-    ("hakit.agents.container", "hakit.agents.lxc"),
-    ("hakit.agents.container", "hakit.agents.rbd"),
-    ("hakit.agents.container", "hakit.agents.vip"),
-}
-
-
 def group_of(module: str) -> str:
     """The layer group of a project module; AssertionError for one outside every group."""
     if module.startswith("exe:"):
@@ -111,11 +100,12 @@ def test_no_upward_import() -> None:
 
 
 def test_agents_do_not_import_other_agents() -> None:
+    """The container agent composes the rbd, fs, lxc and vip kinds' records and steps
+    (hakit.steps), never those agents' modules."""
     edges = graph(all_sources())
     reuse = {(module, target) for module, targets in edges.items() for target in targets
              if group_of(module) == group_of(target) == "agents"}
-    assert reuse - AGENT_REUSE == set(), "an agent imports another agent: use a library step"
-    assert AGENT_REUSE - reuse == set(), "no longer imported: remove it from AGENT_REUSE"
+    assert reuse == set(), "an agent imports another agent: use a library step"
 
 
 def test_the_library_never_imports_the_lab_or_the_tests() -> None:

@@ -362,6 +362,24 @@ class Values:
         return param.name in self._given
 
 
+def derived_values(params: Iterable[Param[object]],
+                   given: Mapping[Param[object], object]) -> Values:
+    """Values for ``params`` from values another declaration already parsed (typed, keyed by
+    the declarations they are for), each other parameter at its default; None is not set.
+
+    What the container agent hands each of its layers' ``from_values``: the layer's record
+    is then built and checked by its own kind, exactly as for the primitive agent.
+    """
+    names = {param.name: value for param, value in given.items() if value is not None}
+    parsed: dict[str, object] = {}
+    for param in params:
+        if param.name in names:
+            parsed[param.name] = names[param.name]
+        elif param.default is not None:
+            parsed[param.name] = param.parse(param.default)
+    return Values(parsed, names)
+
+
 def parse_values(params: Iterable[Param[object]], raw: Mapping[str, str]) -> Values:
     """Parse raw ``OCF_RESKEY_*`` values (names without the prefix) against declarations.
 

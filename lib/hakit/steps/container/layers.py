@@ -1,0 +1,123 @@
+"""The container's stack as layers: each a kind's steps bound to that kind's record.
+
+A layer runs the same step functions as the primitive agent of its kind (ocf:hakit:rbd,
+fs, lxc, vip), with the record ``config.from_values`` composed, under the deadline the
+container's action passes down; so mapping, fsck/mount, unmount-with-holders, container
+start/stop and the VIP have one implementation.
+"""
+
+from __future__ import annotations
+
+import os
+
+from hakit.errors import ArgsError, NotInstalledError
+from hakit.lean import frozen
+from hakit.ocf.agent import Context
+from hakit.os import netns
+from hakit.steps.fs import host as fs_host
+from hakit.steps.fs import monitor as fs_monitor
+from hakit.steps.fs import mount as fs_mount
+from hakit.steps.fs import unmount as fs_unmount
+from hakit.steps.lxc import host as lxc_host
+from hakit.steps.lxc import monitor as lxc_monitor
+from hakit.steps.lxc import reload as lxc_reload
+from hakit.steps.lxc import start as lxc_start
+from hakit.steps.lxc import stop as lxc_stop
+from hakit.steps.rbd import actions as rbd_actions
+from hakit.steps.vip import actions as vip_actions
+from hakit.steps.vip import resolve as vip_resolve
+
+TYPE_CHECKING = False  # typing's, without importing typing (start-up cost: BENCHMARKS.md)
+if TYPE_CHECKING:
+    from typing import Callable, Optional, TypeVar
+
+    from hakit.deadline import Deadline
+    from hakit.errors import ExitCode
+    from hakit.steps.container.config import ContainerConfig
+    from hakit.steps.fs.config import FsConfig
+    from hakit.steps.lxc.config import LxcConfig
+    from hakit.steps.vip.config import VipConfig
+    from hakit.steps.vip.dad import EarlyProbe
+
+    Step = Callable[[Context], Optional[ExitCode]]
+    R = TypeVar("R")  # a layer's record
+
+#: The layers, bottom first: start runs them in this order, stop in reverse.
+MAP, MOUNT, CONTAINER, VIP = "map", "mount", "container", "vip"
+
+
+@frozen
+class Layer:
+    """One layer: its name and its kind's steps, already bound to its record."""
+
+    name: str
+    start: Step
+    stop: Step
+    monitor: Step
+    # Checks of this host before start (validate-all depth 10); the container layer's
+    # need its mounted filesystem, so start runs those (``ready``) just before it.
+    check: Optional[Step] = None
+    ready: Optional[Step] = None
+    reload: Optional[Step] = None
+    namespace: Optional[str] = None  # the VIP's network namespace, entered for its steps only
+
+    def call(self, step: Step, ctx: Context, deadline: Optional[Deadline] = None
+             ) -> Optional[ExitCode]:
+        """The step's result under ``deadline`` (default: the action's), in the layer's
+        namespace: None, or an exit code it returned instead of raising."""
+        with netns.inside(self.namespace):
+            return step(Context(ctx.env, ctx.params, deadline or ctx.deadline, ctx.log,
+                                ctx.runner))
+
+
+def _bind(step: Callable[[R, Context], Optional[ExitCode]], record: R) -> Step:
+    def bound(ctx: Context) -> Optional[ExitCode]:
+        return step(record, ctx)
+    return bound
+
+
+def check_lxc_host(cfg: LxcConfig, ctx: Context) -> None:
+    """ocf:hakit:lxc's host checks that hold before the container's filesystem is mounted
+    (its config and rootfs exist only once it is)."""
+    ctx.runner.require("lxc-start")
+    if cfg.health_command is not None:
+        ctx.runner.require("lxc-attach")
+    if not os.path.exists(cfg.lxcpath):
+        raise NotInstalledError(f"parameter 'lxcpath': {cfg.lxcpath} does not exist on "
+                                "this node")
+    if not os.path.isdir(cfg.lxcpath):
+        raise ArgsError(f"parameter 'lxcpath': {cfg.lxcpath} is not a directory")
+
+
+def _fs_check(cfg: FsConfig, ctx: Context) -> None:
+    fs_host.check(cfg, ctx.runner)
+
+
+def layers(cfg: ContainerConfig) -> list[Layer]:
+    """The stack, bottom first (the VIP only when ``ip`` is set)."""
+    found = [
+        Layer(MAP, _bind(rbd_actions.start, cfg.map), _bind(rbd_actions.stop, cfg.map),
+              _bind(rbd_actions.monitor, cfg.map), check=_bind(rbd_actions.check_host, cfg.map),
+              reload=_bind(rbd_actions.check_host, cfg.map)),
+        Layer(MOUNT, _bind(fs_mount.start, cfg.mount), _bind(fs_unmount.stop, cfg.mount),
+              _bind(fs_monitor.monitor, cfg.mount), check=_bind(_fs_check, cfg.mount),
+              reload=_bind(fs_host.reload, cfg.mount)),
+        Layer(CONTAINER, _bind(lxc_start.start, cfg.container), _bind(lxc_stop.stop, cfg.container),
+              _bind(lxc_monitor.monitor, cfg.container),
+              check=_bind(check_lxc_host, cfg.container),
+              ready=_bind(lxc_host.check_environment, cfg.container),
+              reload=_bind(lxc_reload.reload, cfg.container)),
+    ]
+    if cfg.vip is not None:
+        found.append(Layer(VIP, _bind(vip_actions.start, cfg.vip),
+                           _bind(vip_actions.stop, cfg.vip), _bind(vip_actions.monitor, cfg.vip),
+                           check=_bind(vip_resolve.check_environment, cfg.vip),
+                           namespace=cfg.vip.namespace))
+    return found
+
+
+def vip_start(vip: VipConfig, early: Optional[EarlyProbe]) -> Step:
+    """The VIP layer's start, using the conflict probe begun before the lower layers."""
+    def start(ctx: Context) -> Optional[ExitCode]:
+        return vip_actions.start(vip, ctx, early)
+    return start
