@@ -51,6 +51,7 @@ from lab.scaledeploy import ScaleLab, services_for
 from lab.services import LabServices
 from lab.status import ClusterState
 from lab.writer import PAUSE as WRITER_PAUSE
+from lab.writer import REQUEST_TIMEOUT as WRITER_REQUEST_TIMEOUT
 from lab.writer import WriterProcess, missing, parse_numbers
 
 KINDS = ("crash", "hang", "partition", "kill", "crash-bmc-dead", "ceph-outage")
@@ -64,6 +65,8 @@ RECOVERY_TIMEOUT = 300.0
 #: the machine as 6 do.  Unpaced, 70 writers (up to 700 fsyncs a second through one OSD)
 #: and 70 samplers (466 lock queries a second) saturated this 2-CPU machine's I/O and held
 #: the first crash's recovery past RECOVERY_TIMEOUT: a load the lab made, not a fault.
+#: A writer also waits longer for its answer (up to 5 s): 70 stacks' fsyncs share one OSD,
+#: and an answer later than the timeout is not counted as acknowledged.
 PACED_FOR = 6
 WRITER_TIMEOUT = 90.0
 #: How long a ``ceph-outage`` lasts: past the OSDs' watch timeout (5 s in the lab), short
@@ -191,7 +194,8 @@ class Soak:
             self.samplers[c].start()
             self.writers[c] = WriterProcess(self.lab.runner, self.lab.layout,
                                             names.url(stack.APPEND_URL_PATH), self.work / c,
-                                            pause=WRITER_PAUSE * slower)
+                                            pause=WRITER_PAUSE * slower,
+                                            timeout=min(WRITER_REQUEST_TIMEOUT * slower, 5.0))
             self.writers[c].start()
         for writer in self.writers.values():
             writer.wait_for_more(2, WRITER_TIMEOUT)

@@ -83,10 +83,11 @@ def run(base_url: str, acked: Path, *, first: int = 1, pause: float = PAUSE,
 class WriterProcess:
     """The writer of one lab, run detached in its hub; files under ``workdir``."""
 
-    def __init__(self, runner: Runner, layout: LabLayout, url: str, workdir: Path,
-                 pause: float = PAUSE) -> None:
+    def __init__(self, runner: Runner, layout: LabLayout, url: str, workdir: Path, *,
+                 pause: float = PAUSE, timeout: float = REQUEST_TIMEOUT) -> None:
         self.runner = runner
         self.pause = pause
+        self.timeout = timeout
         self.layout = layout
         self.url = url
         self.workdir = workdir
@@ -100,7 +101,7 @@ class WriterProcess:
         self.workdir.mkdir(parents=True, exist_ok=True)
         argv = [self.runner.require("ip"), "netns", "exec", self.layout.hub_netns,
                 "/usr/bin/python3", "-m", "lab.writer", self.url, str(self.acked_file),
-                "--pause", repr(self.pause)]
+                "--pause", repr(self.pause), "--timeout", repr(self.timeout)]
         self.proc = procs.spawn_detached(self.runner, argv, self.workdir / "writer.out",
                                          checkout.child_env())
         return self.proc
