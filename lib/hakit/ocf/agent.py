@@ -51,6 +51,11 @@ class Context:
     def instance(self) -> str:
         return self.env.instance
 
+    def under(self, deadline: Deadline) -> Context:
+        """This context with a shorter deadline: a part of the action (a layer of the
+        container agent's stack, a thread's probe) that must leave time to the rest."""
+        return Context(self.env, self.params, deadline, self.log, self.runner)
+
 
 if TYPE_CHECKING:  # type aliases: for annotations only, never evaluated at run time
     #: A handler does the action and returns its exit code (None means success), or

@@ -10,7 +10,6 @@ from hakit.errors import (
     NotInstalledError,
     NotRunningError,
 )
-from hakit.ocf.agent import Context
 from hakit.os import netns
 from hakit.steps.container.layers import VIP, Layer, layers, vip_start
 from hakit.steps.vip.dad import EarlyProbe
@@ -19,6 +18,7 @@ TYPE_CHECKING = False  # typing's, without importing typing (start-up cost: BENC
 if TYPE_CHECKING:
     from typing import Optional
 
+    from hakit.ocf.agent import Context
     from hakit.steps.container.config import ContainerConfig
 
 #: Part of start's time kept back for undoing the steps that succeeded (at most this much).
@@ -57,8 +57,7 @@ def start(cfg: ContainerConfig, ctx: Context) -> None:
     # Undoing needs time too: the steps may use all but a reserve of start's timeout.
     steps_deadline = ctx.deadline.within(left - min(UNDO_RESERVE_MAX, left / 4))
     # The VIP's conflict probing runs while the lower layers start (EarlyProbe).
-    early = (EarlyProbe.begin(cfg.vip, Context(ctx.env, ctx.params, steps_deadline, ctx.log,
-                                               ctx.runner))
+    early = (EarlyProbe.begin(cfg.vip, ctx.under(steps_deadline))
              if cfg.vip is not None else None)
     begun: list[Layer] = []
     for layer in steps:

@@ -66,8 +66,7 @@ class Layer:
         """The step's result under ``deadline`` (default: the action's), in the layer's
         namespace: None, or an exit code it returned instead of raising."""
         with netns.inside(self.namespace):
-            return step(Context(ctx.env, ctx.params, deadline or ctx.deadline, ctx.log,
-                                ctx.runner))
+            return step(ctx.under(deadline) if deadline is not None else ctx)
 
 
 def _bind(step: Callable[[R, Context], Optional[ExitCode]], record: R) -> Step:
