@@ -74,6 +74,7 @@ class CephCluster:
         self.dir = Path()
         self.mon_port = mon_port
         self._pidfiles: list[Path] = []
+        self._launched: set[Path] = set()  # pidfiles of daemons whose start command returned
         self.started_pids: list[int] = []  # every daemon started, for checks after stop
         self._runner = _runner()
 
@@ -116,6 +117,11 @@ class CephCluster:
         # once; with the monitor gone it waits out "osd mon shutdown timeout".
         for pidfile in reversed(self._pidfiles):
             pid = self._read_pid(pidfile)
+            if pid is None and pidfile in self._launched:
+                # Its start command returned, so the daemon has forked: under load it may
+                # write its pidfile only now (a start that failed early, by a deadline, left
+                # such daemons running before).
+                pid = self._late_pid(pidfile)
             if pid is None:
                 continue
             with contextlib.suppress(ProcessLookupError):
@@ -125,8 +131,18 @@ class CephCluster:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
         self._pidfiles.clear()
+        self._launched.clear()
         if self.dir != Path() and self.dir.exists():
             shutil.rmtree(self.dir, ignore_errors=True)
+
+    def _late_pid(self, pidfile: Path) -> Optional[int]:
+        """The PID a forked daemon writes, waited for up to 10 s; None if it never does."""
+        try:
+            return Deadline(10).poll(lambda: self._read_pid(pidfile),
+                                     "waiting for a daemon's pidfile", interval=0.05,
+                                     max_interval=0.2)
+        except ActionTimeout:
+            return None
 
     def __enter__(self) -> CephCluster:
         return self.start()
@@ -284,6 +300,7 @@ client mount timeout = 30
         self._pidfiles.append(pidfile)
         # The daemons fork into the background and write their pidfile themselves.
         self.run([program, "-c", str(self.conf), *args], timeout=30)
+        self._launched.add(pidfile)
         try:
             pid = Deadline(10).poll(lambda: self._read_pid(pidfile),
                                     f"waiting for {name}'s pidfile", interval=0.02,
