@@ -33,9 +33,13 @@ def test_failed_start_stops_what_started(tmp_path: Path) -> None:
     if os.geteuid() != 0:
         pytest.skip("needs root")
     cluster = CephCluster(base=tmp_path)
-    # An OSD that cannot come up in time: the monitor has started and must be stopped.
+    # An OSD that never comes up (whatever the machine's load: a short timeout alone may
+    # pass on a loaded machine, where every step before the wait outlasts it): the monitor,
+    # manager and OSD have started and must be stopped.
+    cluster._osd_up = lambda: False  # type: ignore[method-assign]
     with pytest.raises(CephError):
-        cluster.start(timeout=0.5)
+        cluster.start(timeout=5.0)
+    assert len(cluster.started_pids) == 3
     assert not cluster.dir.exists()
     for pid in cluster.started_pids:
         assert not Path(f"/proc/{pid}").exists() or \
