@@ -82,8 +82,10 @@ lint: deps
 vmkernel: deps
 	$(VPY) -m tests.harness.vm prepare
 
+# The suites run as a few pytest sessions side by side (tests/parallel.py: most of the time
+# is waiting on guests, clusters and BMCs); every shard's failures are printed, any fails it.
 test: deps lint vmkernel
-	PYTHONPATH=$(CURDIR)/lib $(VPY) -m pytest -q tests
+	PYTHONPATH=$(CURDIR)/lib $(VPY) -m tests.parallel $(PYTEST_ARGS)
 
 bench: deps vmkernel
 	@if ls tests/bench/bench_*.py >/dev/null 2>&1; then PYTHONPATH=$(CURDIR)/lib $(VPY) -m tests.bench $(ONLY); \
