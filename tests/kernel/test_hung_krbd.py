@@ -62,7 +62,7 @@ def hung(guest_kernel: GuestKernel, vm_ceph: VmCeph,
     guest = Guest(guest_kernel, tmp_path_factory.mktemp("hung"), name="hung",
                   netns=vm_ceph.netns)
     try:
-        result = guest.start(_script(vm_ceph, image)).wait(420)
+        result = guest.start(_script(vm_ceph, image)).wait(900)
         assert result.rc == 0, result.output
         yield Steps(guest.dir)
     finally:

@@ -131,7 +131,7 @@ def walked(guest_kernel: GuestKernel, vm_ceph: VmCeph,
         guests[kind] = (guest.start(_script(vm_ceph, kind, image, nolock)), image)
     try:
         for guest, _ in guests.values():
-            result = guest.wait(420)
+            result = guest.wait(900)
             assert result.rc == 0, result.output
         yield {kind: (Steps(guest.dir), image) for kind, (guest, image) in guests.items()}
     finally:

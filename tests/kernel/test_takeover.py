@@ -119,7 +119,7 @@ def _run(kind: str, kernel: GuestKernel, ceph: VmCeph, tmp: pytest.TempPathFacto
         time.sleep(3)  # let it try a few more times
         end_acks = _acks(victim2)
         taker.path("go-thawed").touch()
-        result = taker.wait(300)
+        result = taker.wait(600)
         assert result.rc == 0, result.output
         blocklist = ceph.cluster.run(["ceph", "osd", "blocklist", "ls"]).stdout
         return Takeover(kind, Steps(taker.dir), victim1, victim2, crash_acks, frozen,

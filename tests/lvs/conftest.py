@@ -22,7 +22,7 @@ from tests.lvs import lab
 
 LVS_AGENT = AGENTS / "lvs"
 #: Generous: TCG guests on a loaded 2-CPU CI machine run the agents ten times slower.
-GUEST_TIMEOUT = 600
+GUEST_TIMEOUT = 900
 
 
 class GuestRun:
