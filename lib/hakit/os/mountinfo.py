@@ -8,6 +8,8 @@ unescaped here, so callers compare real paths.
 
 from __future__ import annotations
 
+import os
+
 from hakit.lean import frozen
 
 TYPE_CHECKING = False  # typing's, without importing typing (start-up cost: BENCHMARKS.md)
@@ -145,3 +147,35 @@ def read(path: str = "/proc/self/mountinfo") -> list[MountEntry]:
     """The mount table of this process's mount namespace."""
     with open(path, encoding="utf-8", errors="surrogateescape") as handle:
         return parse(handle.read())
+
+
+def mounts_in_any_namespace(dev: tuple[int, int], proc: str = "/proc") -> list[str]:
+    """Where a filesystem on ``dev`` (major, minor) is mounted, in every mount namespace.
+
+    A mount namespace made while the filesystem was mounted (``unshare --mount``, ``ip
+    netns exec``, a service's private /tmp) keeps its own copy of the mount, and a private
+    copy is not unmounted by an umount here: the filesystem, with its unwritten data, lives
+    on.  One line per namespace: ``MOUNT_POINT (mount namespace of pid PID COMM)``.
+    """
+    found: list[str] = []
+    seen: set[str] = set()
+    try:
+        pids = [name for name in os.listdir(proc) if name.isdigit()]
+    except OSError:
+        return found
+    for pid in pids:
+        try:
+            namespace = os.readlink(f"{proc}/{pid}/ns/mnt")
+            if namespace in seen:
+                continue
+            seen.add(namespace)
+            with open(f"{proc}/{pid}/mountinfo", encoding="utf-8",
+                      errors="surrogateescape") as handle:
+                entries = parse_known(handle.read())
+            with open(f"{proc}/{pid}/comm", encoding="utf-8", errors="replace") as handle:
+                comm = handle.read().strip()
+        except OSError:
+            continue
+        found += [f"{e.mount_point} (mount namespace of pid {pid} {comm})"
+                  for e in entries if e.dev == dev]
+    return found

@@ -209,9 +209,7 @@ class FuseMapper:
         """Detach the loop device, unmount, and stop rbd-fuse by its PID; escalate when busy."""
         ctx = self._ctx
         pidfile, mnt, image_file = self._paths(spec)
-        for loop in self._own_loops(mnt, image_file):
-            # On a busy loop device the kernel defers the detach until the last close.
-            ctx.runner.run(["losetup", "--detach", loop], ctx.deadline, check=False)
+        self._detach(spec, self._own_loops(mnt, image_file), str(image_file))
         pid = read_pid(pidfile)
         if self._mounted(mnt):
             done = ctx.runner.run(["umount", str(mnt)], ctx.deadline, timeout=10, check=False)
@@ -236,6 +234,47 @@ class FuseMapper:
             mnt.rmdir()
         with contextlib.suppress(OSError):
             pidfile.parent.rmdir()
+
+    def _detach(self, spec: ImageSpec, loops: list[str], backing: str) -> None:
+        """Detach ``loops`` and wait until the kernel really has: up to half the time left.
+
+        On a busy loop device the kernel only marks the detach and does it at the last
+        close.  A short opener (udev's blkid after an umount) lets go in a moment, but a
+        filesystem still mounted on the device does not: typically a copy of the mount in
+        another mount namespace made while it was mounted here (``unshare --mount``, ``ip
+        netns exec``), which our umount does not remove.  Its dirty data goes to the loop
+        device only later, so stopping rbd-fuse now would lose writes ext4 had
+        acknowledged.  That is an error naming where it is mounted, with rbd-fuse left
+        running: the detach happens by itself once the last mount goes.
+        """
+        if not loops:
+            return
+        ctx = self._ctx
+        for loop in loops:
+            ctx.runner.run(["losetup", "--detach", loop], ctx.deadline, check=False)
+
+        def attached() -> list[str]:
+            return [loop for loop in loops
+                    if loop in loop_devices_for(self._layout, backing)]
+
+        def detached() -> Optional[bool]:
+            return None if attached() else True
+
+        with contextlib.suppress(ActionTimeout):
+            ctx.deadline.within(ctx.deadline.remaining() / 2).poll(
+                detached, f"waiting for the kernel to detach {', '.join(loops)}",
+                interval=0.05)
+            return
+        for loop in attached():
+            if not claimed(loop):
+                continue  # open (a reader), not mounted: unmap escalates as before
+            dev = os.stat(loop).st_rdev
+            where = mountinfo.mounts_in_any_namespace((os.major(dev), os.minor(dev)))
+            raise GenericError(
+                f"cannot unmap {spec}: a filesystem on {loop} is still mounted"
+                + (f" at {'; '.join(where[:3])}" if where else "")
+                + " (its unwritten data would be lost); the detach completes when it is "
+                "unmounted")
 
     @staticmethod
     def _stop_pid(pid: int, deadline: Deadline, patient: bool = False) -> None:
@@ -267,6 +306,19 @@ class FuseMapper:
         except OSError:
             return "no output"
         return lines[-1] if lines else "no output"
+
+
+def claimed(device: str) -> bool:
+    """Whether a block device is held exclusively: a mounted filesystem (or a stacked
+    device) holds it so, a reader does not.  Opening it is no I/O."""
+    try:
+        fd = os.open(device, os.O_RDONLY | os.O_EXCL | os.O_CLOEXEC | os.O_NONBLOCK)
+    except OSError as exc:
+        import errno
+
+        return exc.errno == errno.EBUSY
+    os.close(fd)
+    return False
 
 
 def claim_lock(image_file: Path) -> None:
