@@ -13,7 +13,7 @@ from hakit.errors import ActionTimeout, GenericError
 from hakit.ocf.agent import Context
 from hakit.os import mountinfo
 from hakit.os.ceph import Access, ImageSpec
-from hakit.steps.rbd.layout import Layout, Mapped
+from hakit.steps.rbd.layout import Layout, Mapped, refuse_if_mounted
 
 TYPE_CHECKING = False  # typing's, without importing typing (start-up cost: BENCHMARKS.md)
 if TYPE_CHECKING:
@@ -266,15 +266,7 @@ class FuseMapper:
                 interval=0.05)
             return
         for loop in attached():
-            if not claimed(loop):
-                continue  # open (a reader), not mounted: unmap escalates as before
-            dev = os.stat(loop).st_rdev
-            where = mountinfo.mounts_in_any_namespace((os.major(dev), os.minor(dev)))
-            raise GenericError(
-                f"cannot unmap {spec}: a filesystem on {loop} is still mounted"
-                + (f" at {'; '.join(where[:3])}" if where else "")
-                + " (its unwritten data would be lost); the detach completes when it is "
-                "unmounted")
+            refuse_if_mounted(spec, loop)  # else open by a reader: unmap escalates
 
     @staticmethod
     def _stop_pid(pid: int, deadline: Deadline, patient: bool = False) -> None:
@@ -306,19 +298,6 @@ class FuseMapper:
         except OSError:
             return "no output"
         return lines[-1] if lines else "no output"
-
-
-def claimed(device: str) -> bool:
-    """Whether a block device is held exclusively: a mounted filesystem (or a stacked
-    device) holds it so, a reader does not.  Opening it is no I/O."""
-    try:
-        fd = os.open(device, os.O_RDONLY | os.O_EXCL | os.O_CLOEXEC | os.O_NONBLOCK)
-    except OSError as exc:
-        import errno
-
-        return exc.errno == errno.EBUSY
-    os.close(fd)
-    return False
 
 
 def claim_lock(image_file: Path) -> None:

@@ -3,7 +3,7 @@
 Whatever the device type, the device is exposed as ``/dev/hakit/POOL[/NAMESPACE]/IMAGE``, a
 symlink the fs agent mounts.  Per-image state (the lock-holding client's address; the fuse
 path's pidfile and mount point) lives in ``/run/hakit/rbd/KEY/``.  Also the read that
-proves a device answers.
+proves a device answers, and the check that no filesystem still holds one being unmapped.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pathlib import Path
 from hakit.deadline import Deadline
 from hakit.errors import GenericError
 from hakit.lean import frozen
+from hakit.os import mountinfo
 from hakit.os.ceph import ImageSpec
 
 TYPE_CHECKING = False  # typing's, without importing typing (start-up cost: BENCHMARKS.md)
@@ -129,3 +130,24 @@ def saved_client(layout: Layout, spec: ImageSpec) -> Optional[str]:
         return (layout.state(spec) / "client").read_text().strip() or None
     except OSError:
         return None
+
+
+def refuse_if_mounted(spec: ImageSpec, device: str) -> None:
+    """GenericError when a filesystem (in any mount namespace) still holds ``device``.
+
+    The kernel's exclusive claim tells a mount (or a stacked device) from a mere opener;
+    opening the device is no I/O.  Forcing an unmap under it would drop the data it has
+    not written yet, behind the mount's back.
+    """
+    from hakit.os import blockdev  # only a stuck unmap asks
+
+    try:
+        if not blockdev.open_exclusive_busy(device):
+            return
+        dev = os.stat(device).st_rdev
+    except (GenericError, OSError):
+        return  # gone meanwhile
+    where = mountinfo.mounts_in_any_namespace((os.major(dev), os.minor(dev)))
+    raise GenericError(f"cannot unmap {spec}: a filesystem on {device} is still mounted"
+                       + (f" at {'; '.join(where[:3])}" if where else "")
+                       + " (its unwritten data would be lost until it is unmounted)")
