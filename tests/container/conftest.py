@@ -153,8 +153,8 @@ def _populate(env: CephEnv, name: str, lxcpath: Path, config: str) -> None:
 
     The mount lives in a private mount namespace, unmounted there before it exits: a mount
     namespace another process makes while the filesystem is mounted in ours (this host's
-    soak starts some every second) keeps a copy that our umount does not remove, and rbd
-    stop then fails rather than lose the data still unwritten (tests/rbd/test_fuse_remap.py).
+    soak starts some every second) keeps a copy that our umount does not remove, with the
+    data still unwritten; rbd stop then has to sync it there (tests/rbd/test_fuse_remap.py).
     """
     rbd = env.params(name)
     mapped = run_agent(RBD_AGENT, "start", rbd)

@@ -149,15 +149,17 @@ def read(path: str = "/proc/self/mountinfo") -> list[MountEntry]:
         return parse(handle.read())
 
 
-def mounts_in_any_namespace(dev: tuple[int, int], proc: str = "/proc") -> list[str]:
-    """Where a filesystem on ``dev`` (major, minor) is mounted, in every mount namespace.
+def mounts_in_any_namespace(dev: tuple[int, int],
+                            proc: str = "/proc") -> list[tuple[int, str, str]]:
+    """Where a filesystem on ``dev`` (major, minor) is mounted, in every mount namespace:
+    (a PID in that namespace, its command name, the mount point there), one per namespace.
 
     A mount namespace made while the filesystem was mounted (``unshare --mount``, ``ip
-    netns exec``, a service's private /tmp) keeps its own copy of the mount, and a private
-    copy is not unmounted by an umount here: the filesystem, with its unwritten data, lives
-    on.  One line per namespace: ``MOUNT_POINT (mount namespace of pid PID COMM)``.
+    netns exec``, a daemon's private namespace) keeps its own copy of the mount, and a
+    private copy is not unmounted by an umount here: the filesystem, with its unwritten
+    data, lives on.  ``/proc/PID/root`` + the mount point reaches it from here.
     """
-    found: list[str] = []
+    found: list[tuple[int, str, str]] = []
     seen: set[str] = set()
     try:
         pids = [name for name in os.listdir(proc) if name.isdigit()]
@@ -168,7 +170,6 @@ def mounts_in_any_namespace(dev: tuple[int, int], proc: str = "/proc") -> list[s
             namespace = os.readlink(f"{proc}/{pid}/ns/mnt")
             if namespace in seen:
                 continue
-            seen.add(namespace)
             with open(f"{proc}/{pid}/mountinfo", encoding="utf-8",
                       errors="surrogateescape") as handle:
                 entries = parse_known(handle.read())
@@ -176,6 +177,6 @@ def mounts_in_any_namespace(dev: tuple[int, int], proc: str = "/proc") -> list[s
                 comm = handle.read().strip()
         except OSError:
             continue
-        found += [f"{e.mount_point} (mount namespace of pid {pid} {comm})"
-                  for e in entries if e.dev == dev]
+        seen.add(namespace)
+        found += [(int(pid), comm, e.mount_point) for e in entries if e.dev == dev][:1]
     return found

@@ -13,7 +13,7 @@ from hakit.errors import ActionTimeout, GenericError
 from hakit.ocf.agent import Context
 from hakit.os import mountinfo
 from hakit.os.ceph import Access, ImageSpec
-from hakit.steps.rbd.layout import Layout, Mapped, refuse_if_mounted
+from hakit.steps.rbd.layout import Layout, Mapped, flush_mounts_or_refuse
 
 TYPE_CHECKING = False  # typing's, without importing typing (start-up cost: BENCHMARKS.md)
 if TYPE_CHECKING:
@@ -241,11 +241,10 @@ class FuseMapper:
         On a busy loop device the kernel only marks the detach and does it at the last
         close.  A short opener (udev's blkid after an umount) lets go in a moment, but a
         filesystem still mounted on the device does not: typically a copy of the mount in
-        another mount namespace made while it was mounted here (``unshare --mount``, ``ip
-        netns exec``), which our umount does not remove.  Its dirty data goes to the loop
-        device only later, so stopping rbd-fuse now would lose writes ext4 had
-        acknowledged.  That is an error naming where it is mounted, with rbd-fuse left
-        running: the detach happens by itself once the last mount goes.
+        another mount namespace made while it was mounted here (``unshare --mount``, a
+        daemon's private namespace), which our umount does not remove.  Its dirty data
+        goes to the loop device only later, so stopping rbd-fuse then lost writes ext4 had
+        acknowledged; now the copy is synced first, or stop fails with rbd-fuse running.
         """
         if not loops:
             return
@@ -265,8 +264,11 @@ class FuseMapper:
                 detached, f"waiting for the kernel to detach {', '.join(loops)}",
                 interval=0.05)
             return
+        pid = read_pid(self._paths(spec)[0])
+        if pid is None or not process_is(pid, "rbd-fuse"):
+            return  # nothing left to write through: unmap escalates
         for loop in attached():
-            refuse_if_mounted(spec, loop)  # else open by a reader: unmap escalates
+            flush_mounts_or_refuse(ctx, spec, loop)  # a reader alone: unmap escalates
 
     @staticmethod
     def _stop_pid(pid: int, deadline: Deadline, patient: bool = False) -> None:

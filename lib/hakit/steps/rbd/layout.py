@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 from hakit.deadline import Deadline
-from hakit.errors import GenericError
+from hakit.errors import ActionTimeout, GenericError
 from hakit.lean import frozen
 from hakit.os import mountinfo
 from hakit.os.ceph import ImageSpec
@@ -21,6 +21,8 @@ from hakit.os.ceph import ImageSpec
 TYPE_CHECKING = False  # typing's, without importing typing (start-up cost: BENCHMARKS.md)
 if TYPE_CHECKING:
     from typing import Optional
+
+    from hakit.ocf.agent import Context
 
 #: How much of a device monitor reads to prove it answers.
 PROBE_BYTES = 4096
@@ -132,12 +134,16 @@ def saved_client(layout: Layout, spec: ImageSpec) -> Optional[str]:
         return None
 
 
-def refuse_if_mounted(spec: ImageSpec, device: str) -> None:
-    """GenericError when a filesystem (in any mount namespace) still holds ``device``.
+def flush_mounts_or_refuse(ctx: Context, spec: ImageSpec, device: str) -> None:
+    """Before an unmap is forced: make sure no filesystem on ``device`` loses data.
 
-    The kernel's exclusive claim tells a mount (or a stacked device) from a mere opener;
-    opening the device is no I/O.  Forcing an unmap under it would drop the data it has
-    not written yet, behind the mount's back.
+    A filesystem still holding the device (the kernel's exclusive claim tells a mount from
+    a mere opener; opening is no I/O) is usually a copy of the mount in another mount
+    namespace, made while it was mounted here: our umount left it alive with data not yet
+    written.  Each copy is synced (``sync -f`` through ``/proc/PID/root``, within the
+    deadline) so everything written until now is on the image; forcing then drops only
+    what comes later, which no fsync will acknowledge.  GenericError, leaving the mapping
+    alone, when it is held but cannot be synced.
     """
     from hakit.os import blockdev  # only a stuck unmap asks
 
@@ -148,6 +154,23 @@ def refuse_if_mounted(spec: ImageSpec, device: str) -> None:
     except (GenericError, OSError):
         return  # gone meanwhile
     where = mountinfo.mounts_in_any_namespace((os.major(dev), os.minor(dev)))
-    raise GenericError(f"cannot unmap {spec}: a filesystem on {device} is still mounted"
-                       + (f" at {'; '.join(where[:3])}" if where else "")
-                       + " (its unwritten data would be lost until it is unmounted)")
+    shown = "; ".join(f"{mnt} (mount namespace of pid {pid} {comm})"
+                      for pid, comm, mnt in where[:3])
+    if not where:
+        raise GenericError(f"cannot unmap {spec}: {device} is held by something in the "
+                           "kernel that is not a mount (a stacked device?)")
+    for pid, _comm, mnt in where:
+        try:
+            done = ctx.runner.run(["sync", "-f", f"/proc/{pid}/root{mnt}"], ctx.deadline,
+                                  timeout=max(1.0, ctx.deadline.remaining() / 2),
+                                  check=False)
+            why = done.stderr.strip() or f"exit status {done.returncode}"
+            synced = done.ok
+        except ActionTimeout:
+            why, synced = "timed out", False
+        if not synced and os.path.exists(f"/proc/{pid}"):
+            raise GenericError(f"cannot unmap {spec}: a filesystem on {device} is still "
+                               f"mounted at {shown} and could not be synced ({why}): "
+                               "forcing the unmap would lose its unwritten data")
+    ctx.log.warning("a filesystem on %s is still mounted at %s: synced it, forcing the "
+                    "unmap (what it writes from now on is lost)", device, shown)
