@@ -142,8 +142,20 @@ class Stack:
         return found
 
 
+#: mount, lxc-create, umount: run in a private mount namespace of its own (see _populate).
+_POPULATE = ('mount -t ext4 "$1" "$2"\n'
+             'trap \'umount "$2"\' EXIT\n'
+             '/usr/bin/lxc-create -t busybox -P "$3" -n "$4" -f "$5"\n')
+
+
 def _populate(env: CephEnv, name: str, lxcpath: Path, config: str) -> None:
-    """mkfs.ext4 on the freshly mapped image and a busybox container inside it."""
+    """mkfs.ext4 on the freshly mapped image and a busybox container inside it.
+
+    The mount lives in a private mount namespace, unmounted there before it exits: a mount
+    namespace another process makes while the filesystem is mounted in ours (this host's
+    soak starts some every second) keeps a copy that our umount does not remove, with the
+    data still unwritten; rbd stop then has to sync it there (tests/rbd/test_fuse_remap.py).
+    """
     rbd = env.params(name)
     mapped = run_agent(RBD_AGENT, "start", rbd)
     assert mapped.rc == 0, mapped.stderr
@@ -152,16 +164,13 @@ def _populate(env: CephEnv, name: str, lxcpath: Path, config: str) -> None:
         device = f"/dev/hakit/{env.pool}/{name}"
         _run("/usr/sbin/mkfs.ext4", "-q", "-F", device)
         directory.mkdir(parents=True, exist_ok=True)
-        _run("/usr/bin/mount", device, str(directory))
-        try:
-            base = lxcpath / f".{name}.conf"
-            base.write_text(config)
-            _run("/usr/bin/lxc-create", "-t", "busybox", "-P", str(lxcpath), "-n", name,
-                 "-f", str(base))
-        finally:
-            _run("/usr/bin/umount", str(directory))
+        base = lxcpath / f".{name}.conf"
+        base.write_text(config)
+        _run("/usr/bin/unshare", "--mount", "--propagation", "private", "/bin/sh", "-euc",
+             _POPULATE, "populate", device, str(directory), str(lxcpath), name, str(base))
     finally:
-        assert run_agent(RBD_AGENT, "stop", rbd).rc == 0
+        stopped = run_agent(RBD_AGENT, "stop", rbd)
+        assert stopped.rc == 0, stopped.stderr
 
 
 def _tear_down(stack: Stack) -> None:

@@ -8,6 +8,8 @@ unescaped here, so callers compare real paths.
 
 from __future__ import annotations
 
+import os
+
 from hakit.lean import frozen
 
 TYPE_CHECKING = False  # typing's, without importing typing (start-up cost: BENCHMARKS.md)
@@ -145,3 +147,36 @@ def read(path: str = "/proc/self/mountinfo") -> list[MountEntry]:
     """The mount table of this process's mount namespace."""
     with open(path, encoding="utf-8", errors="surrogateescape") as handle:
         return parse(handle.read())
+
+
+def mounts_in_any_namespace(dev: tuple[int, int],
+                            proc: str = "/proc") -> list[tuple[int, str, str]]:
+    """Where a filesystem on ``dev`` (major, minor) is mounted, in every mount namespace:
+    (a PID in that namespace, its command name, the mount point there), one per namespace.
+
+    A mount namespace made while the filesystem was mounted (``unshare --mount``, ``ip
+    netns exec``, a daemon's private namespace) keeps its own copy of the mount, and a
+    private copy is not unmounted by an umount here: the filesystem, with its unwritten
+    data, lives on.  ``/proc/PID/root`` + the mount point reaches it from here.
+    """
+    found: list[tuple[int, str, str]] = []
+    seen: set[str] = set()
+    try:
+        pids = [name for name in os.listdir(proc) if name.isdigit()]
+    except OSError:
+        return found
+    for pid in pids:
+        try:
+            namespace = os.readlink(f"{proc}/{pid}/ns/mnt")
+            if namespace in seen:
+                continue
+            with open(f"{proc}/{pid}/mountinfo", encoding="utf-8",
+                      errors="surrogateescape") as handle:
+                entries = parse_known(handle.read())
+            with open(f"{proc}/{pid}/comm", encoding="utf-8", errors="replace") as handle:
+                comm = handle.read().strip()
+        except OSError:
+            continue
+        seen.add(namespace)
+        found += [(int(pid), comm, e.mount_point) for e in entries if e.dev == dev][:1]
+    return found

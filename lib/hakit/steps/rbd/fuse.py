@@ -13,7 +13,7 @@ from hakit.errors import ActionTimeout, GenericError
 from hakit.ocf.agent import Context
 from hakit.os import mountinfo
 from hakit.os.ceph import Access, ImageSpec
-from hakit.steps.rbd.layout import Layout, Mapped
+from hakit.steps.rbd.layout import Layout, Mapped, flush_mounts_or_refuse
 
 TYPE_CHECKING = False  # typing's, without importing typing (start-up cost: BENCHMARKS.md)
 if TYPE_CHECKING:
@@ -209,9 +209,7 @@ class FuseMapper:
         """Detach the loop device, unmount, and stop rbd-fuse by its PID; escalate when busy."""
         ctx = self._ctx
         pidfile, mnt, image_file = self._paths(spec)
-        for loop in self._own_loops(mnt, image_file):
-            # On a busy loop device the kernel defers the detach until the last close.
-            ctx.runner.run(["losetup", "--detach", loop], ctx.deadline, check=False)
+        self._detach(spec, self._own_loops(mnt, image_file), str(image_file))
         pid = read_pid(pidfile)
         if self._mounted(mnt):
             done = ctx.runner.run(["umount", str(mnt)], ctx.deadline, timeout=10, check=False)
@@ -236,6 +234,41 @@ class FuseMapper:
             mnt.rmdir()
         with contextlib.suppress(OSError):
             pidfile.parent.rmdir()
+
+    def _detach(self, spec: ImageSpec, loops: list[str], backing: str) -> None:
+        """Detach ``loops`` and wait until the kernel really has: up to half the time left.
+
+        On a busy loop device the kernel only marks the detach and does it at the last
+        close.  A short opener (udev's blkid after an umount) lets go in a moment, but a
+        filesystem still mounted on the device does not: typically a copy of the mount in
+        another mount namespace made while it was mounted here (``unshare --mount``, a
+        daemon's private namespace), which our umount does not remove.  Its dirty data
+        goes to the loop device only later, so stopping rbd-fuse then lost writes ext4 had
+        acknowledged; now the copy is synced first, or stop fails with rbd-fuse running.
+        """
+        if not loops:
+            return
+        ctx = self._ctx
+        for loop in loops:
+            ctx.runner.run(["losetup", "--detach", loop], ctx.deadline, check=False)
+
+        def attached() -> list[str]:
+            return [loop for loop in loops
+                    if loop in loop_devices_for(self._layout, backing)]
+
+        def detached() -> Optional[bool]:
+            return None if attached() else True
+
+        with contextlib.suppress(ActionTimeout):
+            ctx.deadline.within(ctx.deadline.remaining() / 2).poll(
+                detached, f"waiting for the kernel to detach {', '.join(loops)}",
+                interval=0.05)
+            return
+        pid = read_pid(self._paths(spec)[0])
+        if pid is None or not process_is(pid, "rbd-fuse"):
+            return  # nothing left to write through: unmap escalates
+        for loop in attached():
+            flush_mounts_or_refuse(ctx, spec, loop)  # a reader alone: unmap escalates
 
     @staticmethod
     def _stop_pid(pid: int, deadline: Deadline, patient: bool = False) -> None:

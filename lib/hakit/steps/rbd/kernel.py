@@ -15,7 +15,7 @@ from hakit.os import mountinfo
 from hakit.os.ceph import Access, ImageSpec
 from hakit.os.runner import CommandFailed
 from hakit.steps.rbd.config import option_names
-from hakit.steps.rbd.layout import Layout, Mapped
+from hakit.steps.rbd.layout import Layout, Mapped, flush_mounts_or_refuse
 
 TYPE_CHECKING = False  # typing's, without importing typing (start-up cost: BENCHMARKS.md)
 if TYPE_CHECKING:
@@ -208,7 +208,10 @@ class KernelMapper:
             return
         except ActionTimeout:
             pass
-        # Last resort before the stop deadline: the device is still open somewhere.
+        # Last resort before the stop deadline: the device is still open somewhere.  A
+        # filesystem still mounted in another mount namespace (a copy made while it was
+        # mounted here) is synced first: forcing would drop the data it has not written.
+        flush_mounts_or_refuse(ctx, spec, mapped.device)
         ctx.log.warning("forcing unmap of %s (%s), it is still in use", mapped.device, spec)
         force = "force" if not noudev else "force,noudev"
         ctx.runner.run(["rbd", "device", "unmap", "-t", self._type, "-o", force,

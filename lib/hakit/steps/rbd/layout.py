@@ -3,7 +3,7 @@
 Whatever the device type, the device is exposed as ``/dev/hakit/POOL[/NAMESPACE]/IMAGE``, a
 symlink the fs agent mounts.  Per-image state (the lock-holding client's address; the fuse
 path's pidfile and mount point) lives in ``/run/hakit/rbd/KEY/``.  Also the read that
-proves a device answers.
+proves a device answers, and the check that no filesystem still holds one being unmapped.
 """
 
 from __future__ import annotations
@@ -13,13 +13,16 @@ import os
 from pathlib import Path
 
 from hakit.deadline import Deadline
-from hakit.errors import GenericError
+from hakit.errors import ActionTimeout, GenericError
 from hakit.lean import frozen
+from hakit.os import mountinfo
 from hakit.os.ceph import ImageSpec
 
 TYPE_CHECKING = False  # typing's, without importing typing (start-up cost: BENCHMARKS.md)
 if TYPE_CHECKING:
     from typing import Optional
+
+    from hakit.ocf.agent import Context
 
 #: How much of a device monitor reads to prove it answers.
 PROBE_BYTES = 4096
@@ -129,3 +132,45 @@ def saved_client(layout: Layout, spec: ImageSpec) -> Optional[str]:
         return (layout.state(spec) / "client").read_text().strip() or None
     except OSError:
         return None
+
+
+def flush_mounts_or_refuse(ctx: Context, spec: ImageSpec, device: str) -> None:
+    """Before an unmap is forced: make sure no filesystem on ``device`` loses data.
+
+    A filesystem still holding the device (the kernel's exclusive claim tells a mount from
+    a mere opener; opening is no I/O) is usually a copy of the mount in another mount
+    namespace, made while it was mounted here: our umount left it alive with data not yet
+    written.  Each copy is synced (``sync -f`` through ``/proc/PID/root``, within the
+    deadline) so everything written until now is on the image; forcing then drops only
+    what comes later, which no fsync will acknowledge.  GenericError, leaving the mapping
+    alone, when it is held but cannot be synced.
+    """
+    from hakit.os import blockdev  # only a stuck unmap asks
+
+    try:
+        if not blockdev.open_exclusive_busy(device):
+            return
+        dev = os.stat(device).st_rdev
+    except (GenericError, OSError):
+        return  # gone meanwhile
+    where = mountinfo.mounts_in_any_namespace((os.major(dev), os.minor(dev)))
+    shown = "; ".join(f"{mnt} (mount namespace of pid {pid} {comm})"
+                      for pid, comm, mnt in where[:3])
+    if not where:
+        raise GenericError(f"cannot unmap {spec}: {device} is held by something in the "
+                           "kernel that is not a mount (a stacked device?)")
+    for pid, _comm, mnt in where:
+        try:
+            done = ctx.runner.run(["sync", "-f", f"/proc/{pid}/root{mnt}"], ctx.deadline,
+                                  timeout=max(1.0, ctx.deadline.remaining() / 2),
+                                  check=False)
+            why = done.stderr.strip() or f"exit status {done.returncode}"
+            synced = done.ok
+        except ActionTimeout:
+            why, synced = "timed out", False
+        if not synced and os.path.exists(f"/proc/{pid}"):
+            raise GenericError(f"cannot unmap {spec}: a filesystem on {device} is still "
+                               f"mounted at {shown} and could not be synced ({why}): "
+                               "forcing the unmap would lose its unwritten data")
+    ctx.log.warning("a filesystem on %s is still mounted at %s: synced it, forcing the "
+                    "unmap (what it writes from now on is lost)", device, shown)
