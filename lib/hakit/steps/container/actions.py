@@ -11,7 +11,7 @@ from hakit.errors import (
     NotRunningError,
 )
 from hakit.os import netns
-from hakit.steps.container.layers import VIP, Layer, layers, vip_start
+from hakit.steps.container.layers import Layer, layers
 from hakit.steps.vip.dad import EarlyProbe
 
 TYPE_CHECKING = False  # typing's, without importing typing (start-up cost: BENCHMARKS.md)
@@ -52,13 +52,13 @@ def check_environment(cfg: ContainerConfig, ctx: Context) -> None:
 
 def start(cfg: ContainerConfig, ctx: Context) -> None:
     """Each layer in order; on a failure, stop the layers begun so far in reverse."""
-    steps = layers(cfg)
     left = ctx.deadline.remaining()
     # Undoing needs time too: the steps may use all but a reserve of start's timeout.
     steps_deadline = ctx.deadline.within(left - min(UNDO_RESERVE_MAX, left / 4))
     # The VIP's conflict probing runs while the lower layers start (EarlyProbe).
     early = (EarlyProbe.begin(cfg.vip, ctx.under(steps_deadline))
              if cfg.vip is not None else None)
+    steps = layers(cfg, early)
     begun: list[Layer] = []
     for layer in steps:
         begun.append(layer)  # a failed step may have left part of itself behind
@@ -66,9 +66,7 @@ def start(cfg: ContainerConfig, ctx: Context) -> None:
             if layer.ready is not None:
                 # The container's config and rootfs exist only now that it is mounted.
                 layer.call(layer.ready, ctx, steps_deadline)
-            step = (vip_start(cfg.vip, early) if layer.name == VIP and cfg.vip is not None
-                    else layer.start)
-            layer.call(step, ctx, steps_deadline)
+            layer.call(layer.start, ctx, steps_deadline)
         except Exception as exc:
             ctx.log.error("step %s failed: %s; undoing %s", layer.name, _reason(exc),
                           ", ".join(b.name for b in reversed(begun)))

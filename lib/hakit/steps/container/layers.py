@@ -8,9 +8,6 @@ start/stop and the VIP have one implementation.
 
 from __future__ import annotations
 
-import os
-
-from hakit.errors import ArgsError, NotInstalledError
 from hakit.lean import frozen
 from hakit.ocf.agent import Context
 from hakit.os import netns
@@ -35,8 +32,6 @@ if TYPE_CHECKING:
     from hakit.errors import ExitCode
     from hakit.steps.container.config import ContainerConfig
     from hakit.steps.fs.config import FsConfig
-    from hakit.steps.lxc.config import LxcConfig
-    from hakit.steps.vip.config import VipConfig
     from hakit.steps.vip.dad import EarlyProbe
 
     Step = Callable[[Context], Optional[ExitCode]]
@@ -75,25 +70,13 @@ def _bind(step: Callable[[R, Context], Optional[ExitCode]], record: R) -> Step:
     return bound
 
 
-def check_lxc_host(cfg: LxcConfig, ctx: Context) -> None:
-    """ocf:hakit:lxc's host checks that hold before the container's filesystem is mounted
-    (its config and rootfs exist only once it is)."""
-    ctx.runner.require("lxc-start")
-    if cfg.health_command is not None:
-        ctx.runner.require("lxc-attach")
-    if not os.path.exists(cfg.lxcpath):
-        raise NotInstalledError(f"parameter 'lxcpath': {cfg.lxcpath} does not exist on "
-                                "this node")
-    if not os.path.isdir(cfg.lxcpath):
-        raise ArgsError(f"parameter 'lxcpath': {cfg.lxcpath} is not a directory")
-
-
 def _fs_check(cfg: FsConfig, ctx: Context) -> None:
     fs_host.check(cfg, ctx.runner)
 
 
-def layers(cfg: ContainerConfig) -> list[Layer]:
-    """The stack, bottom first (the VIP only when ``ip`` is set)."""
+def layers(cfg: ContainerConfig, early: Optional[EarlyProbe] = None) -> list[Layer]:
+    """The stack, bottom first (the VIP only when ``ip`` is set); the VIP's start uses the
+    conflict probe ``early`` begun before the lower layers, when start has one."""
     found = [
         Layer(MAP, _bind(rbd_actions.start, cfg.map), _bind(rbd_actions.stop, cfg.map),
               _bind(rbd_actions.monitor, cfg.map), check=_bind(rbd_actions.check_host, cfg.map),
@@ -103,20 +86,18 @@ def layers(cfg: ContainerConfig) -> list[Layer]:
               reload=_bind(fs_host.reload, cfg.mount)),
         Layer(CONTAINER, _bind(lxc_start.start, cfg.container), _bind(lxc_stop.stop, cfg.container),
               _bind(lxc_monitor.monitor, cfg.container),
-              check=_bind(check_lxc_host, cfg.container),
+              check=_bind(lxc_host.check_host, cfg.container),
               ready=_bind(lxc_host.check_environment, cfg.container),
               reload=_bind(lxc_reload.reload, cfg.container)),
     ]
     if cfg.vip is not None:
-        found.append(Layer(VIP, _bind(vip_actions.start, cfg.vip),
+        vip = cfg.vip
+
+        def vip_start(ctx: Context) -> Optional[ExitCode]:
+            return vip_actions.start(vip, ctx, early)
+        found.append(Layer(VIP, vip_start,
                            _bind(vip_actions.stop, cfg.vip), _bind(vip_actions.monitor, cfg.vip),
                            check=_bind(vip_resolve.check_environment, cfg.vip),
                            namespace=cfg.vip.namespace))
     return found
 
-
-def vip_start(vip: VipConfig, early: Optional[EarlyProbe]) -> Step:
-    """The VIP layer's start, using the conflict probe begun before the lower layers."""
-    def start(ctx: Context) -> Optional[ExitCode]:
-        return vip_actions.start(vip, ctx, early)
-    return start

@@ -68,17 +68,23 @@ def open_for_state(cfg: LxcConfig, ctx: Context) -> Optional[Container]:
     return open_container(cfg, with_config=False) if lxcpath_usable(cfg, ctx) else None
 
 
-def check_environment(cfg: LxcConfig, ctx: Context) -> None:
-    """Before start and at validate-all depth 10: programs, lxcpath, config and rootfs."""
+def check_host(cfg: LxcConfig, ctx: Context) -> None:
+    """The checks that hold before the container's filesystem is mounted: the programs and
+    lxcpath (ocf:hakit:container runs these before its lower layers, the rest after)."""
     ctx.runner.require("lxc-start")
     if cfg.health_command is not None:
         ctx.runner.require("lxc-attach")
     lxcpath = cfg.lxcpath
-    config = cfg.config
     if not os.path.exists(lxcpath):
         raise NotInstalledError(f"parameter 'lxcpath': {lxcpath} does not exist on this node")
     if not os.path.isdir(lxcpath):
         raise ArgsError(f"parameter 'lxcpath': {lxcpath} is not a directory")
+
+
+def check_environment(cfg: LxcConfig, ctx: Context) -> None:
+    """Before start and at validate-all depth 10: programs, lxcpath, config and rootfs."""
+    check_host(cfg, ctx)
+    config = cfg.config
     if config is not None and not os.path.isfile(config):
         raise NotInstalledError(f"parameter 'config': {config} does not exist on this node")
     ct = open_container(cfg)
