@@ -136,10 +136,11 @@ class CephCluster:
             shutil.rmtree(self.dir, ignore_errors=True)
 
     def _late_pid(self, pidfile: Path) -> Optional[int]:
-        """The PID a forked daemon writes, waited for up to 10 s; None if it never does."""
+        """The PID a forked daemon writes (it does so once its start command returned),
+        waited for up to 10 s; None if it never does."""
         try:
             return Deadline(10).poll(lambda: self._read_pid(pidfile),
-                                     "waiting for a daemon's pidfile", interval=0.05,
+                                     f"waiting for {pidfile.name}", interval=0.02,
                                      max_interval=0.2)
         except ActionTimeout:
             return None
@@ -301,12 +302,9 @@ client mount timeout = 30
         # The daemons fork into the background and write their pidfile themselves.
         self.run([program, "-c", str(self.conf), *args], timeout=30)
         self._launched.add(pidfile)
-        try:
-            pid = Deadline(10).poll(lambda: self._read_pid(pidfile),
-                                    f"waiting for {name}'s pidfile", interval=0.02,
-                                    max_interval=0.2)
-        except ActionTimeout as exc:
-            raise CephError(f"{name} wrote no pidfile") from exc
+        pid = self._late_pid(pidfile)
+        if pid is None:
+            raise CephError(f"{name} wrote no pidfile")
         self.started_pids.append(pid)
 
     def _osd_up(self) -> bool:
