@@ -52,7 +52,7 @@ from lab.services import LabServices
 from lab.status import ClusterState
 from lab.writer import PAUSE as WRITER_PAUSE
 from lab.writer import REQUEST_TIMEOUT as WRITER_REQUEST_TIMEOUT
-from lab.writer import WriterProcess, missing, parse_numbers
+from lab.writer import WriterProcess, missing, parse_numbers, wait_all_for_more
 
 KINDS = ("crash", "hang", "partition", "kill", "crash-bmc-dead", "ceph-outage")
 #: The kinds that take a node down: it is fenced and its containers' locks broken.
@@ -197,8 +197,7 @@ class Soak:
                                             pause=WRITER_PAUSE * slower,
                                             timeout=min(WRITER_REQUEST_TIMEOUT * slower, 5.0))
             self.writers[c].start()
-        for writer in self.writers.values():
-            writer.wait_for_more(2, WRITER_TIMEOUT)
+        wait_all_for_more(list(self.writers.values()), 3, WRITER_TIMEOUT)
 
     def stop_watchers(self) -> None:
         for writer in self.writers.values():
@@ -270,8 +269,7 @@ class Soak:
         if fault.fenced_by == LEVEL_CEPH:
             self.wait_unfenced(fault.target)
         fault.recovered_s = time.time() - t0
-        for writer in self.writers.values():
-            writer.wait_for_more(len(writer.acked()) + 1, WRITER_TIMEOUT)
+        wait_all_for_more(list(self.writers.values()), 2, WRITER_TIMEOUT)
         fault.acked = sum(len(w.acked()) for w in self.writers.values())
         out = self.ceph.run(["ceph", "osd", "blocklist", "ls", "--format", "json"]).stdout
         fault.blocklist = [e.address for e in ceph.parse_blocklist(out)]

@@ -19,9 +19,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hakit.deadline import Deadline
+from hakit.errors import ActionTimeout
 from hakit.os import mountinfo
 from hakit.os.runner import Runner
 from lab import hub, imagecheck, network, splitbrain, stack, writer
+from lab.layout import make_layout
 from lab.status import VipView, render_vip
 
 numbers = st.lists(st.integers(min_value=0, max_value=10**9), max_size=50)
@@ -225,3 +227,29 @@ def test_render_vip(stack_node: str | None, answering: str | None, served: bool)
     assert (f"answers from {answering}" in line) == (answering is not None)
     assert ("MISMATCH" in line) == (served and not view.consistent)
     assert view.consistent == (served and stack_node is not None and answering == stack_node)
+
+
+def test_waiting_for_many_writers_costs_the_slowest_not_the_sum(tmp_path: Path) -> None:
+    """The soak waits for 70 writers after each fault: one wait for all of them."""
+    layout = make_layout("wt", tmp_path / "state")
+    runner = Runner(logging.getLogger("test"))
+    writers = [writer.WriterProcess(runner, layout, "http://unused", tmp_path / f"w{i}")
+               for i in range(3)]
+    for w in writers:
+        w.workdir.mkdir()
+        w.acked_file.write_text("1\n", encoding="ascii")
+
+    def acknowledge_later() -> None:
+        for n in (2, 3):
+            Deadline(0.3).sleep(0.3)
+            for w in writers:
+                with open(w.acked_file, "a", encoding="ascii") as f:
+                    f.write(f"{n}\n")
+
+    t = threading.Thread(target=acknowledge_later)
+    t.start()
+    writer.wait_all_for_more(writers, 2, timeout=10)
+    t.join()
+    assert all(len(w.acked()) == 3 for w in writers)
+    with pytest.raises(ActionTimeout, match="3 writers acknowledged fewer than 1 more"):
+        writer.wait_all_for_more(writers, 1, timeout=0.5)
