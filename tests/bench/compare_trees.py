@@ -7,7 +7,10 @@ this checkout) measures the whole-process CPU (rusage of the process and its chi
   ``python3 -S``: what every action of that agent pays before it does anything;
 - a real vip start, stop and monitor, on a veth in a throwaway network namespace
   (198.18.0.0/15);
-- a real fs monitor at depth 0, on an ext4 loop device mounted by the new tree's agent,
+- a real fs monitor at depth 0, on an ext4 loop device mounted by the new tree's agent;
+- every OCF agent's monitor of a resource that is not running here (what a probe and the
+  monitors of the nodes not running it do): the import of the agent with the steps its
+  monitor imports when it runs, which the import rows above leave out,
 
 each time running the old and the new tree in turn (old, new, old, new ...), so that a
 loaded machine weighs on both alike; it prints the median of each and the median of the
@@ -47,13 +50,14 @@ def _env(tree: Path, params: Mapping[str, str], extra: Mapping[str, str]) -> dic
     return env
 
 
-def _pairs(label: str, command: Command, old: Path, new: Path, pairs: int) -> str:
+def _pairs(label: str, command: Command, old: Path, new: Path, pairs: int,
+           expect: Sequence[int] = (0,)) -> str:
     """One markdown row: medians of old and new CPU ms, and of the pairwise ratios."""
     cpu: dict[Path, list[float]] = {old: [], new: []}
     for _ in range(pairs + 1):
         for tree in (old, new):
             argv, env = command(tree)
-            cpu[tree].append(run_once(argv, env)[1] * 1000)
+            cpu[tree].append(run_once(argv, env, expect)[1] * 1000)
     return _row(label, cpu[old][1:], cpu[new][1:])  # the first pair is the warm-up
 
 
@@ -76,6 +80,26 @@ def _agent(name: str, prefix: Sequence[str], params: Mapping[str, str],
     def command(tree: Path) -> tuple[Sequence[str], Mapping[str, str]]:
         return [*prefix, str(tree / "agents" / name), "monitor"], _env(tree, params, extra)
     return command
+
+
+#: Parameters of a resource that is not running on this machine, per agent (its monitor
+#: answers "not running" after its first look: no address, no mount, no mapping).
+NOT_RUNNING = {
+    "vip": {"ip": "198.18.9.9", "cidr_netmask": "24", "nic": "lo"},
+    "fs": {"device": "/dev/hakit-bench-none", "directory": "/nonexistent/hakit-bench",
+           "fstype": "ext4"},
+    "lxc": {"name": "hakitbench", "lxcpath": "/nonexistent/hakit-bench"},
+    "rbd": {"pool": "rbd", "image": "hakitbench"},
+    "container": {"name": "hakitbench", "pool": "rbd", "image": "hakitbench"},
+    "lvs": {"services": "virtual 198.18.9.9:80 scheduler=rr forward=dr; "
+                        "real 198.18.9.10:80; check tcp timeout=1 rise=1 fall=1",
+            "sync_interface": "lo"},
+}
+
+
+def _not_running(old: Path, new: Path, pairs: int) -> list[str]:
+    return [_pairs(f"{name} monitor, not running here", _agent(name, [], params, {}),
+                   old, new, pairs, expect=(7,)) for name, params in NOT_RUNNING.items()]
 
 
 def _vip_cycles(ns: Netns, params: Mapping[str, str], old: Path, new: Path,
@@ -137,6 +161,7 @@ def main(argv: list[str]) -> int:
     for name in OCF_AGENTS:
         print(_pairs(f"python3 -S importing hakit.agents.{name} + dispatcher",
                      _import_agent(name), old, new, pairs), flush=True)
+    print(*_not_running(old, new, pairs), sep="\n", flush=True)
     if os.geteuid() == 0:
         print(*_vip(old, new, pairs), sep="\n", flush=True)
         print(_fs_monitor(old, new, pairs), flush=True)
