@@ -50,7 +50,7 @@ def _env(tree: Path, params: Mapping[str, str], extra: Mapping[str, str]) -> dic
     return env
 
 
-def _pairs(label: str, command: Command, old: Path, new: Path, pairs: int,
+def _pairs(label: str, command: Command, old: Path, new: Path, pairs: int, *,
            expect: Sequence[int] = (0,)) -> str:
     """One markdown row: medians of old and new CPU ms, and of the pairwise ratios."""
     cpu: dict[Path, list[float]] = {old: [], new: []}

@@ -27,7 +27,7 @@ from tests.lxc.conftest import ContainerPool
 
 #: THE RULE: what the monitor path may import at module level, besides hakit's modules.
 MONITOR_PATH_MAY_IMPORT = ("os", "stat", "time", "errno", "atexit", "struct", "mmap", "select",
-                           "_socket", "ipaddress", "__future__")
+                           "_socket", "ipaddress", "__future__", "gc")
 #: What an OCF agent's monitor imports beyond the rule, and why; each a closure (the
 #: module with what it imports).  The rule holds for every other agent and action path.
 KNOWN_EXTRA = {
@@ -179,3 +179,40 @@ def test_fence_metadata_needs_no_transport_or_site() -> None:
         modules = imported(proc.stderr)
         assert "hakit" in modules
         assert modules & (FENCE_LIBRARIES | {"site"}) == set(), agent.name
+
+
+#: Modules of each kind that only start, stop, reload or the host checks run: a monitor
+#: imports none of them (docs/developing.md, "A kind's monitor imports only what the
+#: monitor runs"), whether the resource runs here or not.
+START_ONLY = frozenset({
+    "hakit.steps.vip.dad", "hakit.os.announce",
+    "hakit.steps.fs.mount", "hakit.steps.fs.unmount", "hakit.steps.fs.check",
+    "hakit.steps.fs.host", "hakit.os.holders",
+    "hakit.steps.lxc.start", "hakit.steps.lxc.stop", "hakit.steps.lxc.reload",
+})
+#: A resource of each agent that is not running here (its monitor answers 7 at once).
+NOT_RUNNING = {
+    "vip": {"ip": "198.18.9.9", "cidr_netmask": "24", "nic": "lo"},
+    "fs": {"device": "/dev/hakit-none", "directory": "/nonexistent/hakit", "fstype": "ext4"},
+    "lxc": {"name": "hakitnone", "lxcpath": "/nonexistent/hakit"},
+    "container": {"name": "hakitnone", "pool": "rbd", "image": "hakitnone"},
+}
+
+
+def imported_modules(stderr: str) -> set[str]:
+    """Full names of the modules listed by ``-X importtime`` output."""
+    return {line.rsplit("|", 1)[1].strip() for line in stderr.splitlines()
+            if line.startswith("import time:") and "|" in line}
+
+
+@pytest.mark.parametrize("agent", sorted(NOT_RUNNING))
+def test_monitors_import_no_start_only_module(agent: str) -> None:
+    for interval in (10000, 0):  # a recurring monitor and a probe, of a stopped resource
+        env = agent_env(NOT_RUNNING[agent], interval_ms=interval,
+                        extra={"PYTHONPROFILEIMPORTTIME": "1"})
+        proc = subprocess.run([str(AGENTS / agent), "monitor"], capture_output=True,
+                              text=True, env=env, timeout=60, check=False)
+        assert proc.returncode == 7, proc.stderr[-2000:]
+        modules = imported_modules(proc.stderr)
+        assert f"hakit.agents.{agent}" in modules  # the trace works
+        assert modules & START_ONLY == set(), interval

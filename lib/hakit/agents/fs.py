@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from hakit.ocf.agent import Action, Agent, Context, configured
 from hakit.ocf.params import Values
-from hakit.steps.fs import config, host, monitor, mount, unmount
+from hakit.steps.fs import actions, config, monitor
 
 
 def _validate(values: Values) -> None:
@@ -23,7 +23,7 @@ def _validate(values: Values) -> None:
 
 def _check_host(ctx: Context) -> None:
     """validate-all depth 10 and before start: this host can run the instance."""
-    host.check(config.from_values(ctx.params), ctx.runner)
+    actions.check_host(config.from_values(ctx.params), ctx)
 
 
 def _touches_device(action: str, check_level: int) -> bool:
@@ -49,12 +49,12 @@ AGENT = Agent(
         Action("monitor", 30, interval=60, depth=10),
         Action("monitor", 40, interval=120, depth=20),
     ),
-    start=configured(config.from_values, mount.start),
-    stop=configured(config.from_values, unmount.stop),
-    monitor=configured(config.from_values, monitor.monitor),
+    start=configured(config.from_values, actions.start),
+    stop=configured(config.from_values, actions.stop),
+    monitor=configured(config.from_values, actions.monitor),
     validate=_validate,
     check_environment=_check_host,
-    reload_agent=configured(config.from_values, host.reload),
+    reload_agent=configured(config.from_values, actions.reload),
     exclusive=True,
     device_io=_touches_device,
 )

@@ -10,7 +10,7 @@ them.  A start marker (``hakit.steps.lxc.marker``) tells a container that died o
 from __future__ import annotations
 
 from hakit.ocf.agent import Action, Agent, configured
-from hakit.steps.lxc import config, host, monitor, reload, start, stop
+from hakit.steps.lxc import actions, config
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 def _check_environment(ctx: Context) -> None:
     """Before start and at validate-all depth 10: programs, lxcpath, config and rootfs."""
-    host.check_environment(config.from_values(ctx.params), ctx)
+    actions.check_environment(config.from_values(ctx.params), ctx)
 
 
 AGENT = Agent(
@@ -46,9 +46,9 @@ AGENT = Agent(
         Action("monitor", 20, interval=30),
         Action("monitor", 30, interval=60, depth=10),
     ),
-    start=configured(config.from_values, start.start),
-    stop=configured(config.from_values, stop.stop),
-    monitor=configured(config.from_values, monitor.monitor),
+    start=configured(config.from_values, actions.start),
+    stop=configured(config.from_values, actions.stop),
+    monitor=configured(config.from_values, actions.monitor),
     check_environment=_check_environment,
-    reload_agent=configured(config.from_values, reload.reload),
+    reload_agent=configured(config.from_values, actions.reload),
 )

@@ -12,7 +12,6 @@ from hakit.errors import (
 )
 from hakit.os import netns
 from hakit.steps.container.layers import Layer, layers
-from hakit.steps.vip.dad import EarlyProbe
 
 TYPE_CHECKING = False  # typing's, without importing typing (start-up cost: BENCHMARKS.md)
 if TYPE_CHECKING:
@@ -55,7 +54,9 @@ def start(cfg: ContainerConfig, ctx: Context) -> None:
     left = ctx.deadline.remaining()
     # Undoing needs time too: the steps may use all but a reserve of start's timeout.
     steps_deadline = ctx.deadline.within(left - min(UNDO_RESERVE_MAX, left / 4))
-    # The VIP's conflict probing runs while the lower layers start (EarlyProbe).
+    # The VIP's conflict probing runs while the lower layers start (EarlyProbe; start
+    # only, like every start step: the monitor path does not import it).
+    from hakit.steps.vip.dad import EarlyProbe
     early = (EarlyProbe.begin(cfg.vip, ctx.under(steps_deadline))
              if cfg.vip is not None else None)
     steps = layers(cfg, early)

@@ -11,15 +11,8 @@ from __future__ import annotations
 from hakit.lean import frozen
 from hakit.ocf.agent import Context
 from hakit.os import netns
-from hakit.steps.fs import host as fs_host
-from hakit.steps.fs import monitor as fs_monitor
-from hakit.steps.fs import mount as fs_mount
-from hakit.steps.fs import unmount as fs_unmount
-from hakit.steps.lxc import host as lxc_host
-from hakit.steps.lxc import monitor as lxc_monitor
-from hakit.steps.lxc import reload as lxc_reload
-from hakit.steps.lxc import start as lxc_start
-from hakit.steps.lxc import stop as lxc_stop
+from hakit.steps.fs import actions as fs_actions
+from hakit.steps.lxc import actions as lxc_actions
 from hakit.steps.rbd import actions as rbd_actions
 from hakit.steps.vip import actions as vip_actions
 from hakit.steps.vip import resolve as vip_resolve
@@ -31,7 +24,6 @@ if TYPE_CHECKING:
     from hakit.deadline import Deadline
     from hakit.errors import ExitCode
     from hakit.steps.container.config import ContainerConfig
-    from hakit.steps.fs.config import FsConfig
     from hakit.steps.vip.dad import EarlyProbe
 
     Step = Callable[[Context], Optional[ExitCode]]
@@ -70,10 +62,6 @@ def _bind(step: Callable[[R, Context], Optional[ExitCode]], record: R) -> Step:
     return bound
 
 
-def _fs_check(cfg: FsConfig, ctx: Context) -> None:
-    fs_host.check(cfg, ctx.runner)
-
-
 def layers(cfg: ContainerConfig, early: Optional[EarlyProbe] = None) -> list[Layer]:
     """The stack, bottom first (the VIP only when ``ip`` is set); the VIP's start uses the
     conflict probe ``early`` begun before the lower layers, when start has one."""
@@ -81,14 +69,14 @@ def layers(cfg: ContainerConfig, early: Optional[EarlyProbe] = None) -> list[Lay
         Layer(MAP, _bind(rbd_actions.start, cfg.map), _bind(rbd_actions.stop, cfg.map),
               _bind(rbd_actions.monitor, cfg.map), check=_bind(rbd_actions.check_host, cfg.map),
               reload=_bind(rbd_actions.check_host, cfg.map)),
-        Layer(MOUNT, _bind(fs_mount.start, cfg.mount), _bind(fs_unmount.stop, cfg.mount),
-              _bind(fs_monitor.monitor, cfg.mount), check=_bind(_fs_check, cfg.mount),
-              reload=_bind(fs_host.reload, cfg.mount)),
-        Layer(CONTAINER, _bind(lxc_start.start, cfg.container), _bind(lxc_stop.stop, cfg.container),
-              _bind(lxc_monitor.monitor, cfg.container),
-              check=_bind(lxc_host.check_host, cfg.container),
-              ready=_bind(lxc_host.check_environment, cfg.container),
-              reload=_bind(lxc_reload.reload, cfg.container)),
+        Layer(MOUNT, _bind(fs_actions.start, cfg.mount), _bind(fs_actions.stop, cfg.mount),
+              _bind(fs_actions.monitor, cfg.mount), check=_bind(fs_actions.check_host, cfg.mount),
+              reload=_bind(fs_actions.reload, cfg.mount)),
+        Layer(CONTAINER, _bind(lxc_actions.start, cfg.container),
+              _bind(lxc_actions.stop, cfg.container), _bind(lxc_actions.monitor, cfg.container),
+              check=_bind(lxc_actions.check_host, cfg.container),
+              ready=_bind(lxc_actions.check_environment, cfg.container),
+              reload=_bind(lxc_actions.reload, cfg.container)),
     ]
     if cfg.vip is not None:
         vip = cfg.vip

@@ -9,8 +9,6 @@ from __future__ import annotations
 from hakit.errors import ExitCode, GenericError, NotRunningError
 from hakit.os import containers
 from hakit.steps.lxc import host
-from hakit.steps.lxc.health import run_health
-from hakit.steps.lxc.orphan import orphaned_init
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -28,6 +26,8 @@ def monitor(cfg: LxcConfig, ctx: Context) -> Optional[ExitCode]:
     state = ct.state()
     if state in (containers.RUNNING, containers.THAWED):
         if ctx.check_level >= 10 and cfg.health_command is not None:
+            # Depth 10 only: the depth-0 monitor (every 30 s) does not import it.
+            from hakit.steps.lxc.health import run_health
             why = run_health(cfg, ctx, ct, ctx.deadline)
             if why is not None:
                 raise GenericError(f"container {ct.name} is unhealthy: {why}")
@@ -50,6 +50,8 @@ def _monitor_stopped(cfg: LxcConfig, ctx: Context, name: str,
             ctx.log.debug("container %s is stopped", name)
             return ExitCode.NOT_RUNNING
         raise NotRunningError(f"container {name} is stopped")
+    # Only a container stopped behind the cluster's back gets here: not every probe.
+    from hakit.steps.lxc.orphan import orphaned_init
     orphan = orphaned_init(record)
     if orphan is not None:
         if unusable:

@@ -7,7 +7,6 @@ import ipaddress
 
 from hakit.errors import GenericError, NotRunningError
 from hakit.os import netlink, netns
-from hakit.steps.vip.dad import add_ipv4, add_ipv6
 from hakit.steps.vip.resolve import enter_namespace, family, resolve, timeout
 
 # typing and the announcement code (start only) stay out of monitor's imports.
@@ -74,6 +73,8 @@ def start(cfg: VipConfig, ctx: Context, early: Optional[EarlyProbe] = None
         netlink.remove_address(link.ifindex, address, target.prefixlen, timeout(ctx.deadline))
     if cfg.check_link and not link.up:
         raise GenericError(f"interface {link.name} is down or has no carrier")
+    # Duplicate-address detection is start's alone: the monitor path does not import it.
+    from hakit.steps.vip.dad import add_ipv4, add_ipv6
     if isinstance(address, ipaddress.IPv4Address):
         add_ipv4(cfg, ctx, target, address, early)
     else:
