@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from hakit.errors import ParamError
 from hakit.ocf.params import (
     FALSE_WORDS,
+    NAME_PATTERN,
     TRUE_WORDS,
     AbsolutePath,
     Address,
@@ -130,3 +131,23 @@ def test_absolute_path_rejects_beyond_path_max(count: int) -> None:
     with pytest.raises(ValueError, match="PATH_MAX"):
         AbsolutePath().parse(("/" + "p" * 250) * count)
     assert AbsolutePath().parse("/" + "x" * 255) == "/" + "x" * 255
+
+
+@given(raw=st.one_of(st.text(max_size=40),
+                     st.text(alphabet="Az09_.+-\u00e9\u0661 \t", max_size=12)))
+def test_a_name_without_re_accepts_what_its_pattern_accepts(raw: str) -> None:
+    # Name checks NAME_PATTERN with two character sets (no ``re`` on rbd's monitor path);
+    # a String with the same pattern uses the regular expression: the same answers, the
+    # same reasons.
+    import re
+
+    name, string = Name("a name"), String(NAME_PATTERN, "a name")
+    outcomes = []
+    for kind in (name, string):
+        try:
+            outcomes.append(("ok", kind.parse(raw)))
+        except ValueError as exc:
+            outcomes.append(("error", str(exc)))
+    assert outcomes[0] == outcomes[1]
+    if "\n" not in raw and "\0" not in raw and len(raw) <= 255:
+        assert (outcomes[0][0] == "ok") == (re.fullmatch(NAME_PATTERN, raw) is not None)

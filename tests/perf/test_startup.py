@@ -35,10 +35,8 @@ KNOWN_EXTRA = {
     "fs": ("signal",),
     # The monitor's own work: the C extension of python3-lxc, not its wrapper ``lxc``.
     "lxc": ("_lxc",),
-    # hakit.steps.rbd.layout lays out its paths as pathlib.Path records, and it and
-    # hakit.os.ceph use contextlib at module level: not yet brought under the rule.
-    "rbd": ("pathlib", "contextlib"),
-    "container": ("pathlib", "contextlib", "signal", "_lxc"),
+    # The lxc layer's halt signal and its monitor's C extension, as for fs and lxc.
+    "container": ("signal", "_lxc"),
 }
 #: The OCF agents (the fence agents have their own rule below: metadata needs no transport).
 OCF_AGENTS = ("vip", "fs", "lxc", "rbd", "container", "lvs")
@@ -133,10 +131,13 @@ def test_agent_modules_follow_the_rule(agent: str) -> None:
     assert beyond_the_rule(set(modules), agent) == set()
 
 
-def test_the_known_extras_are_still_needed() -> None:
-    # An entry of KNOWN_EXTRA that the agent no longer needs must go (the rule tightens).
+def test_rbd_paths_and_names_need_no_pathlib_or_re() -> None:
+    # Once a known extra: rbd's paths were pathlib.Path records (pathlib brings re, enum,
+    # fnmatch and urllib), and its pool and image names were checked by a regular
+    # expression on every action (hakit.ocf.params.Name now checks two character sets).
     for agent in ("rbd", "container"):
-        assert "pathlib" in closure(f"hakit.agents.{agent}"), agent
+        modules = closure(f"hakit.agents.{agent}", "hakit.ocf.dispatch")
+        assert not modules & {"pathlib", "contextlib", "re"}, agent
 
 
 def test_meta_data_needs_no_logging_or_runner() -> None:

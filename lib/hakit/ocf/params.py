@@ -71,11 +71,15 @@ class String(ParamType[str]):
             raise ValueError(f"is longer than {self._max} characters")
         if "\n" in raw or "\0" in raw:
             raise ValueError("must be a single line")
-        regex = self._regex
-        if regex is not None and not regex.fullmatch(raw):
-            raise ValueError(f"must be {self._what or 'of the form ' + regex.pattern}, "
+        if self._pattern is not None and not self._matches(raw):
+            raise ValueError(f"must be {self._what or 'of the form ' + self._pattern}, "
                              f"got {shown.value(raw)}")
         return raw
+
+    def _matches(self, raw: str) -> bool:
+        """Whether ``raw`` is of the pattern (set)."""
+        regex = self._regex
+        return regex is None or regex.fullmatch(raw) is not None
 
     def hint(self) -> str:
         return f"Must be {self._what}." if self._what else ""
@@ -262,12 +266,26 @@ class Duration(ParamType[float]):
         return "A duration: seconds by default, or with a unit (ms, s, min, h)."
 
 
+#: What a ``Name`` may be unless told otherwise, and the same as two character sets.
+NAME_PATTERN = r"[A-Za-z0-9_][A-Za-z0-9_.+-]*"
+_NAME_FIRST = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
+_NAME_REST = _NAME_FIRST | frozenset(".+-")
+
+
 class Name(String):
     """An identifier such as a pool, image, container or interface name."""
 
-    def __init__(self, what: str, pattern: str = r"[A-Za-z0-9_][A-Za-z0-9_.+-]*",
-                 max_length: int = 255):
+    def __init__(self, what: str, pattern: str = NAME_PATTERN, max_length: int = 255):
         super().__init__(pattern, what, max_length)
+
+    def _matches(self, raw: str) -> bool:
+        # NAME_PATTERN checked without ``re``: pool and image names are parsed on every
+        # rbd and container action, and compiling the pattern would import ``re`` and
+        # ``enum`` (about 5 ms of CPU) on each (start-up cost: docs/developing.md).
+        if self._pattern != NAME_PATTERN:
+            return super()._matches(raw)
+        return (raw[:1] in _NAME_FIRST and raw[:1] != ""
+                and all(c in _NAME_REST for c in raw[1:]))
 
 
 _COMMAS_OR_SPACES = r"[,\s]+"

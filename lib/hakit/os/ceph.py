@@ -14,7 +14,6 @@ the time left, never a hang.  The bindings' exceptions become ``hakit.errors``:
 from __future__ import annotations
 
 import errno
-from contextlib import contextmanager
 
 from hakit.errors import (
     ActionTimeout,
@@ -28,7 +27,7 @@ from hakit.lean import frozen
 
 TYPE_CHECKING = False  # typing's, without importing typing (start-up cost: BENCHMARKS.md)
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Sequence
+    from collections.abc import Callable, Sequence
     from typing import Any, Optional
 
     from hakit.deadline import Deadline
@@ -134,31 +133,31 @@ class Cluster:
         return str(self._handle.get_addrs())
 
     # ----- images --------------------------------------------------------------------
-    @contextmanager
-    def image(self, spec: ImageSpec, *, read_only: bool = False) -> Iterator[Any]:
-        """The open ``rbd.Image``; ConfigError naming the pool or image when missing.
+    def image(self, spec: ImageSpec, *, read_only: bool = False) -> OpenImage:
+        """``with cluster.image(spec) as img``: the open ``rbd.Image``; ConfigError naming
+        the pool or image when missing.
 
         Opened read-write by default because librbd only lists lock owners on a
         read-write handle; opening takes no lock (librbd locks on the first write).
         """
+        return OpenImage(self, spec, read_only)
+
+    def open_image(self, spec: ImageSpec, read_only: bool) -> tuple[Any, Any]:
+        """(ioctx, image), both open; ``OpenImage`` closes them."""
         import rbd  # the binding is loaded only when Ceph is contacted
 
         ioctx = self._ioctx(spec)
         try:
-            try:
-                img = rbd.Image(ioctx, spec.image, snapshot=spec.snap, read_only=read_only)
-            except rbd.ImageNotFound as exc:
-                what = f"snapshot '{spec.snap}' of image" if spec.snap else "image"
-                raise ConfigError(f"{what} '{spec}' does not exist") from exc
-            except Exception as exc:
-                raise _translate(exc, f"opening image '{spec}'", self._access,
-                                 self._deadline) from exc
-            try:
-                yield img
-            finally:
-                img.close()
-        finally:
+            return ioctx, rbd.Image(ioctx, spec.image, snapshot=spec.snap,
+                                    read_only=read_only)
+        except rbd.ImageNotFound as exc:
             ioctx.close()
+            what = f"snapshot '{spec.snap}' of image" if spec.snap else "image"
+            raise ConfigError(f"{what} '{spec}' does not exist") from exc
+        except Exception as exc:
+            ioctx.close()
+            raise _translate(exc, f"opening image '{spec}'", self._access,
+                             self._deadline) from exc
 
     def image_exists(self, spec: ImageSpec) -> bool:
         try:
@@ -436,13 +435,63 @@ def parse_blocklist(text: str) -> list[BlocklistEntry]:
     return entries
 
 
-@contextmanager
+class OpenImage:
+    """``with cluster.image(spec) as img``: the image and its pool's I/O context, closed on
+    exit.  A class rather than ``contextlib.contextmanager``: contextlib (with functools
+    and collections) is not on the monitor path (start-up cost: docs/developing.md)."""
+
+    def __init__(self, cluster: Cluster, spec: ImageSpec, read_only: bool) -> None:
+        self._cluster = cluster
+        self._spec = spec
+        self._read_only = read_only
+        self._open: Optional[tuple[Any, Any]] = None
+
+    def __enter__(self) -> Any:
+        self._open = self._cluster.open_image(self._spec, self._read_only)
+        return self._open[1]
+
+    def __exit__(self, *_exc: object) -> None:
+        if self._open is not None:
+            ioctx, img = self._open
+            self._open = None
+            try:
+                img.close()
+            finally:
+                ioctx.close()
+
+
+class Connection:
+    """``with connect(...) as cluster``: the client connects on entry and shuts down on
+    exit.  A class rather than ``contextlib.contextmanager``, as ``OpenImage``."""
+
+    def __init__(self, access: Access, deadline: Deadline,
+                 connect_within: Optional[float]) -> None:
+        self._access = access
+        self._deadline = deadline
+        self._connect_within = connect_within
+        self._handle: Any = None
+
+    def __enter__(self) -> Cluster:
+        self._handle = _connected(self._access, self._deadline, self._connect_within)
+        return Cluster(self._handle, self._access, self._deadline)
+
+    def __exit__(self, *_exc: object) -> None:
+        if self._handle is not None:
+            handle, self._handle = self._handle, None
+            handle.shutdown()
+
+
 def connect(access: Access, deadline: Deadline, *,
-            connect_within: Optional[float] = None) -> Iterator[Cluster]:
+            connect_within: Optional[float] = None) -> Connection:
     """A connected client, shut down on exit; every operation bounded by ``deadline``.
 
     ``connect_within`` bounds reaching the monitors more tightly (a fence agent's
     ``login_timeout``), so unreachable monitors are reported early."""
+    return Connection(access, deadline, connect_within)
+
+
+def _connected(access: Access, deadline: Deadline, connect_within: Optional[float]) -> Any:
+    """A connected ``rados.Rados`` handle (shut down again when connecting fails)."""
     try:
         import rados
     except ImportError as exc:
@@ -469,11 +518,9 @@ def connect(access: Access, deadline: Deadline, *,
     except Exception as exc:
         raise ConfigError(f"cannot configure the Ceph client: {exc}") from exc
     try:
-        try:
-            handle.connect(timeout=int(reach))
-        except Exception as exc:
-            raise _translate(exc, f"connecting to Ceph as client.{access.user}", access,
-                             deadline) from exc
-        yield Cluster(handle, access, deadline)
-    finally:
+        handle.connect(timeout=int(reach))
+    except Exception as exc:
         handle.shutdown()
+        raise _translate(exc, f"connecting to Ceph as client.{access.user}", access,
+                         deadline) from exc
+    return handle

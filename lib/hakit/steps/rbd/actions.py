@@ -16,7 +16,7 @@ from hakit.os import ceph
 from hakit.steps.rbd.config import option_names
 from hakit.steps.rbd.fuse import FuseMapper
 from hakit.steps.rbd.kernel import KernelMapper
-from hakit.steps.rbd.layout import Layout, expose, linked_device, readable, unexpose
+from hakit.steps.rbd.layout import Layout, expose, linked_device, readable, remove, unexpose
 from hakit.steps.rbd.lock import check_lock, record_owner, require_lock_feature, take_over_locks
 
 TYPE_CHECKING = False  # typing's, without importing typing (start-up cost: BENCHMARKS.md)
@@ -126,15 +126,11 @@ def stop(cfg: RbdConfig, ctx: Context, layout: Optional[Layout] = None) -> None:
         mapper.unmap(spec, found)
     unexpose(layout, spec)
     state = layout.state(spec)
-    for name in ("client",):
-        try:
-            (state / name).unlink()
-        except FileNotFoundError:
-            pass
+    remove(os.path.join(state, "client"))
     try:
-        state.rmdir()
+        os.rmdir(state)
     except OSError:
-        pass
+        pass  # not empty: something else lives there; left alone
 
 
 def monitor(cfg: RbdConfig, ctx: Context, layout: Optional[Layout] = None) -> None:

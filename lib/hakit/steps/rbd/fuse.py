@@ -4,16 +4,21 @@ pidfile in the image's state directory), attached to a loop device with ``losetu
 
 from __future__ import annotations
 
-import contextlib
 import os
-from pathlib import Path
 
 from hakit.deadline import Deadline
 from hakit.errors import ActionTimeout, GenericError
 from hakit.ocf.agent import Context
 from hakit.os import mountinfo
 from hakit.os.ceph import Access, ImageSpec
-from hakit.steps.rbd.layout import Layout, Mapped, flush_mounts_or_refuse
+from hakit.steps.rbd.layout import (
+    Layout,
+    Mapped,
+    flush_mounts_or_refuse,
+    read_text,
+    remove,
+    write_text,
+)
 
 TYPE_CHECKING = False  # typing's, without importing typing (start-up cost: BENCHMARKS.md)
 if TYPE_CHECKING:
@@ -27,9 +32,9 @@ def mounted_at(text: str, path: str) -> Optional[str]:
 
 
 # ----- small host helpers ---------------------------------------------------------------
-def read_pid(pidfile: Path) -> Optional[int]:
+def read_pid(pidfile: str) -> Optional[int]:
     try:
-        text = pidfile.read_text().strip()
+        text = read_text(pidfile).strip()
     except OSError:
         return None
     return int(text) if text.isdigit() else None
@@ -38,7 +43,7 @@ def read_pid(pidfile: Path) -> Optional[int]:
 def process_is(pid: int, comm: str) -> bool:
     """Whether ``pid`` is alive (not a zombie) and runs the program named ``comm``."""
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        stat = read_text(f"/proc/{pid}/stat")
     except OSError:
         return False
     name, _, rest = stat.partition("(")[2].rpartition(")")
@@ -47,15 +52,20 @@ def process_is(pid: int, comm: str) -> bool:
 
 def loop_devices_for(layout: Layout, backing: str) -> list[str]:
     """Loop devices whose backing file is ``backing`` (from sysfs, no subprocess)."""
-    found = []
-    with contextlib.suppress(OSError):
-        for entry in sorted(os.listdir(layout.sys_block)):
-            if not entry.startswith("loop"):
-                continue
-            with contextlib.suppress(OSError):
-                text = (layout.sys_block / entry / "loop" / "backing_file").read_text()
-                if text.strip() == backing:
-                    found.append(f"/dev/{entry}")
+    found: list[str] = []
+    try:
+        entries = sorted(os.listdir(layout.sys_block))
+    except OSError:
+        return found
+    for entry in entries:
+        if not entry.startswith("loop"):
+            continue
+        try:
+            text = read_text(os.path.join(layout.sys_block, entry, "loop", "backing_file"))
+        except OSError:
+            continue
+        if text.strip() == backing:
+            found.append(f"/dev/{entry}")
     return found
 
 
@@ -108,18 +118,19 @@ class FuseMapper:
         self._layout = layout
         self._access = access
 
-    def _paths(self, spec: ImageSpec) -> tuple[Path, Path, Path]:
+    def _paths(self, spec: ImageSpec) -> tuple[str, str, str]:
         state = self._layout.state(spec)
-        return state / "rbd-fuse.pid", state / "mnt", state / "mnt" / spec.image
+        mnt = os.path.join(state, "mnt")
+        return os.path.join(state, "rbd-fuse.pid"), mnt, os.path.join(mnt, spec.image)
 
-    def _mounted(self, mnt: Path) -> bool:
+    def _mounted(self, mnt: str) -> bool:
         try:
-            text = self._layout.mountinfo.read_text()
+            text = read_text(self._layout.mountinfo)
         except OSError:
             return False
-        return mounted_at(text, str(mnt)) is not None
+        return mounted_at(text, mnt) is not None
 
-    def _own_loops(self, mnt: Path, image_file: Path) -> list[str]:
+    def _own_loops(self, mnt: str, image_file: str) -> list[str]:
         """Loop devices over this mount namespace's rbd-fuse file for the image.
 
         The path alone is not enough: loop devices belong to the whole kernel, and another
@@ -128,7 +139,7 @@ class FuseMapper:
         node's only when its back file lives on the filesystem mounted here at ``mnt``
         (still listed after rbd-fuse died, until unmounted).
         """
-        loops = loop_devices_for(self._layout, str(image_file))
+        loops = loop_devices_for(self._layout, image_file)
         if not loops:
             return loops
         recorded = self._recorded_loop(image_file)
@@ -138,7 +149,7 @@ class FuseMapper:
             # node, fenced through Ceph rather than powered off) it blocks for good.
             return [recorded] if recorded in loops else []
         try:
-            here = mount_dev(self._layout.mountinfo.read_text(), str(mnt))
+            here = mount_dev(read_text(self._layout.mountinfo), mnt)
         except OSError:
             return loops
         if here is None:
@@ -146,13 +157,13 @@ class FuseMapper:
         return [loop for loop in loops if loop_backing_dev(loop) in (here, None)]
 
     @staticmethod
-    def _loop_record(image_file: Path) -> Path:
+    def _loop_record(image_file: str) -> str:
         """Where ``map`` notes the loop device it attached (the node's private /run)."""
-        return image_file.parent.parent / "loop"
+        return os.path.join(os.path.dirname(os.path.dirname(image_file)), "loop")
 
-    def _recorded_loop(self, image_file: Path) -> Optional[str]:
+    def _recorded_loop(self, image_file: str) -> Optional[str]:
         try:
-            text = self._loop_record(image_file).read_text().strip()
+            text = read_text(self._loop_record(image_file)).strip()
         except OSError:
             return None
         return text if text.startswith("/dev/loop") else None
@@ -175,23 +186,23 @@ class FuseMapper:
     def map(self, spec: ImageSpec, *, read_only: bool) -> Mapped:
         ctx = self._ctx
         pidfile, mnt, image_file = self._paths(spec)
-        mnt.mkdir(parents=True, exist_ok=True)
+        os.makedirs(mnt, exist_ok=True)
         argv = ["rbd-fuse", "-f", "-p", spec.pool]
         if spec.namespace:
             argv += ["-s", spec.namespace]
-        argv += ["-r", spec.image, str(mnt)]
+        argv += ["-r", spec.image, mnt]
         # Credentials as file paths in CEPH_ARGS: nothing secret on the command line, and
         # unknown argv options would be handed to libfuse.
         ceph_args = [*self._access.cli_args(), *FUSE_CLIENT_OPTIONS]
         pid = ctx.runner.spawn(argv, env={"CEPH_ARGS": " ".join(ceph_args)},
-                               output=str(pidfile.with_name("rbd-fuse.log")))
-        pidfile.write_text(f"{pid}\n")
+                               output=_log_file(pidfile))
+        write_text(pidfile, f"{pid}\n")
 
         def ready() -> Optional[bool]:
             if not process_is(pid, "rbd-fuse"):
                 raise GenericError(f"rbd-fuse exited while mapping {spec}: "
                                    f"{self._log_tail(pidfile)}")
-            return True if self._mounted(mnt) and image_file.exists() else None
+            return True if self._mounted(mnt) and os.path.exists(image_file) else None
 
         ctx.deadline.poll(ready, f"waiting for rbd-fuse to mount {spec}", interval=0.05)
         if not read_only:
@@ -199,20 +210,20 @@ class FuseMapper:
         argv = ["losetup", "--find", "--show"]
         if read_only:
             argv.append("--read-only")
-        device = ctx.runner.run([*argv, str(image_file)], ctx.deadline).stdout.strip()
+        device = ctx.runner.run([*argv, image_file], ctx.deadline).stdout.strip()
         if not device.startswith("/dev/"):
             raise GenericError(f"losetup printed no device for {image_file}: {device!r}")
-        self._loop_record(image_file).write_text(f"{device}\n")
+        write_text(self._loop_record(image_file), f"{device}\n")
         return Mapped(device, pid)
 
     def unmap(self, spec: ImageSpec) -> None:
         """Detach the loop device, unmount, and stop rbd-fuse by its PID; escalate when busy."""
         ctx = self._ctx
         pidfile, mnt, image_file = self._paths(spec)
-        self._detach(spec, self._own_loops(mnt, image_file), str(image_file))
+        self._detach(spec, self._own_loops(mnt, image_file), image_file)
         pid = read_pid(pidfile)
         if self._mounted(mnt):
-            done = ctx.runner.run(["umount", str(mnt)], ctx.deadline, timeout=10, check=False)
+            done = ctx.runner.run(["umount", mnt], ctx.deadline, timeout=10, check=False)
             if not done.ok:
                 # Still open (a filesystem on the loop device): stopping rbd-fuse aborts
                 # the fuse connection, then a lazy unmount detaches the mount point.
@@ -220,20 +231,21 @@ class FuseMapper:
                                 mnt, done.stderr.strip())
                 if pid is not None:
                     self._stop_pid(pid, ctx.deadline.within(ctx.deadline.remaining() / 3))
-                ctx.runner.run(["umount", "-l", str(mnt)], ctx.deadline, check=False)
+                ctx.runner.run(["umount", "-l", mnt], ctx.deadline, check=False)
         if pid is not None:
             # After a clean unmount rbd-fuse closes the image, which flushes librbd's cache
             # to the OSDs: killing it then loses acknowledged writes. So it gets half the
             # time left to exit by itself (seconds on a loaded host), and a signal only
             # when it still has not.
             self._stop_pid(pid, ctx.deadline, patient=True)
+        state = os.path.dirname(pidfile)
         for name in ("rbd-fuse.pid", "rbd-fuse.log", "client", "loop"):
-            with contextlib.suppress(FileNotFoundError):
-                (pidfile.parent / name).unlink()
-        with contextlib.suppress(OSError):
-            mnt.rmdir()
-        with contextlib.suppress(OSError):
-            pidfile.parent.rmdir()
+            remove(os.path.join(state, name))
+        for directory in (mnt, state):
+            try:
+                os.rmdir(directory)
+            except OSError:
+                pass  # not empty: something else lives there; left alone
 
     def _detach(self, spec: ImageSpec, loops: list[str], backing: str) -> None:
         """Detach ``loops`` and wait until the kernel really has: up to half the time left.
@@ -259,11 +271,13 @@ class FuseMapper:
         def detached() -> Optional[bool]:
             return None if attached() else True
 
-        with contextlib.suppress(ActionTimeout):
+        try:
             ctx.deadline.within(ctx.deadline.remaining() / 2).poll(
                 detached, f"waiting for the kernel to detach {', '.join(loops)}",
                 interval=0.05)
             return
+        except ActionTimeout:
+            pass  # still attached: a filesystem holds it (below)
         pid = read_pid(self._paths(spec)[0])
         if pid is None or not process_is(pid, "rbd-fuse"):
             return  # nothing left to write through: unmap escalates
@@ -282,27 +296,37 @@ class FuseMapper:
 
         for sig in (signal.SIGTERM, signal.SIGKILL):
             wait = max(0.5, deadline.remaining() / 2)
-            with contextlib.suppress(ActionTimeout):
+            try:
                 deadline.within(wait if patient else min(2.0, wait)).poll(
                     gone, "waiting for rbd-fuse to exit", interval=0.02)
                 return
+            except ActionTimeout:
+                pass  # still there: the next signal
             patient = False
-            with contextlib.suppress(ProcessLookupError):
+            try:
                 if process_is(pid, "rbd-fuse"):
                     os.kill(pid, sig)
-        with contextlib.suppress(ActionTimeout):
+            except ProcessLookupError:
+                pass  # it exited meanwhile
+        try:
             deadline.within(2.0).poll(gone, "waiting for rbd-fuse to die", interval=0.02)
+        except ActionTimeout:
+            pass  # it outlived SIGKILL (stuck in the kernel): nothing more to send
 
     @staticmethod
-    def _log_tail(pidfile: Path) -> str:
+    def _log_tail(pidfile: str) -> str:
         try:
-            lines = pidfile.with_name("rbd-fuse.log").read_text().strip().splitlines()
+            lines = read_text(_log_file(pidfile)).strip().splitlines()
         except OSError:
             return "no output"
         return lines[-1] if lines else "no output"
 
 
-def claim_lock(image_file: Path) -> None:
+def _log_file(pidfile: str) -> str:
+    return os.path.join(os.path.dirname(pidfile), "rbd-fuse.log")
+
+
+def claim_lock(image_file: str) -> None:
     """Make rbd-fuse's client take the image's exclusive lock now, not at the first write.
 
     librbd acquires the lock on a client's first write, so rewriting the first sector with

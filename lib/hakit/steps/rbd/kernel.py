@@ -7,7 +7,6 @@ from sysfs.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from hakit.errors import ActionTimeout, GenericError
 from hakit.ocf.agent import Context
@@ -15,7 +14,7 @@ from hakit.os import mountinfo
 from hakit.os.ceph import Access, ImageSpec
 from hakit.os.runner import CommandFailed
 from hakit.steps.rbd.config import option_names
-from hakit.steps.rbd.layout import Layout, Mapped, flush_mounts_or_refuse
+from hakit.steps.rbd.layout import Layout, Mapped, flush_mounts_or_refuse, read_text
 
 TYPE_CHECKING = False  # typing's, without importing typing (start-up cost: BENCHMARKS.md)
 if TYPE_CHECKING:
@@ -54,7 +53,7 @@ def find_device(entries: list[dict[str, str]], spec: ImageSpec) -> Optional[str]
     return None
 
 
-def krbd_devices(sys_rbd: Path) -> list[dict[str, str]]:
+def krbd_devices(sys_rbd: str) -> list[dict[str, str]]:
     """krbd's mappings from sysfs, as ``rbd device list`` entries (none without the module)."""
     entries = []
     try:
@@ -65,7 +64,7 @@ def krbd_devices(sys_rbd: Path) -> list[dict[str, str]]:
         values = {}
         for name in ("pool", "pool_ns", "name", "current_snap"):
             try:
-                values[name] = (sys_rbd / dev_id / name).read_text().strip()
+                values[name] = read_text(os.path.join(sys_rbd, dev_id, name)).strip()
             except OSError:
                 values[name] = ""  # pool_ns: kernels before 4.19; a mapping going away
         if dev_id.isdigit() and values["pool"] and values["name"]:
@@ -95,7 +94,7 @@ def kernel_map_options(device_type: str, user: Optional[str], *, ms_mode: Option
     return ",".join(options) or None
 
 
-def udev_running(control: Path) -> bool:
+def udev_running(control: str) -> bool:
     """Whether a udev daemon listens on its control socket."""
     import stat  # only krbd/nbd map and unmap ask
 
@@ -182,7 +181,7 @@ class KernelMapper:
         ctx = self._ctx
         # A mounted filesystem does not go away by waiting: say so at once.
         try:
-            mounts = mounts_of_device(self._layout.mountinfo.read_text(), mapped.device)
+            mounts = mounts_of_device(read_text(self._layout.mountinfo), mapped.device)
         except OSError:
             mounts = []
         if mounts:

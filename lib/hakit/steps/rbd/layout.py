@@ -8,9 +8,7 @@ proves a device answers, and the check that no filesystem still holds one being 
 
 from __future__ import annotations
 
-import contextlib
 import os
-from pathlib import Path
 
 from hakit.deadline import Deadline
 from hakit.errors import ActionTimeout, GenericError
@@ -30,25 +28,47 @@ PROBE_BYTES = 4096
 
 @frozen
 class Layout:
-    """Where the stable device links and the runtime state live (tests use temporary ones)."""
+    """Where the stable device links and the runtime state live (tests use temporary ones).
 
-    dev_root: Path = Path("/dev/hakit")
-    run_root: Path = Path("/run/hakit/rbd")
-    sys_block: Path = Path("/sys/block")
-    mountinfo: Path = Path("/proc/self/mountinfo")
+    Paths are strings (``os.path``): ``pathlib`` would bring ``re``, ``fnmatch`` and
+    ``urllib`` onto every monitor (start-up cost: docs/developing.md)."""
+
+    dev_root: str = "/dev/hakit"
+    run_root: str = "/run/hakit/rbd"
+    sys_block: str = "/sys/block"
+    mountinfo: str = "/proc/self/mountinfo"
     # systemd-udevd (and eudev) listen here while they run.
-    udev_control: Path = Path("/run/udev/control")
+    udev_control: str = "/run/udev/control"
     # One directory per krbd mapping (Documentation/ABI/testing/sysfs-bus-rbd).
-    sys_rbd: Path = Path("/sys/bus/rbd/devices")
+    sys_rbd: str = "/sys/bus/rbd/devices"
 
-    def link(self, spec: ImageSpec) -> Path:
+    def link(self, spec: ImageSpec) -> str:
         """``/dev/hakit/POOL/IMAGE`` or ``/dev/hakit/POOL/NAMESPACE/IMAGE``."""
         parts = [spec.pool, spec.namespace, spec.image]
-        return self.dev_root.joinpath(*[p for p in parts if p])
+        return os.path.join(self.dev_root, *[p for p in parts if p])
 
-    def state(self, spec: ImageSpec) -> Path:
+    def state(self, spec: ImageSpec) -> str:
         # '@' cannot occur in pool, namespace or image names, so the key is unambiguous.
-        return self.run_root / "@".join([spec.pool, spec.namespace, spec.image])
+        return os.path.join(self.run_root, "@".join([spec.pool, spec.namespace, spec.image]))
+
+
+def read_text(path: str) -> str:
+    """The whole text of a small file (state, sysfs and procfs files); OSError as raised."""
+    with open(path, encoding="utf-8") as f:
+        return f.read()
+
+
+def write_text(path: str, text: str) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+def remove(path: str) -> None:
+    """Remove a file; one already gone is fine."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
 
 
 @frozen
@@ -87,30 +107,30 @@ def readable(path: str, deadline: Deadline) -> None:
         raise GenericError(f"device {path} is not readable: {exc.strerror}") from exc
 
 
-def expose(layout: Layout, spec: ImageSpec, device: str) -> Path:
+def expose(layout: Layout, spec: ImageSpec, device: str) -> str:
     """Point the stable link at ``device`` (atomically replacing any old link)."""
     link = layout.link(spec)
-    link.parent.mkdir(parents=True, exist_ok=True)
-    tmp = link.with_name(f".{link.name}.tmp{os.getpid()}")
-    with contextlib.suppress(FileNotFoundError):
-        tmp.unlink()
-    tmp.symlink_to(device)
+    directory, name = os.path.split(link)
+    os.makedirs(directory, exist_ok=True)
+    tmp = os.path.join(directory, f".{name}.tmp{os.getpid()}")
+    remove(tmp)
+    os.symlink(device, tmp)
     os.replace(tmp, link)
     return link
 
 
 def unexpose(layout: Layout, spec: ImageSpec) -> None:
     link = layout.link(spec)
-    with contextlib.suppress(FileNotFoundError):
-        link.unlink()
+    remove(link)
     # Drop now-empty parents up to (not including) /dev/hakit.
-    parent = link.parent
-    while parent != layout.dev_root and layout.dev_root in parent.parents:
+    root = os.path.normpath(layout.dev_root)
+    parent = os.path.dirname(link)
+    while parent != root and parent.startswith(root + os.sep):
         try:
-            parent.rmdir()
+            os.rmdir(parent)
         except OSError:
             break
-        parent = parent.parent
+        parent = os.path.dirname(parent)
 
 
 def linked_device(layout: Layout, spec: ImageSpec) -> Optional[str]:
@@ -123,13 +143,13 @@ def linked_device(layout: Layout, spec: ImageSpec) -> Optional[str]:
 def save_client(layout: Layout, spec: ImageSpec, address: str) -> None:
     """Remember the address of the client that holds the lock for this mapping."""
     state = layout.state(spec)
-    state.mkdir(parents=True, exist_ok=True)
-    (state / "client").write_text(address + "\n")
+    os.makedirs(state, exist_ok=True)
+    write_text(os.path.join(state, "client"), address + "\n")
 
 
 def saved_client(layout: Layout, spec: ImageSpec) -> Optional[str]:
     try:
-        return (layout.state(spec) / "client").read_text().strip() or None
+        return read_text(os.path.join(layout.state(spec), "client")).strip() or None
     except OSError:
         return None
 
