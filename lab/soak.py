@@ -74,6 +74,20 @@ WRITER_TIMEOUT = 90.0
 OUTAGE_S = 10.0
 #: How long Pacemaker may take to unfence a rejoined node after everything else is back.
 UNFENCE_TIMEOUT = 60.0
+#: The most one fault can take, injection to the next (every wait of ``recover`` at its
+#: limit, twice the recovery's for a crash with the BMC dead): what the watchers' own
+#: lifetime allows per fault.  They are stopped by PID at the end; the lifetime only ends
+#: one left behind.
+FAULT_BOUND = 3 * RECOVERY_TIMEOUT + UNFENCE_TIMEOUT + WRITER_TIMEOUT + 2 * OUTAGE_S
+
+
+def watch_lifetime(faults: int) -> float:
+    """How long each sampler may run: the whole soak at its slowest, plus start-up.
+
+    The samplers' default lifetime (``splitbrain.LIFETIME``, 15 min, for a test's
+    failover) ended them a third of the way through the first 50-fault soak, and every
+    later lock check then lacked its samples (pure)."""
+    return splitbrain.LIFETIME + faults * FAULT_BOUND
 LEVEL_CEPH = "the Ceph blocklist (level 2)"
 
 
@@ -180,7 +194,7 @@ class Soak:
 
     # -- the watchers ------------------------------------------------------------------
 
-    def start_watchers(self) -> None:
+    def start_watchers(self, faults: int) -> None:
         access = ceph.Access(user="admin", cephconf=str(self.ceph.conf),
                              keyring=str(self.ceph.admin_keyring))
         slower = max(1.0, len(self.scaled.names) / PACED_FOR)
@@ -190,7 +204,7 @@ class Soak:
                 self.lab.runner, self.lab.layout, access=access,
                 spec=ceph.ImageSpec(names.pool, names.image),
                 directory=f"/var/lib/lxc/{c}", out=self.work / c / "samples.jsonl",
-                interval=splitbrain.INTERVAL * slower)
+                interval=splitbrain.INTERVAL * slower, lifetime=watch_lifetime(faults))
             self.samplers[c].start()
             self.writers[c] = WriterProcess(self.lab.runner, self.lab.layout,
                                             names.url(stack.APPEND_URL_PATH), self.work / c,
@@ -198,6 +212,14 @@ class Soak:
                                             timeout=min(WRITER_REQUEST_TIMEOUT * slower, 5.0))
             self.writers[c].start()
         wait_all_for_more(list(self.writers.values()), 3, WRITER_TIMEOUT)
+
+    def check_watchers(self) -> None:
+        """Every writer and sampler still runs: a gap in their records would leave the
+        end checks without evidence, so the soak stops at once instead."""
+        gone = [f"sampler of {c}" for c, s in self.samplers.items() if not s.running]
+        gone += [f"writer of {c}" for c, w in self.writers.items() if not w.running]
+        if gone:
+            raise GenericError(f"{len(gone)} watchers exited: {', '.join(gone[:5])}")
 
     def stop_watchers(self) -> None:
         for writer in self.writers.values():
@@ -270,6 +292,7 @@ class Soak:
             self.wait_unfenced(fault.target)
         fault.recovered_s = time.time() - t0
         wait_all_for_more(list(self.writers.values()), 2, WRITER_TIMEOUT)
+        self.check_watchers()
         fault.acked = sum(len(w.acked()) for w in self.writers.values())
         out = self.ceph.run(["ceph", "osd", "blocklist", "ls", "--format", "json"]).stdout
         fault.blocklist = [e.address for e in ceph.parse_blocklist(out)]
@@ -407,7 +430,7 @@ class Soak:
                                "Ceph fencing level (services_for(ceph_fencing=True))")
         began = time.monotonic()
         note = self.lab.progress.note
-        self.start_watchers()
+        self.start_watchers(faults)
         try:
             for index, kind in enumerate(kinds, start=1):
                 fault = self.inject(index, kind)

@@ -155,9 +155,10 @@ class Sampler:
 
     def __init__(self, runner: Runner, layout: LabLayout, *, access: ceph.Access,
                  spec: ceph.ImageSpec, directory: str, out: Path,
-                 interval: float = INTERVAL) -> None:
+                 interval: float = INTERVAL, lifetime: float = LIFETIME) -> None:
         self.runner = runner
         self.interval = interval
+        self.lifetime = lifetime
         self.layout = layout
         self.access = access
         self.spec = spec
@@ -174,7 +175,7 @@ class Sampler:
                 "--conf", self.access.cephconf or "", "--keyring", self.access.keyring or "",
                 "--pool", self.spec.pool, "--image", self.spec.image,
                 "--directory", self.directory, "--out", str(self.out),
-                "--interval", repr(self.interval)]
+                "--interval", repr(self.interval), "--lifetime", repr(self.lifetime)]
         self.proc = procs.spawn_detached(self.runner, argv, self.out.with_suffix(".stderr"),
                                          checkout.child_env())
 
@@ -191,6 +192,10 @@ class Sampler:
             procs.kill_all([self.proc], Deadline(10), "stopping the sampler")
             self.proc = None
         return self.samples()
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and procs.is_alive(self.proc)
 
     def samples(self) -> list[Sample]:
         try:
@@ -211,11 +216,13 @@ def main(argv: Optional[list[str]] = None) -> int:
     p.add_argument("--directory", required=True)
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--interval", type=float, default=INTERVAL)
+    p.add_argument("--lifetime", type=float, default=LIFETIME,
+                   help="stop by itself after this many seconds (a sampler left behind)")
     args = p.parse_args(argv)
     run(layout_from_manifest(args.state_dir),
         ceph.Access(user=args.user, cephconf=args.conf, keyring=args.keyring),
         ceph.ImageSpec(args.pool, args.image), args.directory, args.out,
-        interval=args.interval)
+        interval=args.interval, lifetime=args.lifetime)
     return 0
 
 

@@ -188,3 +188,11 @@ def test_soak_sees_the_fail_count_of_a_killed_container() -> None:
     </node></node_history></pacemaker-result>"""
     assert soak.failed_once(xml, "x-c01-stack")
     assert not soak.failed_once(xml, "x-c02-stack")
+
+
+@given(st.integers(1, 500))
+def test_the_watchers_outlive_the_soak_at_its_slowest(faults: int) -> None:
+    # The first 50-fault soak's samplers stopped by themselves after 15 minutes (their
+    # default lifetime), a third of the way through: each fault may take FAULT_BOUND.
+    # The slowest fault seen, on a machine at load 100, took 6 minutes injection to next.
+    assert soak.watch_lifetime(faults) > 15 * 60 + faults * 6 * 60
