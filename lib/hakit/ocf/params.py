@@ -284,8 +284,7 @@ class Name(String):
         # ``enum`` (about 5 ms of CPU) on each (start-up cost: docs/developing.md).
         if self._pattern != NAME_PATTERN:
             return super()._matches(raw)
-        return (raw[:1] in _NAME_FIRST and raw[:1] != ""
-                and all(c in _NAME_REST for c in raw[1:]))
+        return raw[:1] in _NAME_FIRST and all(c in _NAME_REST for c in raw[1:])
 
 
 _COMMAS_OR_SPACES = r"[,\s]+"
