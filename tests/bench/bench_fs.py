@@ -7,16 +7,12 @@ hold the mount (cwd, an open file, a memory mapping): the cost Pacemaker pays pe
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import statistics
 import subprocess
-import tempfile
-import time
 from pathlib import Path
 
-from tests.bench.common import Stats, measure, ratio, run_once, table
-from tests.harness.loopdev import LoopPool
+from tests.bench.common import Stats, ext4_on_loop, measure, ratio, run_once, table
 from tests.harness.ocf import AGENTS, LIB, OCF_ROOT
 
 FILESYSTEM = Path(OCF_ROOT) / "resource.d" / "heartbeat" / "Filesystem"
@@ -81,50 +77,33 @@ def _busy_stop(label: str, agent: Path, env: dict[str, str], runs: int) -> Stats
     return Stats(label, runs, statistics.median(walls) * 1000, statistics.median(cpus) * 1000)
 
 
-def _unmount(directory: str) -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    for _ in range(3):
-        libc.umount2(os.fsencode(directory), 0)
-
-
 def main() -> str:
     if os.geteuid() != 0:
         return "## fs\n\nSkipped: needs root (loop devices, mounts).\n"
-    with tempfile.TemporaryDirectory(prefix="bench-fs-") as tmp:
-        pool = LoopPool(Path(tmp))
-        directory = os.path.join(tmp, "mnt")
-        os.mkdir(directory)
-        try:
-            device = pool.create(size_mb=64, name="bench")
-            subprocess.run(["/usr/sbin/mkfs.ext4", "-q", "-F", device], check=True,
-                           capture_output=True, timeout=60)
-            rows: list[Stats] = []
-            pairs: list[tuple[Stats, Stats]] = []
-            floor = measure("python3 -S + import hakit.ocf.dispatch (no action)",
-                            [PY, "-S", "-c", "import hakit.ocf.dispatch"],
-                            _env(device, directory, 0, {}), runs=40)
-            run_once([str(HAKIT), "start"], _env(device, directory, 0, {}))
-            for level in (0, 10, 20):
-                ours = measure(f"hakit fs monitor depth {level}", [str(HAKIT), "monitor"],
-                               _env(device, directory, level, {}), runs=40)
-                theirs = measure(f"Filesystem monitor depth {level}",
-                                 [str(FILESYSTEM), "monitor"],
-                                 _env(device, directory, level, {}), runs=40)
-                rows += [ours, theirs]
-                pairs.append((ours, theirs))
-            run_once([str(HAKIT), "stop"], _env(device, directory, 0, {}))
-            ours = _busy_stop("hakit fs stop, 3 holders", HAKIT,
-                              _env(device, directory, 0, {"OCF_RESKEY_signal_delay": "1s"}),
-                              runs=8)
-            theirs = _busy_stop("Filesystem stop, 3 holders", FILESYSTEM,
-                                _env(device, directory, 0, {"OCF_RESKEY_signal_delay": "1"}),
-                                runs=8)
-            rows += [ours, theirs, floor]
+    with ext4_on_loop("fs") as (device, directory):
+        rows: list[Stats] = []
+        pairs: list[tuple[Stats, Stats]] = []
+        floor = measure("python3 -S + import hakit.ocf.dispatch (no action)",
+                        [PY, "-S", "-c", "import hakit.ocf.dispatch"],
+                        _env(device, directory, 0, {}), runs=40)
+        run_once([str(HAKIT), "start"], _env(device, directory, 0, {}))
+        for level in (0, 10, 20):
+            ours = measure(f"hakit fs monitor depth {level}", [str(HAKIT), "monitor"],
+                           _env(device, directory, level, {}), runs=40)
+            theirs = measure(f"Filesystem monitor depth {level}",
+                             [str(FILESYSTEM), "monitor"],
+                             _env(device, directory, level, {}), runs=40)
+            rows += [ours, theirs]
             pairs.append((ours, theirs))
-        finally:
-            _unmount(directory)
-            time.sleep(0.1)
-            pool.cleanup()
+        run_once([str(HAKIT), "stop"], _env(device, directory, 0, {}))
+        ours = _busy_stop("hakit fs stop, 3 holders", HAKIT,
+                          _env(device, directory, 0, {"OCF_RESKEY_signal_delay": "1s"}),
+                          runs=8)
+        theirs = _busy_stop("Filesystem stop, 3 holders", FILESYSTEM,
+                            _env(device, directory, 0, {"OCF_RESKEY_signal_delay": "1"}),
+                            runs=8)
+        rows += [ours, theirs, floor]
+        pairs.append((ours, theirs))
     lines = [
         "## fs (ocf:hakit:fs vs ocf:heartbeat:Filesystem)", "",
         "Same 64 MiB ext4 loop device and mount point; monitors with the filesystem "

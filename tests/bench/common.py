@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import statistics
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
+
+from tests.harness.loopdev import LoopPool
 
 
 @dataclass(frozen=True)
@@ -90,3 +94,25 @@ def cgroup_release_kept() -> Iterator[None]:
     finally:
         if path and saved is not None:
             Path(path).write_text(saved)
+
+
+@contextmanager
+def ext4_on_loop(name: str) -> Iterator[tuple[str, str]]:
+    """(device, mount point): a fresh 64 MiB ext4 on a loop device and an empty directory,
+    in a temporary directory; afterwards whatever is mounted there is unmounted (up to
+    three stacked mounts a failed run may leave) and the loop device detached."""
+    with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as tmp:
+        pool = LoopPool(Path(tmp))
+        directory = os.path.join(tmp, "mnt")
+        os.mkdir(directory)
+        try:
+            device = pool.create(size_mb=64, name=name)
+            subprocess.run(["/usr/sbin/mkfs.ext4", "-q", "-F", device], check=True,
+                           capture_output=True, timeout=60)
+            yield device, directory
+        finally:
+            libc = ctypes.CDLL(None, use_errno=True)
+            for _ in range(3):
+                libc.umount2(os.fsencode(directory), 0)
+            time.sleep(0.1)
+            pool.cleanup()

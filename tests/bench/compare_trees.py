@@ -20,17 +20,13 @@ against the anchors, this compares two checkouts.
 
 from __future__ import annotations
 
-import ctypes
 import os
 import statistics
-import subprocess
 import sys
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from tests.bench.common import run_once
-from tests.harness.loopdev import LoopPool
+from tests.bench.common import ext4_on_loop, run_once
 from tests.harness.netns import Netns, NetnsPool
 
 PY = "/usr/bin/python3"
@@ -132,22 +128,11 @@ def _vip(old: Path, new: Path, pairs: int) -> list[str]:
 
 
 def _fs_monitor(old: Path, new: Path, pairs: int) -> str:
-    with tempfile.TemporaryDirectory(prefix="bench-trees-") as tmp:
-        loops = LoopPool(Path(tmp))
-        directory = os.path.join(tmp, "mnt")
-        os.mkdir(directory)
-        try:
-            device = loops.create(size_mb=64, name="trees")
-            subprocess.run(["/usr/sbin/mkfs.ext4", "-q", "-F", device], check=True,
-                           capture_output=True, timeout=60)
-            params = {"device": device, "directory": directory, "fstype": "ext4"}
-            run_once([str(new / "agents" / "fs"), "start"], _env(new, params, {}))
-            return _pairs("fs monitor depth 0 (ext4 on a loop device)",
-                          _agent("fs", [], params, {"OCF_CHECK_LEVEL": "0"}), old, new, pairs)
-        finally:
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.umount2(os.fsencode(directory), 0)
-            loops.cleanup()
+    with ext4_on_loop("trees") as (device, directory):
+        params = {"device": device, "directory": directory, "fstype": "ext4"}
+        run_once([str(new / "agents" / "fs"), "start"], _env(new, params, {}))
+        return _pairs("fs monitor depth 0 (ext4 on a loop device)",
+                      _agent("fs", [], params, {"OCF_CHECK_LEVEL": "0"}), old, new, pairs)
 
 
 def main(argv: list[str]) -> int:
