@@ -19,10 +19,13 @@ from lab import bmc, bmcfault, cephfence
 from lab.ceph import CephCluster
 from lab.cluster import Lab
 from lab.demo import REJOIN_TIMEOUT, Demo, Failover
+from lab.status import ClusterState
 
 LEVEL_BMC = "level 1, its BMC (fence_hakit)"
 LEVEL_CEPH = "level 2, the Ceph blocklist (fence_hakit_ceph)"
 UNFENCE_TIMEOUT = 60.0
+#: A power-cycled node's loss: corosync's token timeout, then both fencing levels.
+FENCE_SETTLE_TIMEOUT = 120.0
 
 
 def _ceph(demo: Demo) -> CephCluster:
@@ -72,10 +75,13 @@ def rejoin(demo: Demo, result: Failover, *, repair_bmc: bool = True) -> None:
     node = lab.layout.node(victim)
     if repair_bmc:
         bmcfault.repair(lab, victim)
+    booted_by_bmc = False
     if lab.power_states().get(victim) != "off":
-        lab.crash(victim)  # a frozen node that resumed: its repair is a power cycle
+        # A frozen node that resumed: its repair is a power cycle.
+        booted_by_bmc = _power_off_and_settle(lab, victim)
     t0 = time.monotonic()
-    lab.boot(victim)
+    if not booted_by_bmc:
+        lab.boot(victim)
     with lab.progress.step(f"{victim} back online"):
         lab.wait_for(lambda st: any(n.name == victim and n.online for n in st.nodes),
                      REJOIN_TIMEOUT, f"waiting for {victim} to rejoin")
@@ -88,6 +94,29 @@ def rejoin(demo: Demo, result: Failover, *, repair_bmc: bool = True) -> None:
         Deadline(UNFENCE_TIMEOUT).poll(unfenced, f"waiting for {victim} to be unfenced",
                                        0.2, 1.0)
     result.unfenced = time.monotonic() - t0
+
+
+def _power_off_and_settle(lab: Lab, victim: str) -> bool:
+    """Power ``victim`` off and wait until a survivor sees it offline and clean: fenced,
+    if its loss had to be.  Returns whether its BMC fenced it (and so boots it itself).
+
+    Booting it at once would race that fencing: the survivors notice the loss only after
+    corosync's token timeout, and a fencing that then lands at level 2 (its BMC slower
+    than fence_hakit's timeout) tells the freshly booted node it was fenced, so its
+    Pacemaker stops and the node is never unfenced.
+    """
+    survivor = next(n.name for n in lab.layout.nodes if n.name != victim)
+    wall = time.time()
+    lab.crash(victim)
+
+    def settled(st: ClusterState) -> bool:
+        return any(n.name == victim and not n.online and not n.unclean for n in st.nodes)
+
+    with lab.progress.step(f"{victim} seen offline and clean by {survivor}"):
+        lab.wait_for(settled, FENCE_SETTLE_TIMEOUT,
+                     f"waiting for {survivor} to see {victim} lost and fenced", via=survivor)
+    sim = bmc.read_bmcs(lab.layout.state_dir).get(victim)
+    return sim is not None and any(e.what == "off" and e.time >= wall for e in sim.history())
 
 
 def freeze(lab: Lab, node: str) -> None:

@@ -12,7 +12,9 @@ b. the node powered on by hand, its BMC still dead: Pacemaker unfences it (the B
 c. a frozen node (SIGSTOP, BMC dead) resumed after the takeover: its writes to the image
    fail (its service and a shell on it both try), the other node's data is intact and the
    image clean; unfenced without a reboot, its old mapping still refuses writes (it must
-   be mapped again); power-cycled, it is unfenced and rejoins.
+   be mapped again); power-cycled, it is unfenced and rejoins;
+d. a node still in the cluster power-cycled: booted only once its loss is fenced, so
+   that fencing cannot reach the booted node; it is unfenced and rejoins.
 """
 
 from __future__ import annotations
@@ -219,3 +221,20 @@ def test_c_a_frozen_node_resumed_cannot_write(stage: Stage) -> None:
     # Power-cycled (its repair), the node is unfenced and runs the stack again.
     rejoin_and_run_the_stack(stage, victim, result)
     check_image(stage, "resumed-rejoined")
+
+
+def test_d_a_live_node_power_cycled_is_fenced_before_it_boots(stage: Stage) -> None:
+    """The repair of a node that is still a cluster member (as a frozen node can be once
+    it resumes and rejoins): its power cycle is a loss the survivors fence, and
+    ``deadbmc.rejoin`` boots it only after that fencing, so no fencing reaches the
+    booted node and it is unfenced and online again."""
+    stack_node = stage.stack_node()
+    victim = next(n.name for n in stage.lab.layout.nodes if n.name != stack_node)
+    assert victim in stage.lab.status().online
+    wall0 = time.time()
+    deadbmc.rejoin(stage.demo, Failover(victim))
+    assert fenced_since(stage.demo.fencer_history(stack_node, victim), wall0)
+    assert victim in stage.lab.status(via=stack_node).online
+    assert not cephfence.is_fenced(stage.ceph, stage.lab.layout.node(victim))
+    assert stage.stack_node() == stack_node
+    check_nothing_lost(stage)
