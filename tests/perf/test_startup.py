@@ -48,15 +48,15 @@ FENCE_LIBRARIES = frozenset({"pyghmi", "requests", "urllib3", "certifi", "ssl", 
                              "rados"})
 
 
+def imported_modules(stderr: str) -> set[str]:
+    """Full names of the modules listed by ``-X importtime`` output (not its header)."""
+    return {line.rsplit("|", 1)[1].strip() for line in stderr.splitlines()
+            if line.startswith("import time:") and "|" in line} - {"imported package"}
+
+
 def imported(stderr: str) -> set[str]:
     """Top-level names of the modules listed by ``-X importtime`` output."""
-    names = set()
-    for line in stderr.splitlines():
-        if line.startswith("import time:") and "|" in line:
-            name = line.rsplit("|", 1)[1].strip()
-            if name != "imported package":
-                names.add(name.split(".")[0])
-    return names
+    return {name.split(".")[0] for name in imported_modules(stderr)}
 
 
 @functools.cache
@@ -198,12 +198,6 @@ NOT_RUNNING = {
     "lxc": {"name": "hakitnone", "lxcpath": "/nonexistent/hakit"},
     "container": {"name": "hakitnone", "pool": "rbd", "image": "hakitnone"},
 }
-
-
-def imported_modules(stderr: str) -> set[str]:
-    """Full names of the modules listed by ``-X importtime`` output."""
-    return {line.rsplit("|", 1)[1].strip() for line in stderr.splitlines()
-            if line.startswith("import time:") and "|" in line}
 
 
 @pytest.mark.parametrize("agent", sorted(NOT_RUNNING))
