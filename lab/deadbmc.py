@@ -48,10 +48,7 @@ def crash(demo: Demo, victim: str, also: Optional[Callable[[str], object]] = Non
         (also or lab.crash)(node)
 
     result = demo.crash_and_recover(victim, breaker, what, rejoin=False)
-    sim = bmc.read_bmcs(lab.layout.state_dir).get(victim)
-    by_bmc = sim is not None and any(e.what == "off" and e.time >= wall0
-                                     for e in sim.history())
-    if by_bmc:
+    if _powered_off_by_bmc(lab, victim, wall0):
         result.level = LEVEL_BMC
     elif cephfence.is_fenced(ceph, lab.layout.node(victim)):
         result.level = LEVEL_CEPH
@@ -115,8 +112,13 @@ def _power_off_and_settle(lab: Lab, victim: str) -> bool:
     with lab.progress.step(f"{victim} seen offline and clean by {survivor}"):
         lab.wait_for(settled, FENCE_SETTLE_TIMEOUT,
                      f"waiting for {survivor} to see {victim} lost and fenced", via=survivor)
-    sim = bmc.read_bmcs(lab.layout.state_dir).get(victim)
-    return sim is not None and any(e.what == "off" and e.time >= wall for e in sim.history())
+    return _powered_off_by_bmc(lab, victim, wall)
+
+
+def _powered_off_by_bmc(lab: Lab, node: str, since: float) -> bool:
+    """Whether ``node``'s BMC has powered it off since ``since`` (wall-clock time)."""
+    sim = bmc.read_bmcs(lab.layout.state_dir).get(node)
+    return sim is not None and any(e.what == "off" and e.time >= since for e in sim.history())
 
 
 def freeze(lab: Lab, node: str) -> None:
