@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from hakit.envelope import log as lazylog
@@ -120,6 +120,7 @@ def _lines(tmp: Path, kind: str, debug: bool, message: str,
 @settings(max_examples=25, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.text(st.characters(blacklist_categories=("Cs",)), max_size=60), st.booleans())
+@example("\n", False)  # an exception message ending in a newline (found by a CI run)
 def test_lines_are_what_logging_wrote(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                       message: str, debug: bool) -> None:
     theirs = _lines(tmp_path, "logging", debug, message, monkeypatch)

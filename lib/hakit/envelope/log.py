@@ -216,7 +216,10 @@ def _traceback(exc_info: Any) -> str:
     if not isinstance(exc_info, tuple):
         exc_info = sys.exc_info() if exc_info is True else (
             type(exc_info), exc_info, exc_info.__traceback__)
-    return "".join(traceback.format_exception(*exc_info)).rstrip("\n")
+    text = "".join(traceback.format_exception(*exc_info))
+    # One newline off, as logging.Formatter.formatException does: an exception whose
+    # message ends in newlines keeps the rest, so the lines stay the ones logging wrote.
+    return text[:-1] if text.endswith("\n") else text
 
 
 def _debug_written(ha_env: Mapping[str, str]) -> bool:
