@@ -54,15 +54,6 @@ SHARDS = (
 )
 
 
-#: Each shard in a mount namespace of its own (mounts private): a process that makes a
-#: mount namespace (``ip netns exec``, a lab node, a guest's namespace) gets a copy of every
-#: mount of the namespace it came from, and a copy of another shard's test filesystem
-#: keeps that filesystem alive after the test unmounts it, so the test sees it "mounted
-#: elsewhere on this node" (tests/fs failed so in CI while the lab shard started nodes).
-#: ``unshare`` execs pytest in place: the PID the runner signals is pytest's.
-PRIVATE_MOUNTS = ("unshare", "--mount", "--propagation", "private")
-
-
 def shard_argv(shard: Shard, shards: tuple[Shard, ...], extra: list[str]) -> list[str]:
     """The pytest command line of ``shard``; the catch-all shard ignores the others' paths."""
     if shard.paths:
@@ -70,7 +61,7 @@ def shard_argv(shard: Shard, shards: tuple[Shard, ...], extra: list[str]) -> lis
     else:
         taken = [p for other in shards for p in other.paths]
         targets = ["tests", *(f"--ignore={p}" for p in taken)]
-    return [*PRIVATE_MOUNTS, sys.executable, "-m", "pytest", "-q", *targets,
+    return [sys.executable, "-m", "pytest", "-q", *targets,
             f"--junitxml={OUT_DIR / shard.name}.xml", *extra]
 
 
@@ -132,7 +123,7 @@ def interrupt(running: list[Running]) -> None:
 
 def report(run: Running, out: IO[str]) -> None:
     out.write(f"\n{'#' * 30} shard {run.shard.name}: exit {run.rc} after {run.minutes()} "
-              f"(pytest {shlex.join(run.argv[len(PRIVATE_MOUNTS) + 3:])})\n")
+              f"(pytest {shlex.join(run.argv[3:])})\n")
     out.write(run.log.read_text(errors="replace"))
     out.flush()
 
